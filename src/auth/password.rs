@@ -1,0 +1,141 @@
+//! argon2id hashing on a bounded blocking pool.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::RngCore;
+use tokio::sync::Semaphore;
+
+use crate::domain::Password;
+use crate::error::AppError;
+
+/// Hashes and verifies passwords off the async workers. At most `max_concurrent`
+/// hashes run at once, so a login flood queues here instead of starving other requests.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    argon2: Argon2<'static>,
+    permits: Arc<Semaphore>,
+    /// Verified against when the account does not exist, so that "no such user" costs
+    /// as much time as "wrong password".
+    dummy_hash: Arc<str>,
+}
+
+impl PasswordHasher {
+    /// OWASP's argon2id recommendation: m = 19 MiB, t = 2, p = 1.
+    pub fn new(max_concurrent: usize) -> anyhow::Result<Self> {
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::DEFAULT);
+        let dummy_hash = hash_with(&argon2, &generate_dummy_password())?;
+        Ok(Self {
+            argon2,
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            dummy_hash: dummy_hash.into(),
+        })
+    }
+
+    /// A PHC string for `password`.
+    pub async fn hash(&self, password: &Password) -> Result<String, AppError> {
+        let argon2 = self.argon2.clone();
+        let password = password.expose().to_owned();
+        self.run(move || hash_with(&argon2, &password))
+            .await?
+            .map_err(AppError::from)
+    }
+
+    /// Whether `password` matches `hash`; with no hash, spends one verification against
+    /// the dummy hash and returns false.
+    pub async fn verify(&self, password: &Password, hash: Option<&str>) -> Result<bool, AppError> {
+        let argon2 = self.argon2.clone();
+        let password = password.expose().to_owned();
+        let (hash, real) = match hash {
+            Some(hash) => (hash.to_owned(), true),
+            None => (self.dummy_hash.to_string(), false),
+        };
+        let matches = self
+            .run(move || {
+                PasswordHash::new(&hash)
+                    .map(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
+                    .map_err(|err| anyhow::anyhow!("stored password hash is malformed: {err}"))
+            })
+            .await??;
+        Ok(real && matches)
+    }
+
+    /// Spends the time of one verification without a password, for logins that fail
+    /// before a password could be checked.
+    pub async fn verify_dummy(&self) -> Result<(), AppError> {
+        let placeholder = Password::parse(&generate_dummy_password())?;
+        self.verify(&placeholder, None).await.map(|_| ())
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .context("password pool closed")?;
+        Ok(tokio::task::spawn_blocking(work)
+            .await
+            .context("password hashing task failed")?)
+    }
+}
+
+fn hash_with(argon2: &Argon2<'_>, password: &str) -> anyhow::Result<String> {
+    use argon2::password_hash::PasswordHasher as _;
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|err| anyhow::anyhow!("salt: {err}"))?;
+    argon2
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|err| anyhow::anyhow!("cannot hash password: {err}"))
+}
+
+fn generate_dummy_password() -> String {
+    crate::config::generate_secret()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_phc_strings_that_verify() {
+        let hasher = PasswordHasher::new(2).unwrap();
+        let password = Password::parse("correct horse battery staple").unwrap();
+        let hash = hasher.hash(&password).await.unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(!hash.contains("correct horse"));
+        assert!(hasher.verify(&password, Some(&hash)).await.unwrap());
+        let wrong = Password::parse("incorrect horse battery").unwrap();
+        assert!(!hasher.verify(&wrong, Some(&hash)).await.unwrap());
+        // The same password hashes differently each time (fresh salt).
+        assert_ne!(hash, hasher.hash(&password).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn unknown_accounts_never_verify() {
+        let hasher = PasswordHasher::new(1).unwrap();
+        let password = Password::parse("whatever password").unwrap();
+        assert!(!hasher.verify(&password, None).await.unwrap());
+        hasher.verify_dummy().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_malformed_stored_hash_is_an_internal_error() {
+        let hasher = PasswordHasher::new(1).unwrap();
+        let password = Password::parse("whatever password").unwrap();
+        let err = hasher
+            .verify(&password, Some("not-a-hash"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "INTERNAL_SERVER_ERROR");
+    }
+}

@@ -1,0 +1,320 @@
+//! One typed configuration, read from the environment (and an optional `.env`) once at
+//! startup and validated as a whole. Every rejection names the variable it is about.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Database used when `DATABASE_URL` is not set: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://taskql.db?mode=rwc";
+/// Shortest `SECRET_KEY` accepted, in bytes (HS256 wants at least the hash size).
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+/// File name of the development signing key kept beside the database.
+pub const DEV_KEY_FILE: &str = "taskql-secret.key";
+
+/// Whether taskql runs for a developer or in production; production refuses unsafe defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+/// Everything taskql needs to run, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub secret_key: SecretString,
+    /// Set when the key was generated for development rather than configured.
+    pub generated_key_file: Option<PathBuf>,
+    pub access_token_ttl: Duration,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub bind_addr: SocketAddr,
+    pub app_env: AppEnv,
+    pub max_body_bytes: usize,
+    /// Introspection, field suggestions and GraphiQL.
+    pub introspection: bool,
+}
+
+/// A configuration value that cannot be used; the message is one line naming the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            var,
+            message: message.into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` if one exists.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        if let Err(err) = dotenvy::dotenv()
+            && !err.not_found()
+        {
+            return Err(ConfigError::new(".env", err.to_string()));
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable source; empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+
+        let app_env = match get("APP_ENV").as_deref().map(str::trim) {
+            None | Some("development") => AppEnv::Development,
+            Some("production") => AppEnv::Production,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "APP_ENV",
+                    format!("must be `development` or `production`, not `{other}`"),
+                ));
+            }
+        };
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+
+        let (secret_key, generated_key_file) = match get("SECRET_KEY") {
+            Some(key) if key.len() >= MIN_SECRET_KEY_BYTES => (SecretString::from(key), None),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "SECRET_KEY",
+                    format!(
+                        "must be at least {MIN_SECRET_KEY_BYTES} bytes; `taskql gen-secret` prints one"
+                    ),
+                ));
+            }
+            None if app_env == AppEnv::Production => {
+                return Err(ConfigError::new(
+                    "SECRET_KEY",
+                    "is required when APP_ENV=production; `taskql gen-secret` prints one",
+                ));
+            }
+            None => {
+                let path = dev_key_path(&database_url);
+                let key = load_or_create_dev_key(&path)
+                    .map_err(|err| ConfigError::new("SECRET_KEY", err))?;
+                (key, Some(path))
+            }
+        };
+
+        let minutes: u64 = parse(&get, "ACCESS_TOKEN_EXPIRE_MINUTES", 30)?;
+        if !(1..=1440).contains(&minutes) {
+            return Err(ConfigError::new(
+                "ACCESS_TOKEN_EXPIRE_MINUTES",
+                "must be between 1 and 1440",
+            ));
+        }
+        let max_body_bytes: usize = parse(&get, "MAX_BODY_BYTES", 256 * 1024)?;
+        if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
+            return Err(ConfigError::new(
+                "MAX_BODY_BYTES",
+                "must be between 1024 and 67108864",
+            ));
+        }
+        let introspection = match get("GRAPHQL_INTROSPECTION").as_deref().map(str::trim) {
+            None => app_env == AppEnv::Development,
+            Some("true") => true,
+            Some("false") => false,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "GRAPHQL_INTROSPECTION",
+                    "must be `true` or `false`",
+                ));
+            }
+        };
+
+        Ok(Self {
+            database_url,
+            secret_key,
+            generated_key_file,
+            access_token_ttl: Duration::from_secs(minutes * 60),
+            jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "taskql".into()),
+            jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "taskql".into()),
+            bind_addr: parse(&get, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
+            app_env,
+            max_body_bytes,
+            introspection,
+        })
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::new(var, format!("`{raw}` is not a valid value"))),
+    }
+}
+
+/// A fresh random 256-bit key, URL-safe base64 (43 characters).
+pub fn generate_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The development key lives beside the SQLite file, or in the working directory otherwise.
+fn dev_key_path(database_url: &str) -> PathBuf {
+    let dir = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or_default())
+        .filter(|file| !file.is_empty() && *file != ":memory:")
+        .and_then(|file| Path::new(file).parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    dir.join(DEV_KEY_FILE)
+}
+
+fn load_or_create_dev_key(path: &Path) -> Result<SecretString, String> {
+    match fs::read_to_string(path) {
+        Ok(key) if key.trim().len() >= MIN_SECRET_KEY_BYTES => {
+            return Ok(SecretString::from(key.trim().to_owned()));
+        }
+        Ok(_) => {
+            return Err(format!(
+                "development key file {} is too short; delete it to generate a new one",
+                path.display()
+            ));
+        }
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("cannot read {}: {err}", path.display()));
+        }
+        Err(_) => {}
+    }
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+    }
+    let key = generate_secret();
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|err| format!("cannot create {}: {err}", path.display()))?;
+    file.write_all(key.as_bytes())
+        .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
+    Ok(SecretString::from(key))
+}
+
+/// The bytes that sign access tokens.
+pub fn key_bytes(key: &SecretString) -> &[u8] {
+    key.expose_secret().as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_key_is_set() {
+        let config = load(&[("SECRET_KEY", KEY)]).unwrap();
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.access_token_ttl, Duration::from_secs(30 * 60));
+        assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(config.app_env, AppEnv::Development);
+        assert_eq!(config.max_body_bytes, 256 * 1024);
+        assert!(config.introspection);
+        assert_eq!(config.jwt_issuer, "taskql");
+        assert!(config.generated_key_file.is_none());
+    }
+
+    #[test]
+    fn production_requires_a_long_enough_key_and_hides_introspection() {
+        let err = load(&[("APP_ENV", "production")]).unwrap_err();
+        assert_eq!(err.var, "SECRET_KEY");
+        let err = load(&[("APP_ENV", "production"), ("SECRET_KEY", "short")]).unwrap_err();
+        assert_eq!(err.var, "SECRET_KEY");
+        assert!(
+            !err.to_string().contains("short"),
+            "the key is never echoed"
+        );
+        let config = load(&[("APP_ENV", "production"), ("SECRET_KEY", KEY)]).unwrap();
+        assert!(!config.introspection);
+    }
+
+    #[test]
+    fn every_invalid_value_names_its_variable() {
+        for (var, value) in [
+            ("APP_ENV", "staging"),
+            ("DATABASE_URL", "mysql://localhost/x"),
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "soon"),
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"),
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "-5"),
+            ("BIND_ADDR", "localhost"),
+            ("MAX_BODY_BYTES", "12"),
+            ("GRAPHQL_INTROSPECTION", "yes"),
+        ] {
+            let err = load(&[("SECRET_KEY", KEY), (var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{var}={value}");
+            assert!(err.to_string().starts_with(var));
+            assert!(!err.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn development_key_is_generated_once_beside_the_database_with_private_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/data.db?mode=rwc", dir.path().display());
+        let first = load(&[("DATABASE_URL", &url)]).unwrap();
+        let path = dir.path().join(DEV_KEY_FILE);
+        assert_eq!(first.generated_key_file.as_deref(), Some(path.as_path()));
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let second = load(&[("DATABASE_URL", &url)]).unwrap();
+        assert_eq!(
+            first.secret_key.expose_secret(),
+            second.secret_key.expose_secret()
+        );
+        assert!(first.secret_key.expose_secret().len() >= MIN_SECRET_KEY_BYTES);
+    }
+
+    #[test]
+    fn generated_secrets_are_long_and_distinct() {
+        let (a, b) = (generate_secret(), generate_secret());
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+    }
+}

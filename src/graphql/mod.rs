@@ -1,0 +1,34 @@
+//! The GraphQL schema: one module per domain, merged in [`schema`].
+
+mod scalars;
+pub mod schema;
+mod tasks;
+mod users;
+
+use async_graphql::{Context, ID};
+use uuid::Uuid;
+
+pub use schema::{TaskqlSchema, build_schema, sdl};
+
+use crate::auth::{Authentication, Viewer};
+use crate::error::AppError;
+use crate::startup::AppState;
+
+/// The application state every resolver reads. Installed by [`build_schema`].
+fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<AppState>()
+}
+
+/// The viewer the request guard decided, or UNAUTHENTICATED.
+fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, AppError> {
+    match ctx.data_opt::<Authentication>() {
+        Some(Authentication::Viewer(viewer)) => Ok(viewer),
+        _ => Err(AppError::Unauthenticated),
+    }
+}
+
+/// Parses an `ID` argument; the error names the argument.
+fn parse_id(id: &ID, argument: &str) -> Result<Uuid, AppError> {
+    Uuid::try_parse(id.as_str())
+        .map_err(|_| AppError::bad_input(format!("`{argument}` must be a task ID (a UUID)")))
+}

@@ -1,0 +1,126 @@
+//! Accounts: `register`, `login` and `me`.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+
+use super::scalars::DateTime;
+use super::{state, viewer};
+use crate::auth::accounts;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::store::{UserRecord, users};
+
+/// A taskql account. Never carries a password, a hash or a token.
+#[derive(SimpleObject)]
+pub struct User {
+    /// The account's id, a UUID.
+    id: ID,
+    /// The name chosen at sign-up, in the letter case it was typed.
+    username: String,
+    /// The account's email address, in lower case.
+    email: String,
+    /// What the account may do.
+    role: Role,
+    /// False once an operator has deactivated the account.
+    is_active: bool,
+    /// Whether the address has been confirmed.
+    email_verified: bool,
+    /// When the account was created.
+    created_at: DateTime,
+}
+
+impl From<UserRecord> for User {
+    fn from(user: UserRecord) -> Self {
+        Self {
+            id: ID(user.id.to_string()),
+            username: user.username,
+            email: user.email,
+            role: user.role,
+            is_active: user.is_active,
+            email_verified: user.email_verified,
+            created_at: user.created_at.into(),
+        }
+    }
+}
+
+/// What `login` returns: an access token to send as `Authorization: Bearer <token>`.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// A signed JWT (RFC 9068 access token).
+    access_token: String,
+    /// Always "Bearer".
+    token_type: String,
+    /// Seconds until `accessToken` expires.
+    expires_in: i32,
+    /// The account that logged in.
+    user: User,
+}
+
+/// Sign-up details.
+#[derive(InputObject)]
+pub struct RegisterInput {
+    /// 3 to 32 characters: letters A-Z, digits, `_`, `.` and `-`. Unique in any letter case.
+    username: String,
+    /// A valid email address. Unique in any letter case.
+    email: String,
+    /// 8 to 128 characters; no composition rules.
+    password: String,
+}
+
+/// Credentials for `login`.
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// The username, or the account's email address.
+    username: String,
+    /// The account's password.
+    password: String,
+}
+
+/// Account queries.
+#[derive(Default)]
+pub struct UserQuery;
+
+#[Object]
+impl UserQuery {
+    /// The account the access token belongs to.
+    async fn me(&self, ctx: &Context<'_>) -> Result<User, AppError> {
+        let viewer = viewer(ctx)?;
+        users::find(&state(ctx).db, viewer.user_id())
+            .await?
+            .map(User::from)
+            .ok_or(AppError::Unauthenticated)
+    }
+}
+
+/// Account mutations.
+#[derive(Default)]
+pub struct UserMutation;
+
+#[Object]
+impl UserMutation {
+    /// Creates an account. CONFLICT when the username or email is already registered.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new account's details.")] input: RegisterInput,
+    ) -> Result<User, AppError> {
+        let user =
+            accounts::register(state(ctx), &input.username, &input.email, &input.password).await?;
+        Ok(user.into())
+    }
+
+    /// Exchanges a username (or email) and password for an access token. Every failure
+    /// gives the same UNAUTHENTICATED error.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Username or email, and password.")] input: LoginInput,
+    ) -> Result<AuthPayload, AppError> {
+        let (user, token) = accounts::login(state(ctx), &input.username, &input.password).await?;
+        Ok(AuthPayload {
+            access_token: token.token,
+            token_type: "Bearer".into(),
+            expires_in: i32::try_from(token.expires_in.as_secs()).unwrap_or(i32::MAX),
+            user: user.into(),
+        })
+    }
+}

@@ -1,0 +1,2 @@
+pub mod task;
+pub mod user;

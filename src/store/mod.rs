@@ -1,0 +1,49 @@
+//! Data access. Entities stay private to this module: the rest of taskql reads and writes
+//! through [`users`] and [`tasks`], and tasks only through a viewer's [`tasks::ViewerTasks`].
+
+mod entities;
+pub mod tasks;
+pub mod users;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, SubsecRound, Utc};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+pub use entities::task::Model as TaskRecord;
+pub use entities::user::Model as UserRecord;
+
+/// Opens the pool. SQLite files get WAL, enforced foreign keys and a busy timeout, so
+/// concurrent requests wait for the writer instead of failing.
+pub async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(database_url);
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    Database::connect(options)
+        .await
+        .context("cannot connect to the database")
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None)
+        .await
+        .context("cannot migrate the database")
+}
+
+/// The current time at the precision both databases store (microseconds), so a value
+/// read back equals the value written.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}

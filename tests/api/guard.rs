@@ -1,0 +1,325 @@
+//! The request guard: every invalid credential fails the same way, with
+//! `WWW-Authenticate: Bearer error="invalid_token"`, while register and login still work.
+
+use jsonwebtoken::{Algorithm, Header};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    PASSWORD, SECRET, TestApp, at_jwt_header, code, message, sign, spawn_app, valid_claims,
+};
+
+const ME: &str = "{ me { id } }";
+
+/// Asserts that `token` is refused like every other invalid token.
+async fn assert_refused(app: &TestApp, token: &str, case: &str) {
+    let response = app.post(Some(token), ME, json!({})).await;
+    assert_eq!(response.status(), 200, "{case}");
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#,
+        "{case}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert!(body["data"].is_null(), "{case}: {body}");
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{case}: {body}");
+    assert_eq!(
+        message(&body),
+        "Authentication required: send a valid access token.",
+        "{case}"
+    );
+}
+
+fn with(mut claims: Value, name: &str, value: Value) -> Value {
+    claims[name] = value;
+    claims
+}
+
+fn without(mut claims: Value, name: &str) -> Value {
+    claims.as_object_mut().unwrap().remove(name);
+    claims
+}
+
+#[tokio::test]
+async fn a_valid_token_authenticates_and_no_token_is_anonymous() {
+    let app = spawn_app().await;
+    let user = app.user("alice").await;
+    let response = app.post(Some(&user.token), ME, json!({})).await;
+    assert!(response.headers().get("www-authenticate").is_none());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["me"]["id"], user.id.as_str());
+
+    // A hand-signed token with the server's rules is as good as an issued one.
+    let crafted = sign(&at_jwt_header(), &valid_claims(&user.id), SECRET);
+    let body = app.gql(Some(&crafted), ME, json!({})).await;
+    assert_eq!(body["data"]["me"]["id"], user.id.as_str());
+
+    let response = app.post(None, ME, json!({})).await;
+    assert!(response.headers().get("www-authenticate").is_none());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code(&body), "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn malformed_and_forged_tokens_are_refused_alike() {
+    let app = spawn_app().await;
+    let user = app.user("bob").await;
+    let claims = valid_claims(&user.id);
+    let now = chrono::Utc::now().timestamp();
+
+    let mut hs512 = Header::new(Algorithm::HS512);
+    hs512.typ = Some("at+jwt".into());
+    let mut plain_jwt = Header::new(Algorithm::HS256);
+    plain_jwt.typ = Some("JWT".into());
+    let no_typ = Header::new(Algorithm::HS256);
+
+    // alg: none, hand-built: the signature part is empty.
+    let b64 = |v: &Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "at+jwt"})),
+        b64(&claims)
+    );
+    // A valid token with its payload swapped for another user's.
+    let parts: Vec<&str> = user.token.split('.').collect();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(&valid_claims(&uuid::Uuid::now_v7().to_string())),
+        parts[2]
+    );
+    let truncated_signature = &user.token[..user.token.len() - 4];
+
+    let cases: Vec<(&str, String)> = vec![
+        ("garbage", "not-a-jwt".into()),
+        ("three dots", "a.b.c".into()),
+        ("unicode", "tøkén.ü.ß".into()),
+        ("huge", "a".repeat(16 * 1024)),
+        ("alg none", alg_none),
+        ("tampered payload", tampered),
+        ("truncated signature", truncated_signature.into()),
+        (
+            "wrong key",
+            sign(
+                &at_jwt_header(),
+                &claims,
+                "another-secret-another-secret-xxxxxx",
+            ),
+        ),
+        ("HS512", sign(&hs512, &claims, SECRET)),
+        ("typ JWT", sign(&plain_jwt, &claims, SECRET)),
+        ("no typ", sign(&no_typ, &claims, SECRET)),
+        (
+            "expired",
+            sign(
+                &at_jwt_header(),
+                &with(claims.clone(), "exp", json!(now - 120)),
+                SECRET,
+            ),
+        ),
+        (
+            "not yet valid",
+            sign(
+                &at_jwt_header(),
+                &with(claims.clone(), "nbf", json!(now + 600)),
+                SECRET,
+            ),
+        ),
+        (
+            "wrong issuer",
+            sign(
+                &at_jwt_header(),
+                &with(claims.clone(), "iss", json!("evil")),
+                SECRET,
+            ),
+        ),
+        (
+            "wrong audience",
+            sign(
+                &at_jwt_header(),
+                &with(claims.clone(), "aud", json!("other-api")),
+                SECRET,
+            ),
+        ),
+        (
+            "no exp",
+            sign(&at_jwt_header(), &without(claims.clone(), "exp"), SECRET),
+        ),
+        (
+            "no sub",
+            sign(&at_jwt_header(), &without(claims.clone(), "sub"), SECRET),
+        ),
+        (
+            "no iss",
+            sign(&at_jwt_header(), &without(claims.clone(), "iss"), SECRET),
+        ),
+        (
+            "no aud",
+            sign(&at_jwt_header(), &without(claims.clone(), "aud"), SECRET),
+        ),
+        (
+            "exp as string",
+            sign(
+                &at_jwt_header(),
+                &with(claims.clone(), "exp", json!("9999999999")),
+                SECRET,
+            ),
+        ),
+        (
+            "username as sub",
+            sign(
+                &at_jwt_header(),
+                &with(claims.clone(), "sub", json!("bob")),
+                SECRET,
+            ),
+        ),
+        (
+            "unknown user",
+            sign(
+                &at_jwt_header(),
+                &valid_claims(&uuid::Uuid::now_v7().to_string()),
+                SECRET,
+            ),
+        ),
+    ];
+    for (case, token) in &cases {
+        assert_refused(&app, token, case).await;
+    }
+}
+
+#[tokio::test]
+async fn tokens_within_the_leeway_still_work() {
+    let app = spawn_app().await;
+    let user = app.user("carol").await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = with(valid_claims(&user.id), "exp", json!(now - 10));
+    let token = sign(&at_jwt_header(), &claims, SECRET);
+    let body = app.gql(Some(&token), ME, json!({})).await;
+    assert_eq!(body["data"]["me"]["id"], user.id.as_str(), "{body}");
+}
+
+#[tokio::test]
+async fn other_authorization_schemes_and_shapes_are_invalid() {
+    let app = spawn_app().await;
+    let user = app.user("dan").await;
+    for value in [
+        "Basic ZGFuOnBhc3N3b3Jk".to_owned(),
+        "Bearer".to_owned(),
+        "Bearer ".to_owned(),
+        user.token.clone(),
+        format!("Token {}", user.token),
+        format!("Bearer {} extra", user.token),
+    ] {
+        let response = app
+            .client
+            .post(app.graphql_url())
+            .header("authorization", &value)
+            .json(&json!({ "query": ME }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            r#"Bearer error="invalid_token""#,
+            "{value}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(code(&body), "UNAUTHENTICATED");
+    }
+    // The scheme is case-insensitive.
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("authorization", format!("bearer {}", user.token))
+        .json(&json!({ "query": ME }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["me"]["id"], user.id.as_str());
+    // Two Authorization headers are ambiguous, so invalid.
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("authorization", format!("Bearer {}", user.token))
+        .header("authorization", format!("Bearer {}", user.token))
+        .json(&json!({ "query": ME }))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("www-authenticate").is_some());
+}
+
+#[tokio::test]
+async fn register_and_login_work_with_a_stale_token_attached() {
+    let app = spawn_app().await;
+    let stale = "stale.token.value";
+    let response = app
+        .post(
+            Some(stale),
+            "mutation($input: RegisterInput!) { register(input: $input) { id } }",
+            json!({ "input": { "username": "erin", "email": "erin@example.com", "password": PASSWORD } }),
+        )
+        .await;
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    let body: Value = response.json().await.unwrap();
+    assert!(body["data"]["register"]["id"].is_string(), "{body}");
+
+    let response = app
+        .post(
+            Some(stale),
+            "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
+            json!({ "input": { "username": "erin", "password": PASSWORD } }),
+        )
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn a_deleted_users_token_stops_working_and_their_tasks_go_with_them() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app().await;
+    let doomed = app.user("frank").await;
+    let survivor = app.user("grace").await;
+    for i in 0..3 {
+        app.create_task(&doomed.token, json!({ "title": format!("task {i}") }))
+            .await;
+    }
+    app.create_task(&survivor.token, json!({ "title": "mine" }))
+        .await;
+
+    let db = app.db().await;
+    let backend = db.get_database_backend();
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move {
+            let row = db
+                .query_one_raw(Statement::from_string(backend, sql))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM tasks").await, 4);
+    db.execute_unprepared("DELETE FROM users WHERE username = 'frank'")
+        .await
+        .unwrap();
+    assert_eq!(
+        count("SELECT COUNT(*) FROM tasks").await,
+        1,
+        "cascade delete"
+    );
+
+    assert_refused(&app, &doomed.token, "deleted user").await;
+    let body = app
+        .gql(Some(&survivor.token), "{ tasks { totalCount } }", json!({}))
+        .await;
+    assert_eq!(body["data"]["tasks"]["totalCount"], 1);
+}

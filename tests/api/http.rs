@@ -1,0 +1,374 @@
+//! The HTTP surface: what is refused before any operation runs, and the limits.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{code, message, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn batched_requests_are_refused() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .json(&json!([{ "query": "{ __typename }" }, { "query": "{ __typename }" }]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+    assert!(message(&body).contains("one operation per request"));
+}
+
+#[tokio::test]
+async fn get_runs_queries_but_refuses_mutations() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.graphql_url())
+        .query(&[("query", "{ __typename }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["__typename"], "Query");
+
+    for (query, name) in [
+        (
+            "mutation { register(input: { username: \"viaget\", email: \"g@example.com\", password: \"long enough pw\" }) { id } }",
+            None,
+        ),
+        (
+            "query A { __typename } mutation B { register(input: { username: \"viaget\", email: \"g@example.com\", password: \"long enough pw\" }) { id } }",
+            Some("B"),
+        ),
+        (
+            "query A { __typename } mutation B { register(input: { username: \"viaget\", email: \"g@example.com\", password: \"long enough pw\" }) { id } }",
+            None,
+        ),
+    ] {
+        let mut params = vec![("query", query)];
+        if let Some(name) = name {
+            params.push(("operationName", name));
+        }
+        let response = app
+            .client
+            .get(app.graphql_url())
+            .query(&params)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{query}");
+        assert!(
+            response.headers()["allow"]
+                .to_str()
+                .unwrap()
+                .contains("POST")
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(code(&body), "BAD_USER_INPUT");
+    }
+    // Nothing was registered by GET.
+    let body = app.login("viaget", "long enough pw").await;
+    assert_eq!(code(&body), "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn post_accepts_only_json_content_types() {
+    let app = spawn_app().await;
+    let payload = r#"{"query":"mutation { register(input: { username: \"csrf\", email: \"csrf@example.com\", password: \"long enough pw\" }) { id } }"}"#;
+    for content_type in [
+        Some("text/plain"),
+        Some("text/plain;charset=UTF-8"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/graphql"),
+        Some("application/jsonp"),
+        None,
+    ] {
+        let mut request = app.client.post(app.graphql_url()).body(payload);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 415, "{content_type:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(code(&body), "BAD_USER_INPUT");
+    }
+    let body = app.login("csrf", "long enough pw").await;
+    assert_eq!(code(&body), "UNAUTHENTICATED", "nothing ran");
+
+    // Parameters and letter case of the JSON type are fine.
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body(r#"{"query":"{ __typename }"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_a_clear_error_without_parser_internals() {
+    let app = spawn_app().await;
+    for raw in [
+        "",
+        "{",
+        "null",
+        "42",
+        "\"query\"",
+        r#"{"query": 5}"#,
+        r#"{"variables": {}}"#,
+        "\u{feff}{}",
+    ] {
+        let response = app
+            .client
+            .post(app.graphql_url())
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{raw:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(code(&body), "BAD_USER_INPUT");
+        assert!(message(&body).contains("`query`"), "{body}");
+    }
+    // A GraphQL syntax error says where, not what the parser thought.
+    let body = app.gql(None, "{ me { id ", json!({})).await;
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+    assert_eq!(
+        message(&body),
+        "Syntax error: the document is not valid GraphQL."
+    );
+    assert!(body["errors"][0]["locations"].is_array());
+    assert!(!body.to_string().contains("expected"), "{body}");
+}
+
+#[tokio::test]
+async fn bodies_over_the_cap_are_refused_by_length_and_when_chunked() {
+    let app = spawn_app_with(&[("MAX_BODY_BYTES", "2048")]).await;
+    let big =
+        json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(4096) } }).to_string();
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", "application/json")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+    assert!(message(&body).contains("2048"));
+
+    // Without Content-Length: a chunked stream is cut off at the cap too.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big
+        .as_bytes()
+        .chunks(512)
+        .map(|chunk| Ok(chunk.to_vec()))
+        .collect();
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+
+    // Just under the cap is fine.
+    let small =
+        json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(1500) } }).to_string();
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", "application/json")
+        .body(small)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn the_default_body_cap_is_256_kib() {
+    let app = spawn_app().await;
+    let over = json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(256 * 1024) } })
+        .to_string();
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", "application/json")
+        .body(over)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+}
+
+#[tokio::test]
+async fn depth_complexity_and_directive_limits_stop_a_query_before_it_runs() {
+    let app = spawn_app().await;
+    let user = app.user("deep").await;
+    let token = Some(user.token.as_str());
+
+    let ordinary = "{ tasks { edges { node { owner { id username } } } pageInfo { endCursor } } }";
+    let body = app.gql(token, ordinary, json!({})).await;
+    assert!(body["errors"].is_null(), "an ordinary query passes: {body}");
+
+    // 17 nested levels through the introspection type graph.
+    let mut nested = String::from("name");
+    for _ in 0..17 {
+        nested = format!("ofType {{ {nested} }}");
+    }
+    let body = app
+        .gql(
+            token,
+            &format!("{{ __type(name: \"Task\") {{ {nested} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+    assert!(message(&body).contains("nested too deep"), "{body}");
+
+    let aliases: String = (0..300).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    let body = app.gql(token, &format!("{{ {aliases} }}"), json!({})).await;
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+    assert!(message(&body).contains("too complex"), "{body}");
+
+    let directives = "@include(if: true) ".repeat(5);
+    let body = app
+        .gql(token, &format!("{{ me {directives} {{ id }} }}"), json!({}))
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+}
+
+#[tokio::test]
+async fn graphiqls_introspection_query_fits_within_the_limits() {
+    let app = spawn_app().await;
+    let body = app.gql(None, INTROSPECTION_QUERY, json!({})).await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
+}
+
+#[tokio::test]
+async fn production_hides_introspection_suggestions_and_graphiql() {
+    let app = spawn_app_with(&[("APP_ENV", "production")]).await;
+    let body = app
+        .gql(
+            None,
+            r#"{ __schema { types { name } } __type(name: "Task") { fields { name } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["data"],
+        json!({ "__schema": null, "__type": null }),
+        "{body}"
+    );
+    let body = app.gql(None, "{ tsks { totalCount } }", json!({})).await;
+    assert!(!message(&body).contains("Did you mean"), "{body}");
+    let response = app.client.get(app.graphql_url()).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+
+    // Development serves GraphiQL to a browser and suggests field names.
+    let dev = spawn_app().await;
+    let response = dev
+        .client
+        .get(dev.graphql_url())
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .to_lowercase()
+            .contains("graphiql")
+    );
+    let body = dev.gql(None, "{ tsks { totalCount } }", json!({})).await;
+    assert!(message(&body).contains("Did you mean"), "{body}");
+
+    // And production can opt back in.
+    let opted =
+        spawn_app_with(&[("APP_ENV", "production"), ("GRAPHQL_INTROSPECTION", "true")]).await;
+    let body = opted
+        .gql(None, "{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
+}
+
+#[tokio::test]
+async fn every_error_carries_a_code() {
+    let app = spawn_app().await;
+    for (query, variables) in [
+        ("{ nope }", json!({})),
+        ("{ task { id } }", json!({})),
+        ("query($id: ID!) { task(id: $id) { id } }", json!({})),
+        (
+            "query($n: Int) { tasks(first: $n) { totalCount } }",
+            json!({ "n": "ten" }),
+        ),
+        ("{ me { id } }", json!({})),
+        ("query A { me { id } } query B { me { id } }", json!({})),
+        ("subscription { taskEvents { kind } }", json!({})),
+    ] {
+        let body = app.gql(None, query, variables).await;
+        let errors = body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{query}: {body}"));
+        for error in errors {
+            assert!(error["extensions"]["code"].is_string(), "{query}: {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn health_reports_the_database() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(format!("{}/health", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+const INTROSPECTION_QUERY: &str = r#"
+query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+}
+"#;

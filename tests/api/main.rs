@@ -1,0 +1,9 @@
+//! One integration-test binary: every test spawns the real server on a fresh database.
+
+mod accounts;
+mod cli;
+mod guard;
+mod helpers;
+mod http;
+mod schema;
+mod tasks;

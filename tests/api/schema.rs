@@ -1,0 +1,185 @@
+//! `schema.graphql` is the exact SDL of the running schema, fully described.
+
+use async_graphql::parser::parse_schema;
+use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+
+#[test]
+fn the_committed_schema_matches_the_code() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("schema.graphql");
+    assert!(
+        committed == taskql::graphql::sdl(),
+        "schema.graphql is stale: run `cargo run -- schema > schema.graphql`"
+    );
+}
+
+#[test]
+fn every_type_field_argument_and_enum_value_has_a_description() {
+    let document = parse_schema(taskql::graphql::sdl()).expect("valid SDL");
+    let mut missing = Vec::new();
+    for definition in &document.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
+        let ty = &ty.node;
+        let name = ty.name.node.as_str();
+        if ty.description.is_none() {
+            missing.push(name.to_owned());
+        }
+        match &ty.kind {
+            TypeKind::Object(object) => {
+                for field in &object.fields {
+                    let field = &field.node;
+                    if field.description.is_none() {
+                        missing.push(format!("{name}.{}", field.name.node));
+                    }
+                    for arg in &field.arguments {
+                        if arg.node.description.is_none() {
+                            missing.push(format!(
+                                "{name}.{}({})",
+                                field.name.node, arg.node.name.node
+                            ));
+                        }
+                    }
+                }
+            }
+            TypeKind::InputObject(input) => {
+                for field in &input.fields {
+                    if field.node.description.is_none() {
+                        missing.push(format!("{name}.{}", field.node.name.node));
+                    }
+                }
+            }
+            TypeKind::Enum(values) => {
+                for value in &values.values {
+                    if value.node.description.is_none() {
+                        missing.push(format!("{name}.{}", value.node.value.node));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(missing.is_empty(), "undescribed: {missing:?}");
+}
+
+/// `Type.field(arg: T, …): R` for every field of every object and input type.
+fn signatures() -> Vec<String> {
+    let document = parse_schema(taskql::graphql::sdl()).expect("valid SDL");
+    let mut out = Vec::new();
+    for definition in &document.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
+        let name = &ty.node.name.node;
+        match &ty.node.kind {
+            TypeKind::Object(object) => {
+                for field in &object.fields {
+                    let field = &field.node;
+                    let args: Vec<String> = field
+                        .arguments
+                        .iter()
+                        .map(|arg| format!("{}: {}", arg.node.name.node, arg.node.ty.node))
+                        .collect();
+                    let args = if args.is_empty() {
+                        String::new()
+                    } else {
+                        format!("({})", args.join(", "))
+                    };
+                    out.push(format!(
+                        "{name}.{}{args}: {}",
+                        field.name.node, field.ty.node
+                    ));
+                }
+            }
+            TypeKind::InputObject(input) => {
+                for field in &input.fields {
+                    let field = &field.node;
+                    let default = field
+                        .default_value
+                        .as_ref()
+                        .map(|value| format!(" = {}", value.node))
+                        .unwrap_or_default();
+                    out.push(format!(
+                        "{name}.{}: {}{default}",
+                        field.name.node, field.ty.node
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn the_schema_honours_the_contracts_names_and_nullability() {
+    let signatures = signatures();
+    for expected in [
+        "Query.me: User!",
+        "Query.task(id: ID!): Task",
+        "Query.tasks(first: Int, after: String): TaskConnection!",
+        "Mutation.register(input: RegisterInput!): User!",
+        "Mutation.login(input: LoginInput!): AuthPayload!",
+        "Mutation.createTask(input: CreateTaskInput!): Task!",
+        "Mutation.updateTask(id: ID!, input: UpdateTaskInput!): Task!",
+        "Mutation.deleteTask(id: ID!): ID!",
+        "User.id: ID!",
+        "User.username: String!",
+        "User.email: String!",
+        "User.role: Role!",
+        "User.isActive: Boolean!",
+        "User.emailVerified: Boolean!",
+        "User.createdAt: DateTime!",
+        "Task.id: ID!",
+        "Task.title: String!",
+        "Task.description: String",
+        "Task.status: TaskStatus!",
+        "Task.priority: TaskPriority!",
+        "Task.dueAt: DateTime",
+        "Task.completedAt: DateTime",
+        "Task.createdAt: DateTime!",
+        "Task.updatedAt: DateTime!",
+        "Task.owner: User!",
+        "AuthPayload.accessToken: String!",
+        "AuthPayload.tokenType: String!",
+        "AuthPayload.expiresIn: Int!",
+        "AuthPayload.user: User!",
+        "PageInfo.hasNextPage: Boolean!",
+        "PageInfo.hasPreviousPage: Boolean!",
+        "PageInfo.startCursor: String",
+        "PageInfo.endCursor: String",
+        "TaskEdge.cursor: String!",
+        "TaskEdge.node: Task!",
+        "TaskConnection.edges: [TaskEdge!]!",
+        "TaskConnection.nodes: [Task!]!",
+        "TaskConnection.pageInfo: PageInfo!",
+        "TaskConnection.totalCount: Int!",
+        "RegisterInput.username: String!",
+        "RegisterInput.email: String!",
+        "RegisterInput.password: String!",
+        "LoginInput.username: String!",
+        "LoginInput.password: String!",
+        "CreateTaskInput.title: String!",
+        "CreateTaskInput.description: String",
+        "CreateTaskInput.status: TaskStatus = TODO",
+        "CreateTaskInput.priority: TaskPriority = MEDIUM",
+        "CreateTaskInput.dueAt: DateTime",
+        "UpdateTaskInput.title: String",
+        "UpdateTaskInput.description: String",
+        "UpdateTaskInput.status: TaskStatus",
+        "UpdateTaskInput.priority: TaskPriority",
+        "UpdateTaskInput.dueAt: DateTime",
+    ] {
+        assert!(
+            signatures.contains(&expected.to_owned()),
+            "missing `{expected}` in {signatures:#?}"
+        );
+    }
+    // Until refresh tokens exist, the payload does not pretend to carry one.
+    assert!(
+        !signatures
+            .iter()
+            .any(|s| s.starts_with("AuthPayload.refresh"))
+    );
+}
