@@ -4,7 +4,7 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -64,10 +64,17 @@ impl ConfigError {
 impl Config {
     /// Reads the process environment, after loading `.env` if one exists.
     pub fn from_env() -> Result<Self, ConfigError> {
-        if let Err(err) = dotenvy::dotenv()
-            && !err.not_found()
-        {
-            return Err(ConfigError::new(".env", err.to_string()));
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(err) if err.not_found() => {}
+            // The parser's message quotes the line, which may hold a secret: give its number only.
+            Err(dotenvy::Error::LineParse(_, index)) => {
+                return Err(ConfigError::new(
+                    ".env",
+                    format!("cannot parse the line at character {index}"),
+                ));
+            }
+            Err(err) => return Err(ConfigError::new(".env", err.to_string())),
         }
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -196,6 +203,14 @@ fn dev_key_path(database_url: &str) -> PathBuf {
 }
 
 fn load_or_create_dev_key(path: &Path) -> Result<SecretString, String> {
+    if let Ok(metadata) = fs::metadata(path)
+        && metadata.permissions().mode() & 0o077 != 0
+    {
+        return Err(format!(
+            "development key file {} is readable by other users; run `chmod 600` on it",
+            path.display()
+        ));
+    }
     match fs::read_to_string(path) {
         Ok(key) if key.trim().len() >= MIN_SECRET_KEY_BYTES => {
             return Ok(SecretString::from(key.trim().to_owned()));
@@ -234,7 +249,6 @@ pub fn key_bytes(key: &SecretString) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
-    use std::os::unix::fs::PermissionsExt;
 
     use super::*;
 
@@ -309,6 +323,11 @@ mod tests {
             second.secret_key.expose_secret()
         );
         assert!(first.secret_key.expose_secret().len() >= MIN_SECRET_KEY_BYTES);
+
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = load(&[("DATABASE_URL", &url)]).unwrap_err();
+        assert_eq!(err.var, "SECRET_KEY");
+        assert!(err.message.contains("chmod 600"), "{err}");
     }
 
     #[test]

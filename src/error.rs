@@ -21,9 +21,6 @@ pub enum AppError {
     /// A login failed: unknown account, wrong password or deactivated account alike.
     #[error("{INVALID_CREDENTIALS_MESSAGE}")]
     InvalidCredentials,
-    /// Authenticated, but the role does not allow it.
-    #[error("You are not allowed to do this.")]
-    Forbidden,
     /// An argument breaks a rule; the message states the rule.
     #[error("{0}")]
     BadUserInput(String),
@@ -43,7 +40,6 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Unauthenticated | AppError::InvalidCredentials => "UNAUTHENTICATED",
-            AppError::Forbidden => "FORBIDDEN",
             AppError::BadUserInput(_) => "BAD_USER_INPUT",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",

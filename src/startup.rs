@@ -31,7 +31,8 @@ impl Application {
     /// free port; [`Application::address`] tells which).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = connect_and_migrate(&config).await?;
-        let hashing_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // Half the cores hash at most, so the async workers keep a core under a login flood.
+        let hashing_threads = std::thread::available_parallelism().map_or(1, |n| n.get() / 2);
         let app = AppState {
             db,
             keys: JwtKeys::new(

@@ -22,6 +22,8 @@ pub enum Authentication {
     Viewer(Viewer),
     /// Credentials were presented but are not valid, whatever the reason.
     Invalid,
+    /// The credentials could not be checked (the database failed); not the client's fault.
+    Unavailable,
 }
 
 impl Authentication {
@@ -50,10 +52,8 @@ pub async fn authenticate(
         Ok(Some(user)) if user.is_active => Authentication::Viewer(Viewer::new(user.id, user.role)),
         Ok(_) => Authentication::Invalid,
         Err(err) => {
-            // A database failure is not the client's fault, but the client is not
-            // authenticated either; the error is logged and the fields that need a viewer fail.
             tracing::error!(error = %err, "cannot load the viewer");
-            Authentication::Invalid
+            Authentication::Unavailable
         }
     }
 }

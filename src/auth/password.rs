@@ -69,18 +69,24 @@ impl PasswordHasher {
         self.verify(&placeholder, None).await.map(|_| ())
     }
 
+    /// Runs `work` on the blocking pool once a permit is free. The permit moves into the
+    /// blocking task, so a client that disconnects mid-hash frees nothing early.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        let _permit = self
+        let permit = self
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .context("password pool closed")?;
-        Ok(tokio::task::spawn_blocking(work)
-            .await
-            .context("password hashing task failed")?)
+        Ok(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .context("password hashing task failed")?)
     }
 }
 

@@ -5,7 +5,8 @@ pub mod schema;
 mod tasks;
 mod users;
 
-use async_graphql::{Context, ID};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, ID, Request};
 use uuid::Uuid;
 
 pub use schema::{TaskqlSchema, build_schema, sdl};
@@ -13,6 +14,19 @@ pub use schema::{TaskqlSchema, build_schema, sdl};
 use crate::auth::{Authentication, Viewer};
 use crate::error::AppError;
 use crate::startup::AppState;
+
+/// Attaches what one request's resolvers need: who is asking and a fresh user loader
+/// (its cache lives exactly as long as the request).
+pub fn prepare_request(
+    request: Request,
+    state: &AppState,
+    authentication: Authentication,
+) -> Request {
+    request.data(authentication).data(DataLoader::new(
+        users::UserLoader::new(state.db.clone()),
+        tokio::spawn,
+    ))
+}
 
 /// The application state every resolver reads. Installed by [`build_schema`].
 fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
@@ -23,6 +37,9 @@ fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, AppError> {
     match ctx.data_opt::<Authentication>() {
         Some(Authentication::Viewer(viewer)) => Ok(viewer),
+        Some(Authentication::Unavailable) => Err(AppError::Internal(anyhow::anyhow!(
+            "the viewer could not be loaded"
+        ))),
         _ => Err(AppError::Unauthenticated),
     }
 }

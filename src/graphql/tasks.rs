@@ -1,18 +1,19 @@
 //! Tasks: `task`, `tasks`, `createTask`, `updateTask`, `deleteTask`. Every resolver goes
 //! through the viewer's [`ViewerTasks`]; none reaches the tasks table another way.
 
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{
     ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, SimpleObject,
 };
 use uuid::Uuid;
 
 use super::scalars::DateTime;
-use super::users::User;
+use super::users::{User, UserLoader};
 use super::{parse_id, state, viewer};
 use crate::domain::{TaskDescription, TaskPriority, TaskStatus, TaskTitle};
 use crate::error::AppError;
+use crate::store::TaskRecord;
 use crate::store::tasks::{Cursor, NewTask, Page, TaskPatch, ViewerTasks};
-use crate::store::{TaskRecord, users};
 
 /// Page size when `first` is not given.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -49,8 +50,10 @@ pub struct Task {
 impl Task {
     /// The user the task belongs to: always the viewer.
     async fn owner(&self, ctx: &Context<'_>) -> Result<User, AppError> {
-        users::find(&state(ctx).db, self.owner_id)
-            .await?
+        ctx.data_unchecked::<DataLoader<UserLoader>>()
+            .load_one(self.owner_id)
+            .await
+            .map_err(|err| AppError::Internal(anyhow::anyhow!("cannot load a task owner: {err}")))?
             .map(User::from)
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("task owner is missing")))
     }
@@ -142,6 +145,13 @@ impl From<Page> for TaskConnection {
     }
 }
 
+/// The number of tasks a page holds for a `first` argument (negative counts as empty).
+fn page_size(first: Option<i32>) -> u64 {
+    first.map_or(DEFAULT_PAGE_SIZE, |n| {
+        u64::try_from(n).unwrap_or(0).min(MAX_PAGE_SIZE)
+    })
+}
+
 /// A new task.
 #[derive(InputObject)]
 pub struct CreateTaskInput {
@@ -231,6 +241,7 @@ impl TaskQuery {
     }
 
     /// The viewer's tasks, newest first.
+    #[graphql(complexity = "page_size(first) as usize * child_complexity + 1")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -242,13 +253,10 @@ impl TaskQuery {
         after: Option<String>,
     ) -> Result<TaskConnection, AppError> {
         let viewer = viewer(ctx)?;
-        let first = match first {
-            None => DEFAULT_PAGE_SIZE,
-            Some(n) if n < 0 => {
-                return Err(AppError::bad_input("`first` must not be negative"));
-            }
-            Some(n) => (n as u64).min(MAX_PAGE_SIZE),
-        };
+        if first.is_some_and(|n| n < 0) {
+            return Err(AppError::bad_input("`first` must not be negative"));
+        }
+        let first = page_size(first);
         let after = after
             .map(|cursor| {
                 Cursor::decode(&cursor)

@@ -1,6 +1,12 @@
 //! Accounts: `register`, `login` and `me`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
 
 use super::scalars::DateTime;
 use super::{state, viewer};
@@ -39,6 +45,28 @@ impl From<UserRecord> for User {
             email_verified: user.email_verified,
             created_at: user.created_at.into(),
         }
+    }
+}
+
+/// Loads the users a request refers to in one query per batch, so a page of tasks with
+/// their owners costs a constant number of queries.
+pub struct UserLoader {
+    db: DatabaseConnection,
+}
+
+impl UserLoader {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+impl Loader<Uuid> for UserLoader {
+    type Value = UserRecord;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, UserRecord>, Self::Error> {
+        let users = users::find_many(&self.db, ids).await.map_err(Arc::new)?;
+        Ok(users.into_iter().map(|user| (user.id, user)).collect())
     }
 }
 

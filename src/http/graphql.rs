@@ -16,6 +16,7 @@ use axum::response::{Html, IntoResponse};
 use super::HttpState;
 use crate::auth::{Authentication, authenticate};
 use crate::error::{ensure_codes, request_error};
+use crate::graphql::prepare_request;
 
 type HttpResponse = axum::response::Response;
 
@@ -131,7 +132,8 @@ async fn execute(
     };
     let invalid_token = authentication.is_invalid();
 
-    let response = ensure_codes(state.schema.execute(request.data(authentication)).await);
+    let request = prepare_request(request, &state.app, authentication);
+    let response = ensure_codes(state.schema.execute(request).await);
     let mut http = json(StatusCode::OK, &response);
     if invalid_token {
         http.headers_mut().insert(

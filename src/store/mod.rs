@@ -16,8 +16,8 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 pub use entities::task::Model as TaskRecord;
 pub use entities::user::Model as UserRecord;
 
-/// Opens the pool. SQLite files get WAL, enforced foreign keys and a busy timeout, so
-/// concurrent requests wait for the writer instead of failing.
+/// Opens the pool. A missing SQLite file is created; SQLite gets WAL, enforced foreign keys
+/// and a busy timeout, so concurrent requests wait for the writer instead of failing.
 pub async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(database_url);
     options
@@ -25,7 +25,8 @@ pub async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .map_sqlx_sqlite_opts(|opts| {
-            opts.journal_mode(SqliteJournalMode::Wal)
+            opts.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))

@@ -7,9 +7,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
 use uuid::Uuid;
 
@@ -175,43 +176,46 @@ impl<'a> ViewerTasks<'a> {
             status: Set(new.status),
             priority: Set(new.priority),
             due_at: Set(new.due_at),
-            completed_at: Set(completed_at(None, new.status, now)),
+            completed_at: Set((new.status == TaskStatus::Done).then_some(now)),
             created_at: Set(now),
             updated_at: Set(now),
         };
         Ok(row.insert(self.db).await?)
     }
 
-    /// Applies `patch`; NOT_FOUND when the task is absent or not the viewer's.
+    /// Applies `patch` in one owner-filtered statement, so concurrent updates of other
+    /// fields are not overwritten; NOT_FOUND when the task is absent or not the viewer's.
     pub async fn update(&self, id: Uuid, patch: TaskPatch) -> Result<TaskRecord, AppError> {
-        let current = self.get(id).await?.ok_or(AppError::NotFound("Task"))?;
         if patch.is_empty() {
-            return Ok(current);
+            return self.get(id).await?.ok_or(AppError::NotFound("Task"));
         }
-        let now = now();
-        let status = patch.status.unwrap_or(current.status);
-        let completed = completed_at(Some((&current.status, current.completed_at)), status, now);
-        let mut row = current.into_active_model();
+        let mut update = Tasks::update_many()
+            .filter(Column::OwnerId.eq(self.owner_id))
+            .filter(Column::Id.eq(id))
+            .col_expr(Column::UpdatedAt, Expr::value(now()));
         if let Some(title) = patch.title {
-            row.title = Set(title.into_inner());
+            update = update.col_expr(Column::Title, Expr::value(title.into_inner()));
         }
         if let Some(description) = patch.description {
-            row.description = Set(description.map(TaskDescription::into_inner));
+            let description = description.map(TaskDescription::into_inner);
+            update = update.col_expr(Column::Description, Expr::value(description));
         }
         if let Some(priority) = patch.priority {
-            row.priority = Set(priority);
+            update = update.col_expr(Column::Priority, Expr::value(priority));
         }
         if let Some(due_at) = patch.due_at {
-            row.due_at = Set(due_at);
+            update = update.col_expr(Column::DueAt, Expr::value(due_at));
         }
-        row.status = Set(status);
-        row.completed_at = Set(completed);
-        row.updated_at = Set(now);
-        row.update(self.db).await.map_err(|err| match err {
-            // Deleted between the read and the write.
-            DbErr::RecordNotUpdated => AppError::NotFound("Task"),
-            other => other.into(),
-        })
+        if let Some(status) = patch.status {
+            update = update
+                .col_expr(Column::Status, Expr::value(status))
+                .col_expr(Column::CompletedAt, completed_at_after(status));
+        }
+        update
+            .exec_with_returning(self.db)
+            .await?
+            .pop()
+            .ok_or(AppError::NotFound("Task"))
     }
 
     /// Deletes the task; NOT_FOUND when it is absent or not the viewer's.
@@ -228,17 +232,19 @@ impl<'a> ViewerTasks<'a> {
     }
 }
 
-/// `completedAt` is set when a task becomes DONE, kept while it stays DONE and cleared
-/// when it leaves DONE. `before` is the previous status and completion time, if any.
-fn completed_at(
-    before: Option<(&TaskStatus, Option<DateTime<Utc>>)>,
-    status: TaskStatus,
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    match (before, status) {
-        (_, status) if status != TaskStatus::Done => None,
-        (Some((TaskStatus::Done, Some(at))), _) => Some(at),
-        _ => Some(now),
+/// The new `completed_at` when the status is set to `status`: kept if the task was already
+/// DONE, now if it becomes DONE, cleared otherwise. The CASE reads the row's previous status
+/// (SQL evaluates every SET expression against the old row), so no read is needed first.
+fn completed_at_after(status: TaskStatus) -> SimpleExpr {
+    if status == TaskStatus::Done {
+        Expr::case(
+            Column::Status.eq(TaskStatus::Done),
+            Expr::col(Column::CompletedAt),
+        )
+        .finally(Expr::value(now()))
+        .into()
+    } else {
+        Expr::value(None::<DateTime<Utc>>)
     }
 }
 
@@ -267,21 +273,5 @@ mod tests {
         ] {
             assert_eq!(Cursor::decode(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn completion_time_follows_the_status() {
-        let t1 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let t2 = Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap();
-        assert_eq!(completed_at(None, TaskStatus::Todo, t1), None);
-        assert_eq!(completed_at(None, TaskStatus::Done, t1), Some(t1));
-        let todo = TaskStatus::Todo;
-        let done = TaskStatus::Done;
-        assert_eq!(completed_at(Some((&todo, None)), done, t2), Some(t2));
-        assert_eq!(completed_at(Some((&done, Some(t1))), done, t2), Some(t1));
-        assert_eq!(
-            completed_at(Some((&done, Some(t1))), TaskStatus::InProgress, t2),
-            None
-        );
     }
 }

@@ -49,6 +49,14 @@ pub async fn find(db: &DatabaseConnection, id: Uuid) -> Result<Option<UserRecord
     Ok(Users::find_by_id(id).one(db).await?)
 }
 
+/// The accounts with these ids; missing ids are simply absent.
+pub async fn find_many(db: &DatabaseConnection, ids: &[Uuid]) -> Result<Vec<UserRecord>, AppError> {
+    Ok(Users::find()
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
 /// The account a login identifier names: an email address or a username, any letter case.
 pub async fn find_by_login(
     db: &DatabaseConnection,

@@ -154,3 +154,97 @@ async fn deactivated_accounts_can_neither_log_in_nor_use_earlier_tokens() {
     assert!(!output.status.success());
     assert!(stderr(&output).contains("no account"));
 }
+
+/// Runs `taskql serve` with `vars` on a free port until `lines` says it listens, and
+/// returns the child and the GraphQL URL.
+fn serve(dir: &std::path::Path, vars: &[(&str, &str)]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_taskql"))
+        .env_clear()
+        .envs(vars.iter().copied())
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .current_dir(dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn taskql");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let url = loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("taskql did not start");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_matches('"')
+                .to_owned();
+        }
+    };
+    LOG_LINES.with(|cell| *cell.borrow_mut() = Some(rx));
+    (child, url)
+}
+
+thread_local! {
+    static LOG_LINES: std::cell::RefCell<Option<std::sync::mpsc::Receiver<String>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+#[tokio::test]
+async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = "log-canary-password-8d1e";
+    let (mut child, url) = serve(dir.path(), &[("RUST_LOG", "trace")]);
+    let client = reqwest::Client::new();
+    let post = |body: serde_json::Value, token: Option<String>| {
+        let mut request = client.post(&url).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let register = json!({ "query": "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+        "variables": { "i": { "username": "logcheck", "email": "logcheck@example.com", "password": password } } });
+    assert!(post(register, None).await["data"]["register"].is_object());
+    let login = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+        "variables": { "i": { "username": "logcheck", "password": password } } });
+    let token = post(login, None).await["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wrong = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+        "variables": { "i": { "username": "logcheck", "password": "wrong-log-canary" } } });
+    assert!(post(wrong, None).await["errors"].is_array());
+    let me = json!({ "query": "{ me { id } }" });
+    assert!(post(me.clone(), Some(token.clone())).await["data"]["me"].is_object());
+    post(me, Some(format!("{token}x"))).await;
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log: Vec<String> =
+        LOG_LINES.with(|cell| cell.borrow_mut().take().unwrap().iter().collect());
+    assert!(log.len() > 5, "trace logging produced output: {log:?}");
+    let signature = token.rsplit('.').next().unwrap();
+    for line in &log {
+        assert!(!line.contains(password), "{line}");
+        assert!(!line.contains("wrong-log-canary"), "{line}");
+        assert!(!line.contains("$argon2"), "{line}");
+        assert!(!line.contains(signature), "{line}");
+    }
+}

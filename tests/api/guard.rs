@@ -323,3 +323,18 @@ async fn a_deleted_users_token_stops_working_and_their_tasks_go_with_them() {
         .await;
     assert_eq!(body["data"]["tasks"]["totalCount"], 1);
 }
+
+#[tokio::test]
+async fn a_database_failure_while_checking_a_token_is_not_blamed_on_the_token() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    let user = app.user("hank").await;
+    let db = app.db().await;
+    db.execute_unprepared("DROP TABLE tasks").await.unwrap();
+    db.execute_unprepared("DROP TABLE users").await.unwrap();
+    let response = app.post(Some(&user.token), ME, json!({})).await;
+    assert!(response.headers().get("www-authenticate").is_none());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code(&body), "INTERNAL_SERVER_ERROR", "{body}");
+    assert_eq!(message(&body), "Internal server error.");
+}

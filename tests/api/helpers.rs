@@ -22,6 +22,34 @@ pub struct TestApp {
     pub database_url: String,
     pub client: reqwest::Client,
     _dir: TempDir,
+    /// The PostgreSQL server URL and the database created for this test.
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestApp {
+    /// Drops the test's PostgreSQL database, closing the server's open connections.
+    fn drop(&mut self) {
+        let Some((server, name)) = self.postgres.take() else {
+            return;
+        };
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let admin = Database::connect(&server).await?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test database: {dropped:?}");
+        }
+    }
 }
 
 /// A registered, logged-in user.
@@ -37,7 +65,7 @@ pub async fn spawn_app() -> TestApp {
 /// Spawns with extra environment variables on top of the test defaults.
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = fresh_database(&dir).await;
+    let (database_url, postgres) = fresh_database(&dir).await;
     let mut env: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), database_url.clone()),
         ("SECRET_KEY".into(), SECRET.into()),
@@ -55,10 +83,12 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         database_url,
         client: reqwest::Client::new(),
         _dir: dir,
+        postgres,
     }
 }
 
-async fn fresh_database(dir: &TempDir) -> String {
+/// The database URL for one test and, on PostgreSQL, what to drop afterwards.
+async fn fresh_database(dir: &TempDir) -> (String, Option<(String, String)>) {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(server) if !server.is_empty() => {
             let name = format!("taskql_test_{}", Uuid::now_v7().simple());
@@ -70,11 +100,14 @@ async fn fresh_database(dir: &TempDir) -> String {
             admin.close().await.ok();
             let mut url = url::Url::parse(&server).expect("TEST_DATABASE_URL is a URL");
             url.set_path(&name);
-            url.to_string()
+            (url.to_string(), Some((server, name)))
         }
-        _ => format!(
-            "sqlite://{}/taskql.db?mode=rwc",
-            dir.path().to_str().expect("utf-8 temp path")
+        _ => (
+            format!(
+                "sqlite://{}/taskql.db?mode=rwc",
+                dir.path().to_str().expect("utf-8 temp path")
+            ),
+            None,
         ),
     }
 }

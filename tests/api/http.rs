@@ -199,6 +199,18 @@ async fn bodies_over_the_cap_are_refused_by_length_and_when_chunked() {
 #[tokio::test]
 async fn the_default_body_cap_is_256_kib() {
     let app = spawn_app().await;
+    let under =
+        json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(250 * 1024) } })
+            .to_string();
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", "application/json")
+        .body(under)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     let over = json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(256 * 1024) } })
         .to_string();
     let response = app
@@ -237,12 +249,19 @@ async fn depth_complexity_and_directive_limits_stop_a_query_before_it_runs() {
     assert_eq!(code(&body), "BAD_USER_INPUT");
     assert!(message(&body).contains("nested too deep"), "{body}");
 
-    let aliases: String = (0..300).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    // A full page of 100 tasks with every field and its owner fits; a few such pages do not.
+    let full_page = "tasks(first: 100) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id title description status priority dueAt completedAt createdAt updatedAt owner { id username email role isActive emailVerified createdAt } } } nodes { id title description status priority dueAt completedAt createdAt updatedAt owner { id username email role isActive emailVerified createdAt } } }";
+    let body = app
+        .gql(token, &format!("{{ {full_page} }}"), json!({}))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let aliases: String = (0..3).map(|i| format!("a{i}: {full_page} ")).collect();
     let body = app.gql(token, &format!("{{ {aliases} }}"), json!({})).await;
     assert_eq!(code(&body), "BAD_USER_INPUT");
     assert!(message(&body).contains("too complex"), "{body}");
 
-    let directives = "@include(if: true) ".repeat(5);
+    // Five directives on one field (distinct, so only the directive limit objects).
+    let directives = "@include(if: true) @skip(if: false) @include(if: true) @skip(if: false) @include(if: true)";
     let body = app
         .gql(token, &format!("{{ me {directives} {{ id }} }}"), json!({}))
         .await;

@@ -106,6 +106,14 @@ fn signatures() -> Vec<String> {
                     ));
                 }
             }
+            TypeKind::Enum(values) => {
+                let values: Vec<&str> = values
+                    .values
+                    .iter()
+                    .map(|v| v.node.value.node.as_str())
+                    .collect();
+                out.push(format!("enum {name} {{ {} }}", values.join(" ")));
+            }
             _ => {}
         }
     }
@@ -170,6 +178,9 @@ fn the_schema_honours_the_contracts_names_and_nullability() {
         "UpdateTaskInput.status: TaskStatus",
         "UpdateTaskInput.priority: TaskPriority",
         "UpdateTaskInput.dueAt: DateTime",
+        "enum Role { USER ADMIN }",
+        "enum TaskStatus { TODO IN_PROGRESS DONE }",
+        "enum TaskPriority { LOW MEDIUM HIGH URGENT }",
     ] {
         assert!(
             signatures.contains(&expected.to_owned()),

@@ -433,26 +433,41 @@ async fn users_cannot_see_change_or_delete_each_others_tasks() {
     assert_eq!(body["data"]["tasks"]["totalCount"], 1);
     assert_eq!(body["data"]["tasks"]["nodes"][0]["title"], "alice's secret");
 
-    // A cursor taken from Alice's list gives Mallory only her own tasks.
-    let cursor = app
+    // Interleave more tasks; a cursor from Alice's list gives Mallory exactly her own
+    // tasks older than that point, never Alice's.
+    let mut mallorys = vec!["mallory's own".to_owned()];
+    for i in 0..3 {
+        app.create_task(&alice.token, json!({ "title": format!("alice {i}") }))
+            .await;
+        let title = format!("mallory {i}");
+        app.create_task(&mallory.token, json!({ "title": title }))
+            .await;
+        mallorys.push(title);
+    }
+    let alice_cursor = app
         .gql(
             Some(&alice.token),
-            "{ tasks { edges { cursor } } }",
+            "{ tasks { edges { cursor node { title } } } }",
             json!({}),
         )
-        .await["data"]["tasks"]["edges"][0]["cursor"]
+        .await["data"]["tasks"]["edges"][1]
         .clone();
+    assert_eq!(alice_cursor["node"]["title"], "alice 1");
     let body = app
         .gql(
             Some(&mallory.token),
             "query($after: String) { tasks(after: $after) { totalCount nodes { title } } }",
-            json!({ "after": cursor }),
+            json!({ "after": alice_cursor["cursor"] }),
         )
         .await;
-    assert_eq!(body["data"]["tasks"]["totalCount"], 1);
-    for node in body["data"]["tasks"]["nodes"].as_array().unwrap() {
-        assert_eq!(node["title"], "mallory's own");
-    }
+    assert_eq!(body["data"]["tasks"]["totalCount"], 4);
+    let titles: Vec<&str> = body["data"]["tasks"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["mallory 0", "mallory's own"], "{body}");
 }
 
 #[tokio::test]
