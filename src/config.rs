@@ -42,6 +42,50 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Introspection, field suggestions and GraphiQL.
     pub introspection: bool,
+    /// Browser origins allowed to call the API (CORS).
+    pub cors: CorsOrigins,
+    /// Most operations one batched request may carry; 0 refuses batches.
+    pub max_batch: usize,
+    /// How often a subscription socket re-checks its token.
+    pub ws_auth_recheck: Duration,
+}
+
+/// Which browser origins may call the API from their pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// Exactly these origins (none: no cross-origin browser access).
+    List(Vec<String>),
+    /// Any `http://localhost:<port>`, `http://127.0.0.1:<port>` or `http://[::1]:<port>`:
+    /// the development default, for dev servers such as Vite.
+    Localhost,
+}
+
+/// Largest `GRAPHQL_MAX_BATCH` accepted.
+pub const MAX_BATCH_LIMIT: usize = 100;
+
+/// Parses `CORS_ALLOWED_ORIGINS`: comma-separated `scheme://host[:port]` origins.
+fn parse_origins(raw: &str) -> Result<Vec<String>, ConfigError> {
+    let invalid = |origin: &str| {
+        ConfigError::new(
+            "CORS_ALLOWED_ORIGINS",
+            format!("`{origin}` is not an origin such as https://app.example.com"),
+        )
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let (scheme, rest) = origin.split_once("://").ok_or_else(|| invalid(origin))?;
+            let valid = matches!(scheme, "http" | "https")
+                && !rest.is_empty()
+                && !rest.contains(['/', '?', '#', '@', ' ', '*']);
+            if valid {
+                Ok(origin.to_ascii_lowercase())
+            } else {
+                Err(invalid(origin))
+            }
+        })
+        .collect()
 }
 
 /// A configuration value that cannot be used; the message is one line naming the variable.
@@ -154,6 +198,26 @@ impl Config {
             }
         };
 
+        let cors = match get("CORS_ALLOWED_ORIGINS") {
+            Some(raw) => CorsOrigins::List(parse_origins(&raw)?),
+            None if app_env == AppEnv::Development => CorsOrigins::Localhost,
+            None => CorsOrigins::List(Vec::new()),
+        };
+        let max_batch: usize = parse(&get, "GRAPHQL_MAX_BATCH", 0)?;
+        if max_batch > MAX_BATCH_LIMIT {
+            return Err(ConfigError::new(
+                "GRAPHQL_MAX_BATCH",
+                format!("must be between 0 (batching off) and {MAX_BATCH_LIMIT}"),
+            ));
+        }
+        let recheck_seconds: u64 = parse(&get, "WS_AUTH_RECHECK_SECONDS", 5)?;
+        if !(1..=300).contains(&recheck_seconds) {
+            return Err(ConfigError::new(
+                "WS_AUTH_RECHECK_SECONDS",
+                "must be between 1 and 300",
+            ));
+        }
+
         Ok(Self {
             database_url,
             secret_key,
@@ -165,6 +229,9 @@ impl Config {
             app_env,
             max_body_bytes,
             introspection,
+            cors,
+            max_batch,
+            ws_auth_recheck: Duration::from_secs(recheck_seconds),
         })
     }
 }
@@ -273,6 +340,42 @@ mod tests {
         assert!(config.introspection);
         assert_eq!(config.jwt_issuer, "taskql");
         assert!(config.generated_key_file.is_none());
+        assert_eq!(config.cors, CorsOrigins::Localhost);
+        assert_eq!(config.max_batch, 0);
+        assert_eq!(config.ws_auth_recheck, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn cors_origins_are_listed_exactly_and_none_by_default_in_production() {
+        let config = load(&[("APP_ENV", "production"), ("SECRET_KEY", KEY)]).unwrap();
+        assert_eq!(config.cors, CorsOrigins::List(vec![]));
+        let config = load(&[
+            ("SECRET_KEY", KEY),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                " https://App.example.com , http://localhost:5173,",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.cors,
+            CorsOrigins::List(vec![
+                "https://app.example.com".into(),
+                "http://localhost:5173".into()
+            ])
+        );
+    }
+
+    #[test]
+    fn batching_is_bounded_and_the_recheck_interval_configurable() {
+        let config = load(&[
+            ("SECRET_KEY", KEY),
+            ("GRAPHQL_MAX_BATCH", "10"),
+            ("WS_AUTH_RECHECK_SECONDS", "1"),
+        ])
+        .unwrap();
+        assert_eq!(config.max_batch, 10);
+        assert_eq!(config.ws_auth_recheck, Duration::from_secs(1));
     }
 
     #[test]
@@ -300,6 +403,14 @@ mod tests {
             ("BIND_ADDR", "localhost"),
             ("MAX_BODY_BYTES", "12"),
             ("GRAPHQL_INTROSPECTION", "yes"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+            ("CORS_ALLOWED_ORIGINS", "app.example.com"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com/path"),
+            ("CORS_ALLOWED_ORIGINS", "ftp://files.example.com"),
+            ("GRAPHQL_MAX_BATCH", "101"),
+            ("GRAPHQL_MAX_BATCH", "-1"),
+            ("WS_AUTH_RECHECK_SECONDS", "0"),
+            ("WS_AUTH_RECHECK_SECONDS", "301"),
         ] {
             let err = load(&[("SECRET_KEY", KEY), (var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{var}={value}");

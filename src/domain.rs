@@ -26,7 +26,19 @@ pub enum Role {
 }
 
 /// Where a task stands.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, EnumIter, DeriveActiveEnum, Enum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 pub enum TaskStatus {
     /// Not started.
@@ -42,7 +54,19 @@ pub enum TaskStatus {
 }
 
 /// How urgent a task is. Stored as a number so that ordering by priority is LOW < MEDIUM < HIGH < URGENT.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, EnumIter, DeriveActiveEnum, Enum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[sea_orm(rs_type = "i16", db_type = "SmallInteger")]
 pub enum TaskPriority {
     /// Whenever there is time.
@@ -58,6 +82,32 @@ pub enum TaskPriority {
     /// Now.
     #[sea_orm(num_value = 3)]
     Urgent,
+}
+
+/// A task field that `tasks` can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(name = "TaskOrderField")]
+pub enum OrderField {
+    /// When the task was created.
+    CreatedAt,
+    /// When the task last changed.
+    UpdatedAt,
+    /// When the task is due; tasks without a due time come last in either direction.
+    DueAt,
+    /// LOW < MEDIUM < HIGH < URGENT.
+    Priority,
+    /// The title, compared by the database's collation.
+    Title,
+}
+
+/// Which way an order runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "OrderDirection")]
+pub enum OrderDirection {
+    /// Smallest first.
+    Asc,
+    /// Largest first.
+    Desc,
 }
 
 /// 3 to 32 ASCII letters, digits, `_`, `.` or `-`. ASCII only, so look-alike letters from

@@ -2,14 +2,17 @@
 
 use std::net::SocketAddr;
 
+use async_graphql::extensions::apollo_persisted_queries::LruCacheStorage;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
 use crate::auth::{JwtKeys, PasswordHasher};
 use crate::config::{Config, key_bytes};
+use crate::events::TaskEvents;
 use crate::graphql::build_schema;
+use crate::graphql::schema::PERSISTED_QUERIES;
 use crate::http::{HttpState, router};
-use crate::store;
+use crate::store::{self, StatementCounter};
 
 /// What resolvers and handlers share: the pool, the keys and the hashing pool.
 #[derive(Clone)]
@@ -17,6 +20,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub keys: JwtKeys,
     pub passwords: PasswordHasher,
+    pub events: TaskEvents,
 }
 
 /// A migrated database, a bound listener and the router, ready to serve.
@@ -24,13 +28,16 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     address: SocketAddr,
+    statements: StatementCounter,
 }
 
 impl Application {
     /// Connects, migrates, builds the schema and binds `config.bind_addr` (port 0 picks a
     /// free port; [`Application::address`] tells which).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = connect_and_migrate(&config).await?;
+        let mut db = connect_and_migrate(&config).await?;
+        let statements = StatementCounter::install(&mut db);
+        let events = TaskEvents::start(&db).await?;
         // Half the cores hash at most, so the async workers keep a core under a login flood.
         let hashing_threads = std::thread::available_parallelism().map_or(1, |n| n.get() / 2);
         let app = AppState {
@@ -42,13 +49,19 @@ impl Application {
                 config.access_token_ttl,
             ),
             passwords: PasswordHasher::new(hashing_threads)?,
+            events,
         };
-        let schema = build_schema(app.clone(), config.introspection);
+        let persisted = LruCacheStorage::new(PERSISTED_QUERIES);
+        let schema = build_schema(app.clone(), config.introspection, persisted.clone());
         let router = router(HttpState {
             schema,
             app,
             graphiql: config.introspection,
             max_body_bytes: config.max_body_bytes,
+            ws_auth_recheck: config.ws_auth_recheck,
+            max_batch: config.max_batch,
+            persisted,
+            cors: config.cors,
         });
         let listener = TcpListener::bind(config.bind_addr).await.map_err(|err| {
             anyhow::anyhow!("BIND_ADDR: cannot listen on {}: {err}", config.bind_addr)
@@ -58,7 +71,13 @@ impl Application {
             listener,
             router,
             address,
+            statements,
         })
+    }
+
+    /// Counts the SQL statements the application runs.
+    pub fn statements(&self) -> StatementCounter {
+        self.statements.clone()
     }
 
     /// The address actually bound.

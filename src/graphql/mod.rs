@@ -5,8 +5,7 @@ pub mod schema;
 mod tasks;
 mod users;
 
-use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, ID, Request};
+use async_graphql::{Context, Data, ID, Request};
 use uuid::Uuid;
 
 pub use schema::{TaskqlSchema, build_schema, sdl};
@@ -22,10 +21,17 @@ pub fn prepare_request(
     state: &AppState,
     authentication: Authentication,
 ) -> Request {
-    request.data(authentication).data(DataLoader::new(
-        users::UserLoader::new(state.db.clone()),
-        tokio::spawn,
-    ))
+    request
+        .data(authentication)
+        .data(users::UserLoader::caching(state.db.clone()))
+}
+
+/// The data of one subscription connection: who it acts for and a user loader.
+pub fn connection_data(state: &AppState, authentication: Authentication) -> Data {
+    let mut data = Data::default();
+    data.insert(authentication);
+    data.insert(users::UserLoader::caching(state.db.clone()));
+    data
 }
 
 /// The application state every resolver reads. Installed by [`build_schema`].

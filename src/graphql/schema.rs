@@ -1,8 +1,11 @@
 //! Builds the schema with its limits, and exports its SDL.
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::extensions::apollo_persisted_queries::{
+    ApolloPersistedQueries, LruCacheStorage,
+};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
-use super::tasks::{TaskMutation, TaskQuery};
+use super::tasks::{TaskMutation, TaskQuery, TaskSubscription};
 use super::users::{UserMutation, UserQuery};
 use crate::startup::AppState;
 
@@ -23,20 +26,38 @@ pub struct Query(UserQuery, TaskQuery);
 #[derive(MergedObject, Default)]
 pub struct Mutation(UserMutation, TaskMutation);
 
-/// The schema taskql serves.
-pub type TaskqlSchema = Schema<Query, Mutation, EmptySubscription>;
+/// Every subscription root field.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(TaskSubscription);
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_directives(MAX_DIRECTIVES)
+/// The schema taskql serves.
+pub type TaskqlSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_directives(MAX_DIRECTIVES)
 }
 
-/// The schema with the application state installed. Without `introspection`, clients can
-/// neither introspect nor get "did you mean" suggestions for misspelt fields.
-pub fn build_schema(state: AppState, introspection: bool) -> TaskqlSchema {
-    let builder = builder().data(state);
+/// Persisted queries kept in memory, least recently used dropped first.
+pub const PERSISTED_QUERIES: usize = 1_000;
+
+/// The schema with the application state installed and Apollo's automatic persisted
+/// queries kept in `persisted`. Without `introspection`, clients can neither introspect
+/// nor get "did you mean" suggestions for misspelt fields.
+pub fn build_schema(
+    state: AppState,
+    introspection: bool,
+    persisted: LruCacheStorage,
+) -> TaskqlSchema {
+    let builder = builder()
+        .data(state)
+        .extension(ApolloPersistedQueries::new(persisted));
     if introspection {
         builder.finish()
     } else {

@@ -1,19 +1,27 @@
 //! Tasks: `task`, `tasks`, `createTask`, `updateTask`, `deleteTask`. Every resolver goes
 //! through the viewer's [`ViewerTasks`]; none reaches the tasks table another way.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{
-    ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, SimpleObject,
+    ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, SimpleObject, Subscription,
 };
+use futures_util::{Stream, StreamExt};
+use tokio_stream::wrappers::BroadcastStream;
 use uuid::Uuid;
 
 use super::scalars::DateTime;
-use super::users::{User, UserLoader};
+use super::users::{CachingUserLoader, User};
 use super::{parse_id, state, viewer};
-use crate::domain::{TaskDescription, TaskPriority, TaskStatus, TaskTitle};
+use crate::domain::{
+    OrderDirection, OrderField, TaskDescription, TaskPriority, TaskStatus, TaskTitle,
+};
 use crate::error::AppError;
+use crate::events::{TaskChange, TaskChangeKind};
+use crate::startup::AppState;
 use crate::store::TaskRecord;
-use crate::store::tasks::{Cursor, NewTask, Page, TaskPatch, ViewerTasks};
+use crate::store::tasks::{
+    self as store, Cursor, NewTask, Page, PageQuery, PageSize, SearchText, Sort, SortKey,
+    TaskPatch, ViewerTasks,
+};
 
 /// Page size when `first` is not given.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -50,7 +58,7 @@ pub struct Task {
 impl Task {
     /// The user the task belongs to: always the viewer.
     async fn owner(&self, ctx: &Context<'_>) -> Result<User, AppError> {
-        ctx.data_unchecked::<DataLoader<UserLoader>>()
+        ctx.data_unchecked::<CachingUserLoader>()
             .load_one(self.owner_id)
             .await
             .map_err(|err| AppError::Internal(anyhow::anyhow!("cannot load a task owner: {err}")))?
@@ -79,7 +87,7 @@ impl From<TaskRecord> for Task {
 /// One task in a connection, with the cursor that points at it.
 #[derive(SimpleObject)]
 pub struct TaskEdge {
-    /// Pass as `after` to continue after this task.
+    /// Pass as `after` to continue after this task, or as `before` to page back from it.
     cursor: String,
     /// The task.
     node: Task,
@@ -107,7 +115,7 @@ pub struct TaskConnection {
     nodes: Vec<Task>,
     /// Where this page sits.
     page_info: PageInfo,
-    /// How many tasks the viewer has in all.
+    /// How many of the viewer's tasks match the filter, on all pages together.
     total_count: i32,
 }
 
@@ -116,7 +124,7 @@ impl From<Page> for TaskConnection {
         let cursors: Vec<String> = page
             .tasks
             .iter()
-            .map(|(cursor, _)| cursor.encode())
+            .map(|(cursor, _)| cursor.encode(&page.sort))
             .collect();
         let page_info = PageInfo {
             has_next_page: page.has_next_page,
@@ -145,11 +153,52 @@ impl From<Page> for TaskConnection {
     }
 }
 
-/// The number of tasks a page holds for a `first` argument (negative counts as empty).
-fn page_size(first: Option<i32>) -> u64 {
-    first.map_or(DEFAULT_PAGE_SIZE, |n| {
+/// The number of tasks a page holds for a `first` or `last` argument (negative counts as
+/// empty; resolvers refuse it before it matters).
+fn page_size(count: Option<i32>) -> u64 {
+    count.map_or(DEFAULT_PAGE_SIZE, |n| {
         u64::try_from(n).unwrap_or(0).min(MAX_PAGE_SIZE)
     })
+}
+
+/// Which of the viewer's tasks `tasks` returns. Every field given narrows the result.
+#[derive(InputObject, Default)]
+pub struct TaskFilter {
+    /// Only tasks in one of these statuses (an empty list matches nothing).
+    status: Option<Vec<TaskStatus>>,
+    /// Only tasks with one of these priorities (an empty list matches nothing).
+    priority: Option<Vec<TaskPriority>>,
+    /// Only tasks whose title or description contains this text, ignoring letter case.
+    /// Every character is matched literally; at most 200 characters.
+    search: Option<String>,
+    /// Only tasks due strictly before this time.
+    due_before: Option<DateTime>,
+    /// Only tasks due strictly after this time.
+    due_after: Option<DateTime>,
+    /// true: only tasks due in the past and not DONE; false: only the others.
+    overdue: Option<bool>,
+}
+
+impl TaskFilter {
+    fn parse(self) -> Result<store::TaskFilter, AppError> {
+        Ok(store::TaskFilter {
+            status: self.status,
+            priority: self.priority,
+            search: self.search.as_deref().map(SearchText::parse).transpose()?,
+            due_before: self.due_before.map(|at| at.0),
+            due_after: self.due_after.map(|at| at.0),
+            overdue: self.overdue,
+        })
+    }
+}
+
+/// One key of the order of `tasks`.
+#[derive(InputObject)]
+pub struct TaskOrder {
+    /// The field to order by.
+    field: OrderField,
+    /// Smallest or largest first.
+    direction: OrderDirection,
 }
 
 /// A new task.
@@ -240,32 +289,77 @@ impl TaskQuery {
         Ok(task.map(Task::from))
     }
 
-    /// The viewer's tasks, newest first.
-    #[graphql(complexity = "page_size(first) as usize * child_complexity + 1")]
+    /// The viewer's tasks, a page at a time (GraphQL Cursor Connections). Newest first
+    /// unless `orderBy` says otherwise; ties are broken by id, so paging never repeats or
+    /// skips a task.
+    #[graphql(complexity = "page_size(first.or(last)) as usize * child_complexity + 1")]
+    #[allow(clippy::too_many_arguments)]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
         #[graphql(
-            desc = "How many tasks to return: 20 when absent, at most 100; 0 returns an empty page."
+            desc = "The first tasks after `after`: 20 when neither `first` nor `last` is given, at most 100; 0 returns an empty page."
         )]
         first: Option<i32>,
         #[graphql(desc = "Return tasks after this cursor (from `endCursor` or an edge).")]
         after: Option<String>,
+        #[graphql(
+            desc = "The last tasks before `before`, at most 100; cannot be combined with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Return tasks before this cursor (from `startCursor` or an edge).")]
+        before: Option<String>,
+        #[graphql(desc = "Which tasks to include; all of the viewer's when absent.")]
+        filter: Option<TaskFilter>,
+        #[graphql(
+            desc = "Order keys, most significant first; newest first when absent or empty. A cursor only serves the order it came from."
+        )]
+        order_by: Option<Vec<TaskOrder>>,
     ) -> Result<TaskConnection, AppError> {
         let viewer = viewer(ctx)?;
-        if first.is_some_and(|n| n < 0) {
-            return Err(AppError::bad_input("`first` must not be negative"));
-        }
-        let first = page_size(first);
-        let after = after
-            .map(|cursor| {
-                Cursor::decode(&cursor)
-                    .ok_or_else(|| AppError::bad_input("`after` is not a valid cursor"))
-            })
-            .transpose()?;
-        let page = ViewerTasks::new(&state(ctx).db, viewer)
-            .page(after, first)
-            .await?;
+        let size = match (first, last) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::bad_input(
+                    "pass either `first` or `last`, not both",
+                ));
+            }
+            (Some(n), None) | (None, Some(n)) if n < 0 => {
+                return Err(AppError::bad_input(
+                    "`first` and `last` must not be negative",
+                ));
+            }
+            (None, Some(n)) => PageSize::Last(page_size(Some(n))),
+            (first, None) => PageSize::First(page_size(first)),
+        };
+        let sort = Sort::parse(
+            order_by
+                .unwrap_or_default()
+                .into_iter()
+                .map(|order| SortKey {
+                    field: order.field,
+                    direction: order.direction,
+                })
+                .collect(),
+        )?;
+        let cursor = |value: Option<String>, argument: &str| {
+            value
+                .map(|text| {
+                    Cursor::decode(&text, &sort).ok_or_else(|| {
+                        AppError::bad_input(format!(
+                            "`{argument}` is not a valid cursor for this `orderBy`"
+                        ))
+                    })
+                })
+                .transpose()
+        };
+        let query = PageQuery {
+            after: cursor(after, "after")?,
+            before: cursor(before, "before")?,
+            filter: filter.unwrap_or_default().parse()?,
+            sort,
+            size,
+        };
+        let page = ViewerTasks::new(&state(ctx).db, viewer).page(query).await?;
         Ok(page.into())
     }
 }
@@ -293,7 +387,9 @@ impl TaskMutation {
             priority: input.priority.unwrap_or_default(),
             due_at: input.due_at.map(|at| at.0),
         };
-        let task = ViewerTasks::new(&state(ctx).db, viewer).create(new).await?;
+        let state = state(ctx);
+        let task = ViewerTasks::new(&state.db, viewer).create(new).await?;
+        publish(state, &task, TaskChangeKind::Created).await;
         Ok(task.into())
     }
 
@@ -307,9 +403,11 @@ impl TaskMutation {
         let viewer = viewer(ctx)?;
         let id = parse_id(&id, "id")?;
         let patch = input.into_patch()?;
-        let task = ViewerTasks::new(&state(ctx).db, viewer)
+        let state = state(ctx);
+        let task = ViewerTasks::new(&state.db, viewer)
             .update(id, patch)
             .await?;
+        publish(state, &task, TaskChangeKind::Updated).await;
         Ok(task.into())
     }
 
@@ -322,9 +420,86 @@ impl TaskMutation {
     ) -> Result<ID, AppError> {
         let viewer = viewer(ctx)?;
         let task_id = parse_id(&id, "id")?;
-        ViewerTasks::new(&state(ctx).db, viewer)
-            .delete(task_id)
-            .await?;
+        let state = state(ctx);
+        ViewerTasks::new(&state.db, viewer).delete(task_id).await?;
+        let change = TaskChange {
+            owner_id: viewer.user_id(),
+            task_id,
+            kind: TaskChangeKind::Deleted,
+            task: None,
+        };
+        state.events.publish(change).await;
         Ok(ID(task_id.to_string()))
+    }
+}
+
+async fn publish(state: &AppState, task: &TaskRecord, kind: TaskChangeKind) {
+    let change = TaskChange {
+        owner_id: task.owner_id,
+        task_id: task.id,
+        kind,
+        task: Some(task.clone()),
+    };
+    state.events.publish(change).await;
+}
+
+/// A change to one of the viewer's tasks.
+#[derive(SimpleObject)]
+pub struct TaskEvent {
+    /// What happened.
+    kind: TaskChangeKind,
+    /// The task's id.
+    task_id: ID,
+    /// The task as it is now; null when it was deleted.
+    task: Option<Task>,
+}
+
+/// Task subscriptions, served over WebSocket at `/graphql/ws`.
+#[derive(Default)]
+pub struct TaskSubscription;
+
+#[Subscription]
+impl TaskSubscription {
+    /// Every creation, change and deletion of the viewer's own tasks, from now on.
+    async fn task_events(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = TaskEvent> + use<>, AppError> {
+        let viewer = viewer(ctx)?.clone();
+        let db = state(ctx).db.clone();
+        let changes = BroadcastStream::new(state(ctx).events.subscribe());
+        Ok(changes.filter_map(move |change| {
+            let viewer = viewer.clone();
+            let db = db.clone();
+            async move {
+                let change = match change {
+                    Ok(change) if change.owner_id == viewer.user_id() => change,
+                    Ok(_) => return None,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "a subscriber fell behind");
+                        return None;
+                    }
+                };
+                let task = match (change.kind, change.task) {
+                    (TaskChangeKind::Deleted, _) => None,
+                    (_, Some(task)) => Some(Task::from(task)),
+                    // Too large to travel with the notification: read it through the
+                    // viewer's own scope. Deleted meanwhile: its DELETED event follows.
+                    (_, None) => match ViewerTasks::new(&db, &viewer).get(change.task_id).await {
+                        Ok(Some(task)) => Some(Task::from(task)),
+                        Ok(None) => return None,
+                        Err(err) => {
+                            tracing::error!(error = %err, "cannot load a changed task");
+                            return None;
+                        }
+                    },
+                };
+                Some(TaskEvent {
+                    kind: change.kind,
+                    task_id: ID(change.task_id.to_string()),
+                    task,
+                })
+            }
+        }))
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
@@ -54,9 +54,15 @@ pub struct UserLoader {
     db: DatabaseConnection,
 }
 
+/// A [`UserLoader`] that remembers what it loaded. Loads that arrive after a batch has
+/// left (a large page resolves for longer than the batching delay) are answered from the
+/// cache, so a page costs one batch of users however many tasks it holds.
+pub type CachingUserLoader = DataLoader<UserLoader, HashMapCache>;
+
 impl UserLoader {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    /// A loader with a fresh cache; make one per request or subscription connection.
+    pub fn caching(db: DatabaseConnection) -> CachingUserLoader {
+        DataLoader::with_cache(Self { db }, tokio::spawn, HashMapCache::default())
     }
 }
 

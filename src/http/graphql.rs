@@ -1,9 +1,13 @@
 //! The `/graphql` endpoint. The bearer token becomes an [`Authentication`] here, once;
 //! resolvers only read it from the request data.
 //!
-//! Deliberately stricter than a generic GraphQL handler: one operation per request, GET
-//! for queries only, POST only with a JSON content type, bodies capped.
+//! Deliberately stricter than a generic GraphQL handler: one operation per request unless
+//! bounded batching is enabled, GET for queries only, POST only with a JSON content type
+//! (so a browser cannot send one without a CORS preflight), bodies capped. Answers
+//! `application/graphql-response+json` to clients that accept it (GraphQL over HTTP) and
+//! `application/json` to the others; serves Apollo's automatic persisted queries.
 
+use async_graphql::extensions::apollo_persisted_queries::CacheStorage;
 use async_graphql::http::{GraphiQLSource, parse_query_string};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response};
@@ -20,49 +24,72 @@ use crate::graphql::prepare_request;
 
 type HttpResponse = axum::response::Response;
 
-/// POST `/graphql`: one operation as a JSON object.
+/// POST `/graphql`: one operation as a JSON object, or a bounded batch as a JSON array
+/// when batching is enabled.
 pub async fn post_graphql(
     State(state): State<HttpState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> HttpResponse {
+    let media = MediaType::negotiate(&headers);
     if !is_json(&headers) {
         return refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Send the request with Content-Type: application/json.",
+            media,
+            Refusal::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Send the request with Content-Type: application/json.",
+            ),
         );
     }
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "The request body is larger than {} bytes.",
-                    state.max_body_bytes
-                ),
+            let message = format!(
+                "The request body is larger than {} bytes.",
+                state.max_body_bytes
             );
+            return refuse(media, Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, message));
         }
         Err(_) => {
             return refuse(
-                StatusCode::BAD_REQUEST,
-                "The request body could not be read.",
+                media,
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "The request body could not be read.",
+                ),
             );
         }
     };
+    const SHAPE: &str = "The request body must be a JSON object with a `query` string and optional `variables`, `operationName` and `extensions`.";
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "Batched requests are not supported: send one operation per request.",
-        );
+        if state.max_batch == 0 {
+            return refuse(
+                media,
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "Batched requests are not enabled: send one operation per request.",
+                ),
+            );
+        }
+        let Ok(requests) = serde_json::from_slice::<Vec<Request>>(&body) else {
+            return refuse(
+                media,
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("A batch is a JSON array of operations. {SHAPE}"),
+                ),
+            );
+        };
+        if requests.is_empty() || requests.len() > state.max_batch {
+            let message = format!("A batch holds 1 to {} operations.", state.max_batch);
+            return refuse(media, Refusal::new(StatusCode::BAD_REQUEST, message));
+        }
+        return execute_batch(&state, &headers, media, requests).await;
     }
     let Ok(request) = serde_json::from_slice::<Request>(&body) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "The request body must be a JSON object with a `query` string and optional `variables` and `operationName`.",
-        );
+        return refuse(media, Refusal::new(StatusCode::BAD_REQUEST, SHAPE));
     };
-    execute(&state, &headers, request, false).await
+    execute(&state, &headers, media, request, false).await
 }
 
 /// GET `/graphql`: a query in the URL, or GraphiQL for a browser.
@@ -71,30 +98,133 @@ pub async fn get_graphql(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> HttpResponse {
+    let media = MediaType::negotiate(&headers);
     let query = query.unwrap_or_default();
     if query.is_empty() && state.graphiql {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
     let Ok(request) = parse_query_string(&query) else {
         return refuse(
-            StatusCode::BAD_REQUEST,
-            "Pass the operation as the `query` URL parameter, with optional `variables` (JSON) and `operationName`.",
+            media,
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "Pass the operation as the `query` URL parameter, with optional `variables` (JSON) and `operationName`.",
+            ),
         );
     };
-    execute(&state, &headers, request, true).await
+    execute(&state, &headers, media, request, true).await
 }
 
-async fn execute(
+/// The response format, from the request's `Accept` (GraphQL over HTTP): the spec's
+/// `application/graphql-response+json` when the client accepts it, else `application/json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MediaType {
+    GraphQLResponse,
+    Json,
+}
+
+impl MediaType {
+    const GRAPHQL_RESPONSE: &'static str = "application/graphql-response+json";
+
+    fn negotiate(headers: &HeaderMap) -> Self {
+        let accepts = headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|range| {
+                let mut parts = range.split(';').map(str::trim);
+                let accepted = parts
+                    .next()
+                    .is_some_and(|mime| mime.eq_ignore_ascii_case(Self::GRAPHQL_RESPONSE));
+                let refused = parts.any(|param| {
+                    param
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                });
+                accepted && !refused
+            });
+        if accepts {
+            Self::GraphQLResponse
+        } else {
+            Self::Json
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::GraphQLResponse => Self::GRAPHQL_RESPONSE,
+            Self::Json => "application/json",
+        }
+    }
+
+    /// With `application/graphql-response+json`, a request error (the document did not
+    /// parse or validate, so nothing ran and no error has a path) is a 400; a field error is
+    /// a 200 like any executed operation. With `application/json` everything is a 200.
+    fn status(self, response: &Response) -> StatusCode {
+        if self == Self::GraphQLResponse
+            && response.data == async_graphql::Value::Null
+            && !response.errors.is_empty()
+            && response.errors.iter().all(|error| error.path.is_empty())
+        {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        }
+    }
+}
+
+/// A request refused before any operation ran.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// One checked operation: run it, or answer without running anything.
+enum Prepared {
+    Run(Box<Request>),
+    Answer(Box<Response>),
+}
+
+/// Checks one operation before anything runs: a document is present (or a known
+/// persisted-query hash), it parses, and GET carries queries only.
+async fn prepare(
     state: &HttpState,
-    headers: &HeaderMap,
     mut request: Request,
     queries_only: bool,
-) -> HttpResponse {
+) -> Result<Prepared, Refusal> {
     if request.query.trim().is_empty() {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "The request carries no GraphQL document: put one in `query`.",
-        );
+        let hash = match request.extensions.get("persistedQuery") {
+            Some(async_graphql::Value::Object(persisted)) => match persisted.get("sha256Hash") {
+                Some(async_graphql::Value::String(hash)) => Some(hash.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        match hash {
+            None => {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "The request carries no GraphQL document: put one in `query`.",
+                ));
+            }
+            Some(hash) => match state.persisted.get(hash).await {
+                Some(document) => request.set_parsed_query(document),
+                // The persisted-query extension answers PersistedQueryNotFound and the
+                // client sends the full document.
+                None => return Ok(Prepared::Run(Box::new(request))),
+            },
+        }
     }
     let name = request.operation_name.clone();
     let operation = match request.parsed_query() {
@@ -106,35 +236,88 @@ async fn execute(
                 "BAD_USER_INPUT",
             );
             error.locations = err.locations;
-            return json(StatusCode::OK, &Response::from_errors(vec![error]));
+            return Ok(Prepared::Answer(Box::new(Response::from_errors(vec![
+                error,
+            ]))));
         }
     };
     if queries_only && operation.is_some_and(|ty| ty != OperationType::Query) {
-        let mut response = refuse(
+        return Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "Only queries may be sent with GET; send mutations with POST.",
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
-        return response;
+        ));
     }
+    Ok(Prepared::Run(Box::new(request)))
+}
 
+/// Reads the `Authorization` header once per HTTP request.
+async fn authentication(state: &HttpState, headers: &HeaderMap) -> Authentication {
     let authorization = headers
         .get_all(header::AUTHORIZATION)
         .iter()
         .map(|value| value.to_str().ok())
         .collect::<Vec<_>>();
-    let authentication = match authorization.as_slice() {
+    match authorization.as_slice() {
         [] => Authentication::Anonymous,
         [Some(value)] => authenticate(&state.app.db, &state.app.keys, Some(value)).await,
         _ => Authentication::Invalid,
-    };
-    let invalid_token = authentication.is_invalid();
+    }
+}
 
-    let request = prepare_request(request, &state.app, authentication);
-    let response = ensure_codes(state.schema.execute(request).await);
-    let mut http = json(StatusCode::OK, &response);
+async fn run(state: &HttpState, prepared: Prepared, authentication: Authentication) -> Response {
+    match prepared {
+        Prepared::Answer(response) => *response,
+        Prepared::Run(request) => {
+            let request = prepare_request(*request, &state.app, authentication);
+            ensure_codes(state.schema.execute(request).await)
+        }
+    }
+}
+
+async fn execute(
+    state: &HttpState,
+    headers: &HeaderMap,
+    media: MediaType,
+    request: Request,
+    queries_only: bool,
+) -> HttpResponse {
+    let prepared = match prepare(state, request, queries_only).await {
+        Ok(prepared) => prepared,
+        Err(refusal) => return refuse(media, refusal),
+    };
+    let authentication = authentication(state, headers).await;
+    let invalid_token = authentication.is_invalid();
+    let response = run(state, prepared, authentication).await;
+    let http = json(media, media.status(&response), &response);
+    with_token_hint(http, invalid_token)
+}
+
+/// Runs a batch in order, authenticated once. Every operation is checked before any runs.
+async fn execute_batch(
+    state: &HttpState,
+    headers: &HeaderMap,
+    media: MediaType,
+    requests: Vec<Request>,
+) -> HttpResponse {
+    let mut prepared = Vec::with_capacity(requests.len());
+    for request in requests {
+        match prepare(state, request, false).await {
+            Ok(item) => prepared.push(item),
+            Err(refusal) => return refuse(media, refusal),
+        }
+    }
+    let authentication = authentication(state, headers).await;
+    let invalid_token = authentication.is_invalid();
+    let mut responses = Vec::with_capacity(prepared.len());
+    for item in prepared {
+        responses.push(run(state, item, authentication.clone()).await);
+    }
+    let http = json(media, StatusCode::OK, &responses);
+    with_token_hint(http, invalid_token)
+}
+
+/// Tells clients that presented an invalid token to refresh it (RFC 6750).
+fn with_token_hint(mut http: HttpResponse, invalid_token: bool) -> HttpResponse {
     if invalid_token {
         http.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -173,16 +356,19 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// A request refused before any operation ran: the client's to fix, so BAD_USER_INPUT.
-fn refuse(status: StatusCode, message: impl Into<String>) -> HttpResponse {
-    json(
-        status,
-        &Response::from_errors(vec![request_error(message, "BAD_USER_INPUT")]),
-    )
+fn refuse(media: MediaType, refusal: Refusal) -> HttpResponse {
+    let response = Response::from_errors(vec![request_error(refusal.message, "BAD_USER_INPUT")]);
+    let mut http = json(media, refusal.status, &response);
+    if refusal.status == StatusCode::METHOD_NOT_ALLOWED {
+        http.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    }
+    http
 }
 
-fn json(status: StatusCode, response: &Response) -> HttpResponse {
-    match serde_json::to_vec(response) {
-        Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+fn json(media: MediaType, status: StatusCode, body: &impl serde::Serialize) -> HttpResponse {
+    match serde_json::to_vec(body) {
+        Ok(body) => (status, [(header::CONTENT_TYPE, media.as_str())], body).into_response(),
         Err(err) => {
             tracing::error!(error = %err, "cannot serialise a response");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -1,14 +1,20 @@
 //! The HTTP surface: routes, limits and request tracing.
 
 mod graphql;
+mod ws;
 
+use std::time::Duration;
+
+use async_graphql::extensions::apollo_persisted_queries::LruCacheStorage;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::routing::get;
 use sea_orm::ConnectionTrait;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::config::CorsOrigins;
 use crate::graphql::TaskqlSchema;
 use crate::startup::AppState;
 
@@ -20,23 +26,69 @@ pub struct HttpState {
     /// Serve GraphiQL on a plain GET of `/graphql`.
     pub graphiql: bool,
     pub max_body_bytes: usize,
+    /// How often a subscription socket re-checks its token.
+    pub ws_auth_recheck: Duration,
+    /// Most operations in one batched request; 0 refuses batches.
+    pub max_batch: usize,
+    /// Apollo persisted queries, shared with the schema's extension.
+    pub persisted: LruCacheStorage,
+    /// Browser origins allowed to call the API.
+    pub cors: CorsOrigins,
 }
 
 /// All routes of taskql.
 pub fn router(state: HttpState) -> Router {
     let max_body_bytes = state.max_body_bytes;
+    let cors = cors_layer(&state.cors);
     Router::new()
         .route(
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),
         )
+        .route("/graphql/ws", get(ws::graphql_ws))
         .route("/health", get(health))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(cors)
         // Spans name the method and path only: query strings may carry variables.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
         }))
         .with_state(state)
+}
+
+/// CORS for browser clients: the configured origins may send GET and POST with the headers
+/// GraphQL clients use, and read `WWW-Authenticate`. No credentials (cookies) are involved:
+/// tokens travel in `Authorization`.
+fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
+    let allow_origin = match origins {
+        CorsOrigins::List(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        ),
+        CorsOrigins::Localhost => AllowOrigin::predicate(|origin, _| {
+            origin.to_str().is_ok_and(|origin| {
+                ["http://localhost:", "http://127.0.0.1:", "http://[::1]:"]
+                    .iter()
+                    .any(|prefix| {
+                        origin.strip_prefix(prefix).is_some_and(|port| {
+                            !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                        })
+                    })
+            })
+        }),
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+        ])
+        .expose_headers([header::WWW_AUTHENTICATE])
+        .max_age(Duration::from_secs(600))
 }
 
 /// Liveness and database reachability, for load balancers.

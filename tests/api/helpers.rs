@@ -9,6 +9,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use taskql::config::Config;
 use taskql::startup::Application;
+use taskql::store::StatementCounter;
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -19,6 +20,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub address: String,
+    /// The SQL statements the server has run.
+    pub statements: StatementCounter,
     pub database_url: String,
     pub client: reqwest::Client,
     _dir: TempDir,
@@ -77,13 +80,41 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test config");
     let app = Application::build(config).await.expect("application");
     let address = format!("http://{}", app.address());
+    let statements = app.statements();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        statements,
         database_url,
         client: reqwest::Client::new(),
         _dir: dir,
         postgres,
+    }
+}
+
+/// A second instance of `app`'s server on the same database, as a replica would run.
+pub async fn spawn_replica(app: &TestApp, vars: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), app.database_url.clone()),
+        ("SECRET_KEY".into(), SECRET.into()),
+        ("BIND_ADDR".into(), "127.0.0.1:0".into()),
+    ]);
+    for (name, value) in vars {
+        env.insert((*name).into(), (*value).into());
+    }
+    let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test config");
+    let replica = Application::build(config).await.expect("application");
+    let address = format!("http://{}", replica.address());
+    let statements = replica.statements();
+    tokio::spawn(replica.run_until_stopped());
+    TestApp {
+        address,
+        statements,
+        database_url: app.database_url.clone(),
+        client: reqwest::Client::new(),
+        _dir: dir,
+        postgres: None,
     }
 }
 
@@ -113,6 +144,14 @@ async fn fresh_database(dir: &TempDir) -> (String, Option<(String, String)>) {
 }
 
 impl TestApp {
+    /// The subscription endpoint.
+    pub fn ws_url(&self) -> String {
+        format!(
+            "{}/graphql/ws",
+            self.address.replacen("http://", "ws://", 1)
+        )
+    }
+
     pub fn graphql_url(&self) -> String {
         format!("{}/graphql", self.address)
     }

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::helpers::{code, message, spawn_app, spawn_app_with};
 
 #[tokio::test]
-async fn batched_requests_are_refused() {
+async fn batched_requests_are_refused_by_default() {
     let app = spawn_app().await;
     let response = app
         .client

@@ -3,7 +3,7 @@ use sea_orm::entity::prelude::*;
 use crate::domain::{TaskPriority, TaskStatus};
 
 /// A row of `tasks`.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "tasks")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

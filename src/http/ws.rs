@@ -1,0 +1,147 @@
+//! `/graphql/ws`: subscriptions over WebSocket, with the `graphql-transport-ws` protocol
+//! (the `graphql-ws` library) and the legacy `subscriptions-transport-ws`.
+//!
+//! The access token arrives in the `connection_init` payload as
+//! `{"Authorization": "Bearer …"}` and is checked with the same [`authenticate`] as HTTP
+//! requests. Without a valid one the socket is closed with 4403 (Forbidden). Afterwards it
+//! is checked again periodically, so an expired token, a revoked session or a deactivated
+//! account closes the socket too.
+
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+
+use async_graphql::Data;
+use async_graphql::http::{
+    ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphQLWebSocket, WebSocketProtocols, WsMessage,
+};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt, future};
+use tokio::time::{Instant, MissedTickBehavior};
+use uuid::Uuid;
+
+use super::HttpState;
+use crate::auth::{Authentication, authenticate};
+use crate::graphql::connection_data;
+
+/// Close code for a missing, invalid or no longer valid token (graphql-transport-ws).
+const FORBIDDEN: u16 = 4403;
+/// Close code when no `connection_init` arrives in time (graphql-transport-ws).
+const INIT_TIMEOUT: u16 = 4408;
+
+/// GET `/graphql/ws`: upgrades to a subscription socket.
+pub async fn graphql_ws(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let protocol = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|value| value.to_str().ok())
+        .into_iter()
+        .flat_map(|value| value.split(','))
+        .find_map(|name| WebSocketProtocols::from_str(name.trim()).ok());
+    let Some(protocol) = protocol else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Ask for the graphql-transport-ws subprotocol.",
+        )
+            .into_response();
+    };
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(socket, state, protocol))
+}
+
+/// The `Authorization` entry of a `connection_init` payload, in any letter case.
+fn authorization(payload: &serde_json::Value) -> Option<String> {
+    payload
+        .as_object()?
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case("authorization"))
+        .and_then(|(_, value)| value.as_str())
+        .map(str::to_owned)
+}
+
+async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols) {
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|message| future::ready(message.is_ok()))
+        .filter_map(|message| {
+            future::ready(match message {
+                Ok(Message::Text(text)) => Some(text.as_bytes().to_vec()),
+                Ok(Message::Binary(bytes)) => Some(bytes.to_vec()),
+                _ => None,
+            })
+        });
+
+    // What connection_init decided: the header and viewer it accepted, or `None` when it
+    // refused (the protocol layer then ends the connection). Unset until it has run.
+    let decided: Arc<OnceLock<Option<(String, Uuid)>>> = Arc::default();
+    let app = state.app.clone();
+    let decision = Arc::clone(&decided);
+    let mut protocol_stream = GraphQLWebSocket::new(state.schema.clone(), input, protocol)
+        .on_connection_init(move |payload| async move {
+            let header = authorization(&payload);
+            let authentication = match &header {
+                Some(header) => authenticate(&app.db, &app.keys, Some(header)).await,
+                None => Authentication::Anonymous,
+            };
+            match (header, authentication) {
+                (Some(header), Authentication::Viewer(viewer)) => {
+                    let _ = decision.set(Some((header, viewer.user_id())));
+                    Ok(connection_data(&app, Authentication::Viewer(viewer)))
+                }
+                _ => {
+                    let _ = decision.set(None);
+                    Err::<Data, _>(async_graphql::Error::new("Forbidden"))
+                }
+            }
+        });
+
+    let opened = Instant::now();
+    let mut recheck = tokio::time::interval(state.ws_auth_recheck);
+    recheck.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    recheck.tick().await;
+    let close = loop {
+        tokio::select! {
+            message = protocol_stream.next() => match message {
+                Some(WsMessage::Text(text)) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                // Refused at connection_init (the legacy protocol has just said why).
+                Some(WsMessage::Close(..)) | None if decided.get() == Some(&None) => {
+                    break Some((FORBIDDEN, "Forbidden".to_owned()));
+                }
+                Some(WsMessage::Close(code, reason)) => break Some((code, reason)),
+                None => break None,
+            },
+            _ = recheck.tick() => match decided.get() {
+                None if opened.elapsed() >= state.ws_auth_recheck * 2 => {
+                    break Some((INIT_TIMEOUT, "Connection initialisation timeout".to_owned()));
+                }
+                None | Some(None) => {}
+                Some(Some((header, user_id))) => {
+                    match authenticate(&state.app.db, &state.app.keys, Some(header)).await {
+                        Authentication::Viewer(viewer) if viewer.user_id() == *user_id => {}
+                        // The database is down: not the client's fault; check again later.
+                        Authentication::Unavailable => {}
+                        _ => break Some((FORBIDDEN, "Forbidden".to_owned())),
+                    }
+                }
+            },
+        }
+    };
+    if let Some((code, reason)) = close {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = sink.send(Message::Close(Some(frame))).await;
+    }
+    let _ = sink.close().await;
+}

@@ -1,0 +1,373 @@
+//! `taskEvents` over WebSocket at `/graphql/ws`: the token in `connection_init`, 4403 without
+//! a valid one, the viewer's own events only, closing when the token stops being valid, and
+//! replicas sharing events through PostgreSQL.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Message, http::HeaderValue};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::{
+    SECRET, TestApp, at_jwt_header, sign, spawn_app, spawn_app_with, spawn_replica, valid_claims,
+};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const EVENTS: &str =
+    "subscription { taskEvents { kind taskId task { id title status owner { username } } } }";
+
+async fn open(app: &TestApp, protocol: &str) -> Socket {
+    let mut request = app.ws_url().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_str(protocol).unwrap(),
+    );
+    let (socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+    socket
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The next JSON message, skipping pings; panics after 10 s.
+async fn receive(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("the socket is open")
+            .expect("a frame");
+        match message {
+            Message::Text(text) => {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if value["type"] != "ping" && value["type"] != "ka" {
+                    return value;
+                }
+            }
+            Message::Close(frame) => panic!("closed: {frame:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Waits for the server to close the socket and returns the close code.
+async fn closed(socket: &mut Socket, within: Duration) -> u16 {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("the server closes the socket in time");
+        match message {
+            Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+            Some(Ok(Message::Close(None))) | None => return u16::from(CloseCode::Status),
+            Some(Ok(_)) => {}
+            Some(Err(err)) => panic!("socket error: {err}"),
+        }
+    }
+}
+
+/// Opens a graphql-transport-ws socket, authenticates and subscribes to `taskEvents`.
+async fn subscribe(app: &TestApp, token: &str) -> Socket {
+    let mut socket = open(app, "graphql-transport-ws").await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": EVENTS } }),
+    )
+    .await;
+    // Give the subscription a moment to start listening before mutations happen.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    socket
+}
+
+async fn next_event(socket: &mut Socket) -> Value {
+    let message = receive(socket).await;
+    assert_eq!(message["type"], "next", "{message}");
+    assert_eq!(message["id"], "1");
+    assert!(message["payload"]["errors"].is_null(), "{message}");
+    message["payload"]["data"]["taskEvents"].clone()
+}
+
+/// Asserts that nothing arrives for a while.
+async fn silent(socket: &mut Socket) {
+    let result = tokio::time::timeout(Duration::from_millis(700), socket.next()).await;
+    assert!(result.is_err(), "unexpected message: {result:?}");
+}
+
+#[tokio::test]
+async fn subscribers_receive_the_events_of_their_own_tasks_only() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let mut alices = subscribe(&app, &alice.token).await;
+    let mut bobs = subscribe(&app, &bob.token).await;
+
+    let task = app
+        .create_task(&alice.token, json!({ "title": "alice's" }))
+        .await;
+    let body = app
+        .gql(
+            Some(&alice.token),
+            "mutation($id: ID!) { updateTask(id: $id, input: { status: DONE }) { id } }",
+            json!({ "id": task["id"] }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let body = app
+        .gql(
+            Some(&alice.token),
+            "mutation($id: ID!) { deleteTask(id: $id) }",
+            json!({ "id": task["id"] }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let bobs_task = app
+        .create_task(&bob.token, json!({ "title": "bob's" }))
+        .await;
+    // Bob failing to touch Alice's task publishes nothing.
+    let body = app
+        .gql(
+            Some(&bob.token),
+            "mutation($id: ID!) { deleteTask(id: $id) }",
+            json!({ "id": task["id"] }),
+        )
+        .await;
+    assert!(!body["errors"].is_null());
+
+    let created = next_event(&mut alices).await;
+    assert_eq!(created["kind"], "CREATED");
+    assert_eq!(created["taskId"], task["id"]);
+    assert_eq!(created["task"]["title"], "alice's");
+    assert_eq!(created["task"]["owner"]["username"], "alice");
+    let updated = next_event(&mut alices).await;
+    assert_eq!(updated["kind"], "UPDATED");
+    assert_eq!(updated["task"]["status"], "DONE");
+    let deleted = next_event(&mut alices).await;
+    assert_eq!(deleted["kind"], "DELETED");
+    assert_eq!(deleted["taskId"], task["id"]);
+    assert!(deleted["task"].is_null());
+    silent(&mut alices).await;
+
+    let event = next_event(&mut bobs).await;
+    assert_eq!(event["kind"], "CREATED");
+    assert_eq!(event["taskId"], bobs_task["id"]);
+    silent(&mut bobs).await;
+}
+
+#[tokio::test]
+async fn a_connection_without_a_valid_token_is_closed_with_4403() {
+    let app = spawn_app().await;
+    let user = app.user("carol").await;
+    let forged = sign(
+        &at_jwt_header(),
+        &valid_claims(&user.id),
+        "another-secret-0123456789abcdef",
+    );
+    let payloads = [
+        json!(null),
+        json!({}),
+        json!({ "Authorization": "" }),
+        json!({ "Authorization": "Bearer" }),
+        json!({ "Authorization": "Bearer not-a-jwt" }),
+        json!({ "Authorization": format!("Basic {}", user.token) }),
+        json!({ "Authorization": format!("Bearer {forged}") }),
+        json!({ "Authorization": 42 }),
+        json!({ "token": user.token }),
+        json!("Bearer 🦀"),
+    ];
+    for payload in payloads {
+        let mut socket = open(&app, "graphql-transport-ws").await;
+        send(
+            &mut socket,
+            json!({ "type": "connection_init", "payload": payload }),
+        )
+        .await;
+        assert_eq!(
+            closed(&mut socket, Duration::from_secs(5)).await,
+            4403,
+            "{payload}"
+        );
+    }
+    // The legacy protocol is refused the same way.
+    let mut socket = open(&app, "graphql-ws").await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": {} }),
+    )
+    .await;
+    let refusal = receive(&mut socket).await;
+    assert_eq!(refusal["type"], "connection_error", "{refusal}");
+    assert_eq!(closed(&mut socket, Duration::from_secs(5)).await, 4403);
+    // Without the subprotocol there is no upgrade.
+    let response = app
+        .client
+        .get(app.graphql_url() + "/ws")
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13")
+        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn the_socket_closes_when_the_token_expires_or_the_account_is_deactivated() {
+    let app = spawn_app_with(&[("WS_AUTH_RECHECK_SECONDS", "1")]).await;
+    let user = app.user("dave").await;
+    // Within the 30 s leeway now, past it in three seconds.
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = valid_claims(&user.id);
+    claims["iat"] = json!(now - 600);
+    claims["nbf"] = json!(now - 600);
+    claims["exp"] = json!(now - 27);
+    let expiring = sign(&at_jwt_header(), &claims, SECRET);
+    let mut socket = subscribe(&app, &expiring).await;
+    assert_eq!(closed(&mut socket, Duration::from_secs(10)).await, 4403);
+
+    let mut socket = subscribe(&app, &user.token).await;
+    app.create_task(&user.token, json!({ "title": "still here" }))
+        .await;
+    assert_eq!(next_event(&mut socket).await["kind"], "CREATED");
+    let db = app.db().await;
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "UPDATE users SET is_active = false")
+        .await
+        .unwrap();
+    assert_eq!(closed(&mut socket, Duration::from_secs(5)).await, 4403);
+}
+
+#[tokio::test]
+async fn a_socket_that_never_initialises_is_closed() {
+    let app = spawn_app_with(&[("WS_AUTH_RECHECK_SECONDS", "1")]).await;
+    let mut socket = open(&app, "graphql-transport-ws").await;
+    assert_eq!(closed(&mut socket, Duration::from_secs(5)).await, 4408);
+}
+
+#[tokio::test]
+async fn the_legacy_subscriptions_transport_ws_protocol_is_served() {
+    let app = spawn_app().await;
+    let user = app.user("erin").await;
+    let mut socket = open(&app, "graphql-ws").await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", user.token) } }),
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    send(
+        &mut socket,
+        json!({ "id": "7", "type": "start", "payload": { "query": EVENTS } }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let task = app
+        .create_task(&user.token, json!({ "title": "legacy" }))
+        .await;
+    let message = receive(&mut socket).await;
+    assert_eq!(message["type"], "data", "{message}");
+    assert_eq!(
+        message["payload"]["data"]["taskEvents"]["taskId"],
+        task["id"]
+    );
+}
+
+#[tokio::test]
+async fn replicas_on_one_postgresql_database_share_events() {
+    let app = spawn_app().await;
+    if !app.database_url.starts_with("postgres") {
+        // On SQLite events travel within one process; replicas need PostgreSQL.
+        eprintln!("replicas_on_one_postgresql_database_share_events: runs on PostgreSQL only");
+        return;
+    }
+    let replica = spawn_replica(&app, &[]).await;
+    let user = app.user("frank").await;
+    let other = app.user("grace").await;
+    let mut on_replica = subscribe(&replica, &user.token).await;
+    let mut on_primary = subscribe(&app, &user.token).await;
+    let task = app
+        .create_task(&user.token, json!({ "title": "via the first" }))
+        .await;
+    app.create_task(&other.token, json!({ "title": "not frank's" }))
+        .await;
+    let second = replica
+        .create_task(&user.token, json!({ "title": "via the replica" }))
+        .await;
+    for socket in [&mut on_replica, &mut on_primary] {
+        let first = next_event(socket).await;
+        assert_eq!(first["taskId"], task["id"]);
+        assert_eq!(first["task"]["title"], "via the first");
+        assert_eq!(next_event(socket).await["taskId"], second["id"]);
+        silent(socket).await;
+    }
+}
+
+#[tokio::test]
+async fn every_state_arrives_even_when_changes_follow_at_once_and_tasks_are_large() {
+    let app = spawn_app().await;
+    let user = app.user("heidi").await;
+    let mut socket = subscribe(&app, &user.token).await;
+    let long = "ü".repeat(10_000);
+    let big = app
+        .create_task(&user.token, json!({ "title": "big", "description": long }))
+        .await;
+    let quick = app
+        .create_task(&user.token, json!({ "title": "quick" }))
+        .await;
+    for status in ["IN_PROGRESS", "DONE"] {
+        let body = app
+            .gql(
+                Some(&user.token),
+                "mutation($id: ID!, $status: TaskStatus!) { updateTask(id: $id, input: { status: $status }) { id } }",
+                json!({ "id": quick["id"], "status": status }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let body = app
+        .gql(
+            Some(&user.token),
+            "mutation($id: ID!) { deleteTask(id: $id) }",
+            json!({ "id": quick["id"] }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+
+    let first = next_event(&mut socket).await;
+    assert_eq!(first["taskId"], big["id"]);
+    assert_eq!(first["task"]["title"], "big");
+    let mut events = Vec::new();
+    for _ in 0..4 {
+        let event = next_event(&mut socket).await;
+        events.push((
+            event["kind"].as_str().unwrap().to_owned(),
+            event["task"]["status"].clone(),
+        ));
+    }
+    assert_eq!(
+        events,
+        [
+            ("CREATED".to_owned(), json!("TODO")),
+            ("UPDATED".to_owned(), json!("IN_PROGRESS")),
+            ("UPDATED".to_owned(), json!("DONE")),
+            ("DELETED".to_owned(), Value::Null),
+        ]
+    );
+}
