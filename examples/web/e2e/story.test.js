@@ -1,0 +1,146 @@
+// End to end in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
+// register, log in, add, complete and delete tasks, page and search them, and watch a
+// change made in another tab arrive live. Needs TASKQL_URL (see .ci/with-taskql).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+import { build, preview } from 'vite';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const API_URL = process.env.TASKQL_URL;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+let server;
+let browser;
+let profile;
+let baseUrl;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+before(async () => {
+  assert.ok(API_URL, 'TASKQL_URL must point at a running taskql /graphql endpoint');
+  process.env.VITE_TASKQL_URL = API_URL;
+  await build({ root, logLevel: 'warn' });
+  const port = await freePort();
+  server = await preview({
+    root,
+    logLevel: 'warn',
+    preview: { host: '127.0.0.1', port, strictPort: true },
+  });
+  baseUrl = `http://127.0.0.1:${port}/`;
+  profile = await mkdtemp(join(tmpdir(), 'taskql-e2e-'));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 900, height: 760 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await new Promise((resolve) => (server ? server.httpServer.close(resolve) : resolve()));
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+const titles = (page) => page.locator('#tasks li .title').allTextContents();
+
+async function expectTitles(page, want) {
+  await page.waitForFunction(
+    (want) =>
+      JSON.stringify([...document.querySelectorAll('#tasks li .title')].map((e) => e.textContent)) ===
+      JSON.stringify(want),
+    want,
+    { timeout: 10_000 },
+  );
+  assert.deepEqual(await titles(page), want);
+}
+
+test('register, log in, add, complete, delete, page, search, and live updates from another tab', async () => {
+  const username = `web_${randomBytes(5).toString('hex')}`;
+  const password = 'correct horse battery staple';
+  const page = await browser.newPage();
+  await page.goto(baseUrl);
+
+  // A wrong password first: a plain message, still signed out.
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', password);
+  await page.click('button[value=login]');
+  await page.locator('#message', { hasText: 'Invalid username or password.' }).waitFor();
+
+  await page.fill('input[name=email]', `${username}@example.com`);
+  await page.fill('input[name=password]', password);
+  await page.click('button[value=register]');
+  await page.locator('#viewer', { hasText: username }).waitFor();
+  await page.locator('#live.on').waitFor();
+  await page.locator('#count', { hasText: '0 tasks' }).waitFor();
+
+  for (let i = 1; i <= 7; i++) {
+    await page.fill('#add-form input[name=title]', `Task ${i}`);
+    await page.click('#add-form button');
+    await page.locator('#count', { hasText: `${i} task` }).waitFor();
+  }
+  await expectTitles(page, ['Task 7', 'Task 6', 'Task 5', 'Task 4', 'Task 3']);
+  assert.equal(await page.isDisabled('#prev'), true);
+
+  await page.click('#next');
+  await expectTitles(page, ['Task 2', 'Task 1']);
+  assert.equal(await page.isDisabled('#next'), true);
+  await page.click('#prev');
+  await expectTitles(page, ['Task 7', 'Task 6', 'Task 5', 'Task 4', 'Task 3']);
+
+  await page.fill('#search', 'TASK 3');
+  await expectTitles(page, ['Task 3']);
+  await page.fill('#search', '');
+  await expectTitles(page, ['Task 7', 'Task 6', 'Task 5', 'Task 4', 'Task 3']);
+
+  await page.locator('#tasks li', { hasText: 'Task 7' }).locator('input[type=checkbox]').check();
+  await page.locator('#tasks li.done', { hasText: 'Task 7' }).waitFor();
+  await page.locator('#tasks li', { hasText: 'Task 6' }).locator('button').click();
+  await expectTitles(page, ['Task 7', 'Task 5', 'Task 4', 'Task 3', 'Task 2']);
+
+  // A second tab shares the sign-in; what it does shows up in the first one live.
+  const other = await browser.newPage();
+  await other.goto(baseUrl);
+  await other.locator('#viewer', { hasText: username }).waitFor();
+  await other.fill('#add-form input[name=title]', 'Added in another tab');
+  await other.click('#add-form button');
+  await expectTitles(page, ['Added in another tab', 'Task 7', 'Task 5', 'Task 4', 'Task 3']);
+  await other.locator('#tasks li', { hasText: 'Task 5' }).locator('input[type=checkbox]').check();
+  await page.locator('#tasks li.done', { hasText: 'Task 5' }).waitFor();
+  await other.locator('#tasks li', { hasText: 'Added in another tab' }).locator('button').click();
+  await expectTitles(page, ['Task 7', 'Task 5', 'Task 4', 'Task 3', 'Task 2']);
+  await page.locator('#count', { hasText: '6 tasks' }).waitFor();
+
+  if (process.env.SCREENSHOT_PATH) {
+    await page.screenshot({ path: process.env.SCREENSHOT_PATH });
+  }
+
+  await page.click('#logout');
+  await page.locator('#auth-form').waitFor();
+});
