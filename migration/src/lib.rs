@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_users;
 mod m20261127_000002_create_tasks;
+mod m20261127_000003_create_sessions;
 
 /// Every migration taskql knows, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_users::Migration),
             Box::new(m20261127_000002_create_tasks::Migration),
+            Box::new(m20261127_000003_create_sessions::Migration),
         ]
     }
 }

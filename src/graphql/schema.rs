@@ -2,6 +2,7 @@
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
+use super::sessions::{SessionMutation, SessionQuery};
 use super::tasks::{TaskMutation, TaskQuery};
 use super::users::{UserMutation, UserQuery};
 use crate::startup::AppState;
@@ -17,11 +18,11 @@ pub const MAX_DIRECTIVES: usize = 4;
 
 /// Every query root field.
 #[derive(MergedObject, Default)]
-pub struct Query(UserQuery, TaskQuery);
+pub struct Query(UserQuery, TaskQuery, SessionQuery);
 
 /// Every mutation root field.
 #[derive(MergedObject, Default)]
-pub struct Mutation(UserMutation, TaskMutation);
+pub struct Mutation(UserMutation, SessionMutation, TaskMutation);
 
 /// The schema taskql serves.
 pub type TaskqlSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -4,12 +4,14 @@
 //! Deliberately stricter than a generic GraphQL handler: one operation per request, GET
 //! for queries only, POST only with a JSON content type, bodies capped.
 
+use std::net::SocketAddr;
+
 use async_graphql::http::{GraphiQLSource, parse_query_string};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse};
 
@@ -17,12 +19,14 @@ use super::HttpState;
 use crate::auth::{Authentication, authenticate};
 use crate::error::{ensure_codes, request_error};
 use crate::graphql::prepare_request;
+use crate::store::sessions::ClientMeta;
 
 type HttpResponse = axum::response::Response;
 
 /// POST `/graphql`: one operation as a JSON object.
 pub async fn post_graphql(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> HttpResponse {
@@ -62,12 +66,13 @@ pub async fn post_graphql(
             "The request body must be a JSON object with a `query` string and optional `variables` and `operationName`.",
         );
     };
-    execute(&state, &headers, request, false).await
+    execute(&state, peer, &headers, request, false).await
 }
 
 /// GET `/graphql`: a query in the URL, or GraphiQL for a browser.
 pub async fn get_graphql(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> HttpResponse {
@@ -81,11 +86,12 @@ pub async fn get_graphql(
             "Pass the operation as the `query` URL parameter, with optional `variables` (JSON) and `operationName`.",
         );
     };
-    execute(&state, &headers, request, true).await
+    execute(&state, peer, &headers, request, true).await
 }
 
 async fn execute(
     state: &HttpState,
+    peer: SocketAddr,
     headers: &HeaderMap,
     mut request: Request,
     queries_only: bool,
@@ -127,12 +133,25 @@ async fn execute(
         .collect::<Vec<_>>();
     let authentication = match authorization.as_slice() {
         [] => Authentication::Anonymous,
-        [Some(value)] => authenticate(&state.app.db, &state.app.keys, Some(value)).await,
+        [Some(value)] => authenticate(&state.app, Some(value)).await,
         _ => Authentication::Invalid,
     };
     let invalid_token = authentication.is_invalid();
 
-    let request = prepare_request(request, &state.app, authentication);
+    let meta = ClientMeta {
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|agent| {
+                agent
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(256)
+                    .collect()
+            }),
+        ip: Some(peer.ip().to_string()),
+    };
+    let request = prepare_request(request, &state.app, authentication, meta);
     let response = ensure_codes(state.schema.execute(request).await);
     let mut http = json(StatusCode::OK, &response);
     if invalid_token {

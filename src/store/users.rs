@@ -105,3 +105,24 @@ pub async fn set_active(
 fn username_matches(username: &Username) -> SimpleExpr {
     Expr::expr(Func::lower(Expr::col(user::Column::Username))).eq(username.as_str().to_lowercase())
 }
+
+/// Replaces the account's password hash.
+pub async fn set_password_hash(
+    db: &DatabaseConnection,
+    id: Uuid,
+    password_hash: String,
+) -> Result<(), AppError> {
+    Users::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now()))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the account; its tasks and sessions go with it (ON DELETE CASCADE).
+pub async fn delete(db: &DatabaseConnection, id: Uuid) -> Result<(), AppError> {
+    Users::delete_by_id(id).exec(db).await?;
+    Ok(())
+}

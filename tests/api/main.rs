@@ -6,4 +6,5 @@ mod guard;
 mod helpers;
 mod http;
 mod schema;
+mod sessions;
 mod tasks;
