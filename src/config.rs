@@ -175,7 +175,7 @@ impl Config {
         let minutes = ranged(&get, "ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1..=1440)?;
         let refresh_days = ranged(&get, "REFRESH_TOKEN_EXPIRE_DAYS", 7, 1..=365)?;
         let grace = ranged(&get, "REFRESH_REUSE_GRACE_SECONDS", 10, 0..=60)?;
-        let cache = ranged(&get, "SESSION_CACHE_SECONDS", 0, 0..=60)?;
+        let cache = ranged(&get, "SESSION_CACHE_SECONDS", 0, 0..=5)?;
         let purge = ranged(&get, "SESSION_PURGE_INTERVAL_SECONDS", 3600, 1..=86_400)?;
         let max_body_bytes = ranged(&get, "MAX_BODY_BYTES", 256 * 1024, 1024..=64 * 1024 * 1024)?;
         let argon2 = argon2::Params::new(
@@ -396,7 +396,7 @@ mod tests {
             ("REFRESH_TOKEN_EXPIRE_DAYS", "0"),
             ("REFRESH_TOKEN_EXPIRE_DAYS", "366"),
             ("REFRESH_REUSE_GRACE_SECONDS", "61"),
-            ("SESSION_CACHE_SECONDS", "3600"),
+            ("SESSION_CACHE_SECONDS", "6"),
             ("SESSION_PURGE_INTERVAL_SECONDS", "0"),
             ("ARGON2_MEMORY_KIB", "4096"),
             ("ARGON2_ITERATIONS", "1"),

@@ -65,6 +65,7 @@ impl MigrationTrait for Migration {
                     .col(timestamp(RefreshTokens::CreatedAt).not_null())
                     .col(timestamp(RefreshTokens::ExpiresAt).not_null())
                     .col(timestamp(RefreshTokens::RotatedAt).null())
+                    .col(timestamp(RefreshTokens::RegrantedAt).null())
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_refresh_tokens_session")
@@ -121,4 +122,5 @@ enum RefreshTokens {
     CreatedAt,
     ExpiresAt,
     RotatedAt,
+    RegrantedAt,
 }

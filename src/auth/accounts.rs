@@ -18,6 +18,7 @@ use crate::store::{self, SessionRecord, UserRecord};
 /// What a successful login or refresh hands to the client.
 pub struct SignedIn {
     pub user: UserRecord,
+    pub session_id: Uuid,
     pub access: AccessToken,
     pub refresh: RefreshToken,
     pub refresh_expires_in: Duration,
@@ -81,12 +82,30 @@ pub async fn login(
         tracing::info!("login failed");
         return Err(AppError::InvalidCredentials);
     };
+    let mut verified_hash = user.password_hash.clone();
     if state.passwords.needs_rehash(&user.password_hash) {
         let upgraded = state.passwords.hash(&password).await?;
-        users::set_password_hash(&state.db, user.id, upgraded).await?;
-        tracing::info!(user_id = %user.id, "password hash upgraded");
+        if users::upgrade_password_hash(&state.db, user.id, &verified_hash, upgraded.clone())
+            .await?
+        {
+            verified_hash = upgraded;
+            tracing::info!(user_id = %user.id, "password hash upgraded");
+        }
     }
     let signed_in = start_session(state, user, meta).await?;
+    // A password change that raced this login revokes sessions after storing its hash;
+    // a session started after that revocation must not survive it.
+    let current = users::find(&state.db, signed_in.user.id).await?;
+    if current.is_none_or(|user| user.password_hash != verified_hash) {
+        sessions::revoke(
+            &state.db,
+            signed_in.user.id,
+            signed_in.session_id,
+            store::now(),
+        )
+        .await?;
+        return Err(AppError::InvalidCredentials);
+    }
     tracing::info!(user_id = %signed_in.user.id, "login succeeded");
     Ok(signed_in)
 }
@@ -109,6 +128,7 @@ async fn start_session(
     )?;
     Ok(SignedIn {
         user,
+        session_id: session.id,
         access,
         refresh,
         refresh_expires_in: ttl,
@@ -144,6 +164,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<SignedIn, AppE
             )?;
             Ok(SignedIn {
                 user: *user,
+                session_id,
                 access,
                 refresh: replacement,
                 refresh_expires_in: ttl,

@@ -17,33 +17,54 @@ const CAPACITY: u64 = 100_000;
 
 /// What the guard last decided for each session: a viewer, or `None` for "not live".
 #[derive(Clone)]
-pub struct SessionCache(Option<Cache<Uuid, Option<Viewer>>>);
+pub struct SessionCache(Option<Caches>);
+
+#[derive(Clone)]
+struct Caches {
+    decided: Cache<Uuid, Option<Viewer>>,
+    /// Sessions revoked in this process. A check that read "live" just before the
+    /// revocation may store its answer just after; this list outranks it.
+    revoked: Cache<Uuid, ()>,
+}
 
 impl SessionCache {
     pub fn new(lifetime: Duration) -> Self {
         Self((!lifetime.is_zero()).then(|| {
-            Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_live(lifetime)
-                .build()
+            Caches {
+                decided: Cache::builder()
+                    .max_capacity(CAPACITY)
+                    .time_to_live(lifetime)
+                    .build(),
+                revoked: Cache::builder()
+                    .max_capacity(CAPACITY)
+                    .time_to_live(lifetime)
+                    .build(),
+            }
         }))
     }
 
     pub(super) fn get(&self, session_id: Uuid) -> Option<Option<Viewer>> {
-        self.0.as_ref()?.get(&session_id)
+        let caches = self.0.as_ref()?;
+        if caches.revoked.contains_key(&session_id) {
+            return Some(None);
+        }
+        caches.decided.get(&session_id)
     }
 
     pub(super) fn insert(&self, session_id: Uuid, viewer: Option<Viewer>) {
-        if let Some(cache) = &self.0 {
-            cache.insert(session_id, viewer);
+        if let Some(caches) = &self.0
+            && !caches.revoked.contains_key(&session_id)
+        {
+            caches.decided.insert(session_id, viewer);
         }
     }
 
-    /// Drops what is known of these sessions, after they were revoked in this process.
+    /// Marks these sessions as revoked, after they were revoked in this process.
     pub fn forget(&self, session_ids: &[Uuid]) {
-        if let Some(cache) = &self.0 {
+        if let Some(caches) = &self.0 {
             for id in session_ids {
-                cache.invalidate(id);
+                caches.revoked.insert(*id, ());
+                caches.decided.invalidate(id);
             }
         }
     }

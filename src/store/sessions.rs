@@ -85,6 +85,7 @@ async fn store_token(
         created_at: Set(now),
         expires_at: Set(after(now, ttl)),
         rotated_at: Set(None),
+        regranted_at: Set(None),
     }
     .insert(db)
     .await?;
@@ -94,8 +95,9 @@ async fn store_token(
 /// Rotates the token hashing to `presented` into one hashing to `replacement`.
 ///
 /// Two requests racing with one token (two browser tabs refreshing at once) must not log
-/// the user out, so a token rotated at most `grace` ago still yields a fresh token of the
-/// same session; later, presenting it again is treated as theft and revokes the session.
+/// the user out, so a token rotated at most `grace` ago yields one more fresh token of the
+/// same session (a third request within the grace is refused without revoking anything);
+/// later, presenting it again is treated as theft and revokes the session.
 pub async fn rotate(
     db: &DatabaseConnection,
     presented: &str,
@@ -133,14 +135,25 @@ pub async fn rotate(
         }
         Some(at) => Some(at),
     };
-    if let Some(at) = rotated_at
-        && now.signed_duration_since(at).to_std().unwrap_or_default() > grace
-    {
-        revoke(db, session.user_id, session.id, now).await?;
-        return Ok(Rotation::Reused {
-            session_id: session.id,
-            user_id: session.user_id,
-        });
+    if let Some(at) = rotated_at {
+        if now.signed_duration_since(at).to_std().unwrap_or_default() > grace {
+            revoke(db, session.user_id, session.id, now).await?;
+            return Ok(Rotation::Reused {
+                session_id: session.id,
+                user_id: session.user_id,
+            });
+        }
+        // Within the grace period: one second successor (the other tab), never more, so a
+        // replayed token cannot keep spawning branches of the session.
+        let regranted = RefreshTokens::update_many()
+            .col_expr(refresh_token::Column::RegrantedAt, Expr::value(now))
+            .filter(refresh_token::Column::TokenHash.eq(presented))
+            .filter(refresh_token::Column::RegrantedAt.is_null())
+            .exec(db)
+            .await?;
+        if regranted.rows_affected == 0 {
+            return Ok(Rotation::Invalid);
+        }
     }
     store_token(db, session.id, replacement, now, ttl).await?;
     Sessions::update_many()
@@ -249,13 +262,18 @@ pub async fn active_account(
         .await?)
 }
 
-/// Deletes revoked and expired sessions with their tokens; returns how many.
+/// Deletes revoked and expired sessions with their tokens, and expired tokens of live
+/// sessions (no longer needed to recognise reuse); returns how many sessions went.
 pub async fn purge(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, AppError> {
-    let result = Sessions::delete_many()
+    let sessions = Sessions::delete_many()
         .filter(live(now).not())
         .exec(db)
         .await?;
-    Ok(result.rows_affected)
+    RefreshTokens::delete_many()
+        .filter(refresh_token::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?;
+    Ok(sessions.rows_affected)
 }
 
 fn live(now: DateTime<Utc>) -> Condition {

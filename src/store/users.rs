@@ -121,6 +121,23 @@ pub async fn set_password_hash(
     Ok(())
 }
 
+/// Replaces the password hash only if it is still `old`, so a hash upgraded at login
+/// cannot undo a password change that happened meanwhile; returns whether it did.
+pub async fn upgrade_password_hash(
+    db: &DatabaseConnection,
+    id: Uuid,
+    old: &str,
+    new: String,
+) -> Result<bool, AppError> {
+    let result = Users::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(new))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::PasswordHash.eq(old))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
 /// Deletes the account; its tasks and sessions go with it (ON DELETE CASCADE).
 pub async fn delete(db: &DatabaseConnection, id: Uuid) -> Result<(), AppError> {
     Users::delete_by_id(id).exec(db).await?;

@@ -106,12 +106,19 @@ async fn two_tabs_refreshing_the_same_token_at_once_both_stay_logged_in() {
         let (access, _) = pair(&refresh(&app, &next).await);
         assert!(works(&app, &access).await);
     }
-    // Within the grace period a sequential repeat is treated the same way.
+    // Within the grace period a sequential repeat is treated the same way, once: a third
+    // presentation is refused without ending the session.
     let fresh = log_in_again(&app, "carol", PASSWORD).await;
     let (_, rotated) = pair(&refresh(&app, &fresh.refresh).await);
-    let (again, _) = pair(&refresh(&app, &fresh.refresh).await);
+    let (again, second) = pair(&refresh(&app, &fresh.refresh).await);
     assert!(works(&app, &again).await);
+    assert_eq!(
+        code(&refresh(&app, &fresh.refresh).await),
+        "UNAUTHENTICATED"
+    );
+    assert!(works(&app, &again).await, "the session lives on");
     assert!(refresh(&app, &rotated).await["data"]["refreshToken"].is_object());
+    assert!(refresh(&app, &second).await["data"]["refreshToken"].is_object());
 }
 
 #[tokio::test]
@@ -567,6 +574,51 @@ async fn eddsa_tokens_verify_with_the_published_jwks_as_an_outside_service_would
     .unwrap()
     .claims;
     assert_eq!(claims["sub"], user.id.as_str());
+
+    // Key confusion: the Ed25519 kid with an HS256 signature made with the public key.
+    let public = match &jwk.algorithm {
+        jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(params) => params.x.clone(),
+        other => panic!("unexpected key type {other:?}"),
+    };
+    let mut confused = jsonwebtoken::Header::new(Algorithm::HS256);
+    confused.typ = Some("at+jwt".into());
+    confused.kid = header.kid.clone();
+    let claims = json!({
+        "sub": user.id, "sid": claims["sid"], "iat": chrono::Utc::now().timestamp(),
+        "nbf": chrono::Utc::now().timestamp(), "exp": chrono::Utc::now().timestamp() + 600,
+        "iss": "taskql", "aud": "taskql", "jti": "x",
+    });
+    for secret in [
+        public.as_bytes().to_vec(),
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &public).unwrap(),
+    ] {
+        let forged = jsonwebtoken::encode(
+            &confused,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(&secret),
+        )
+        .unwrap();
+        assert!(!works(&app, &forged).await, "HS256 under the EdDSA kid");
+    }
+    // And the HS256 kid of SECRET_KEY with an EdDSA signature of some other key.
+    let other_key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32])
+        .to_pkcs8_der()
+        .unwrap();
+    let mut hs_kid_eddsa = jsonwebtoken::Header::new(Algorithm::EdDSA);
+    hs_kid_eddsa.typ = Some("at+jwt".into());
+    let plain_app_token = {
+        let plain = spawn_app().await;
+        plain.user("olga").await.token
+    };
+    hs_kid_eddsa.kid = jsonwebtoken::decode_header(&plain_app_token).unwrap().kid;
+    let forged = jsonwebtoken::encode(
+        &hs_kid_eddsa,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ed_der(other_key.as_bytes()),
+    )
+    .unwrap();
+    assert!(!works(&app, &forged).await, "EdDSA under the HS256 kid");
+
     // Without an Ed25519 key the set is empty: nothing secret is ever published.
     let plain = spawn_app().await;
     let jwks: Value = plain
@@ -617,7 +669,7 @@ async fn dead_sessions_are_purged_in_the_background() {
 
 #[tokio::test]
 async fn with_a_session_cache_revocation_still_takes_effect_at_once_on_this_replica() {
-    let app = spawn_app_with(&[("SESSION_CACHE_SECONDS", "60")]).await;
+    let app = spawn_app_with(&[("SESSION_CACHE_SECONDS", "5")]).await;
     let user = app.user("quinn").await;
     assert!(works(&app, &user.token).await, "now cached as live");
     app.gql(None, LOGOUT, json!({ "t": user.refresh })).await;

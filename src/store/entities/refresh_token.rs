@@ -10,6 +10,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub rotated_at: Option<DateTimeUtc>,
+    /// Set when a second successor was granted within the grace period; there is no third.
+    pub regranted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
