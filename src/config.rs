@@ -32,9 +32,21 @@ pub enum AppEnv {
 pub struct Config {
     pub database_url: String,
     pub secret_key: SecretString,
+    /// Earlier keys that still verify tokens (`SECRET_KEY_PREVIOUS`), never sign.
+    pub previous_secret_keys: Vec<SecretString>,
+    /// An Ed25519 private key (PKCS#8 PEM): tokens are then signed EdDSA.
+    pub jwt_private_key: Option<SecretString>,
     /// Set when the key was generated for development rather than configured.
     pub generated_key_file: Option<PathBuf>,
     pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// How long a rotated refresh token still yields a new one (concurrent refreshes).
+    pub refresh_reuse_grace: Duration,
+    /// How long a replica may trust its last session check (0: check every request).
+    pub session_cache_ttl: Duration,
+    /// How often revoked and expired sessions are deleted.
+    pub session_purge_interval: Duration,
+    pub argon2: argon2::Params,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub bind_addr: SocketAddr,
@@ -172,20 +184,51 @@ impl Config {
             }
         };
 
-        let minutes: u64 = parse(&get, "ACCESS_TOKEN_EXPIRE_MINUTES", 30)?;
-        if !(1..=1440).contains(&minutes) {
-            return Err(ConfigError::new(
-                "ACCESS_TOKEN_EXPIRE_MINUTES",
-                "must be between 1 and 1440",
-            ));
-        }
-        let max_body_bytes: usize = parse(&get, "MAX_BODY_BYTES", 256 * 1024)?;
-        if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
-            return Err(ConfigError::new(
-                "MAX_BODY_BYTES",
-                "must be between 1024 and 67108864",
-            ));
-        }
+        let previous_secret_keys = get("SECRET_KEY_PREVIOUS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|key| !key.is_empty())
+                    .map(|key| {
+                        if key.len() >= MIN_SECRET_KEY_BYTES {
+                            Ok(SecretString::from(key.to_owned()))
+                        } else {
+                            Err(ConfigError::new(
+                                "SECRET_KEY_PREVIOUS",
+                                format!("every key must be at least {MIN_SECRET_KEY_BYTES} bytes"),
+                            ))
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let jwt_private_key = get("JWT_PRIVATE_KEY_FILE")
+            .map(|path| {
+                fs::read_to_string(path.trim())
+                    .map(SecretString::from)
+                    .map_err(|err| {
+                        ConfigError::new(
+                            "JWT_PRIVATE_KEY_FILE",
+                            format!("cannot read {path}: {err}"),
+                        )
+                    })
+            })
+            .transpose()?;
+
+        let minutes = ranged(&get, "ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1..=1440)?;
+        let refresh_days = ranged(&get, "REFRESH_TOKEN_EXPIRE_DAYS", 7, 1..=365)?;
+        let grace = ranged(&get, "REFRESH_REUSE_GRACE_SECONDS", 10, 0..=60)?;
+        let cache = ranged(&get, "SESSION_CACHE_SECONDS", 0, 0..=5)?;
+        let purge = ranged(&get, "SESSION_PURGE_INTERVAL_SECONDS", 3600, 1..=86_400)?;
+        let max_body_bytes = ranged(&get, "MAX_BODY_BYTES", 256 * 1024, 1024..=64 * 1024 * 1024)?;
+        let argon2 = argon2::Params::new(
+            ranged(&get, "ARGON2_MEMORY_KIB", 19_456, 19_456..=4_194_304)? as u32,
+            ranged(&get, "ARGON2_ITERATIONS", 2, 2..=20)? as u32,
+            ranged(&get, "ARGON2_PARALLELISM", 1, 1..=16)? as u32,
+            None,
+        )
+        .map_err(|err| ConfigError::new("ARGON2_MEMORY_KIB", err.to_string()))?;
         let introspection = match get("GRAPHQL_INTROSPECTION").as_deref().map(str::trim) {
             None => app_env == AppEnv::Development,
             Some("true") => true,
@@ -221,13 +264,20 @@ impl Config {
         Ok(Self {
             database_url,
             secret_key,
+            previous_secret_keys,
+            jwt_private_key,
             generated_key_file,
             access_token_ttl: Duration::from_secs(minutes * 60),
+            refresh_token_ttl: Duration::from_secs(refresh_days * 86_400),
+            refresh_reuse_grace: Duration::from_secs(grace),
+            session_cache_ttl: Duration::from_secs(cache),
+            session_purge_interval: Duration::from_secs(purge),
+            argon2,
             jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "taskql".into()),
             jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "taskql".into()),
             bind_addr: parse(&get, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             app_env,
-            max_body_bytes,
+            max_body_bytes: max_body_bytes as usize,
             introspection,
             cors,
             max_batch,
@@ -247,6 +297,24 @@ fn parse<T: std::str::FromStr>(
             .trim()
             .parse()
             .map_err(|_| ConfigError::new(var, format!("`{raw}` is not a valid value"))),
+    }
+}
+
+/// An integer variable that must lie in `range`.
+fn ranged(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let value = parse(get, var, default)?;
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            var,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ))
     }
 }
 
@@ -343,6 +411,31 @@ mod tests {
         assert_eq!(config.cors, CorsOrigins::Localhost);
         assert_eq!(config.max_batch, 0);
         assert_eq!(config.ws_auth_recheck, Duration::from_secs(5));
+        assert_eq!(config.refresh_token_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(config.refresh_reuse_grace, Duration::from_secs(10));
+        assert!(config.session_cache_ttl.is_zero());
+        assert_eq!(config.session_purge_interval, Duration::from_secs(3600));
+        assert_eq!(config.argon2, argon2::Params::DEFAULT);
+        assert!(config.previous_secret_keys.is_empty());
+        assert!(config.jwt_private_key.is_none());
+    }
+
+    #[test]
+    fn previous_keys_are_a_comma_separated_list_of_long_keys() {
+        let other = "fedcba9876543210fedcba9876543210";
+        let config = load(&[
+            ("SECRET_KEY", KEY),
+            ("SECRET_KEY_PREVIOUS", &format!("{other}, {KEY}")),
+        ])
+        .unwrap();
+        assert_eq!(config.previous_secret_keys.len(), 2);
+        let err = load(&[
+            ("SECRET_KEY", KEY),
+            ("SECRET_KEY_PREVIOUS", &format!("{other},short")),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "SECRET_KEY_PREVIOUS");
+        assert!(!err.to_string().contains("short"));
     }
 
     #[test]
@@ -411,6 +504,15 @@ mod tests {
             ("GRAPHQL_MAX_BATCH", "-1"),
             ("WS_AUTH_RECHECK_SECONDS", "0"),
             ("WS_AUTH_RECHECK_SECONDS", "301"),
+            ("REFRESH_TOKEN_EXPIRE_DAYS", "0"),
+            ("REFRESH_TOKEN_EXPIRE_DAYS", "366"),
+            ("REFRESH_REUSE_GRACE_SECONDS", "61"),
+            ("SESSION_CACHE_SECONDS", "6"),
+            ("SESSION_PURGE_INTERVAL_SECONDS", "0"),
+            ("ARGON2_MEMORY_KIB", "4096"),
+            ("ARGON2_ITERATIONS", "1"),
+            ("ARGON2_PARALLELISM", "0"),
+            ("JWT_PRIVATE_KEY_FILE", "/nonexistent/key.pem"),
         ] {
             let err = load(&[("SECRET_KEY", KEY), (var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{var}={value}");

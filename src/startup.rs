@@ -1,12 +1,14 @@
 //! Builds the whole application from a [`Config`]; `main` and the tests use it alike.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use async_graphql::extensions::apollo_persisted_queries::LruCacheStorage;
 use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
-use crate::auth::{JwtKeys, PasswordHasher};
+use crate::auth::{JwtKeys, KeyMaterial, PasswordHasher, SessionCache};
 use crate::config::{Config, key_bytes};
 use crate::events::TaskEvents;
 use crate::graphql::build_schema;
@@ -14,13 +16,25 @@ use crate::graphql::schema::PERSISTED_QUERIES;
 use crate::http::{HttpState, router};
 use crate::store::{self, StatementCounter};
 
-/// What resolvers and handlers share: the pool, the keys and the hashing pool.
+/// What resolvers and handlers share: the pool, the keys, the hashing pool and the
+/// session rules.
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub keys: JwtKeys,
     pub passwords: PasswordHasher,
     pub events: TaskEvents,
+    pub sessions: SessionSettings,
+    pub session_cache: SessionCache,
+}
+
+/// How refresh tokens behave.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// Lifetime of a refresh token; each rotation extends the session by this much.
+    pub refresh_ttl: Duration,
+    /// How long a rotated refresh token still yields a new one.
+    pub reuse_grace: Duration,
 }
 
 /// A migrated database, a bound listener and the router, ready to serve.
@@ -29,6 +43,8 @@ pub struct Application {
     router: axum::Router,
     address: SocketAddr,
     statements: StatementCounter,
+    db: DatabaseConnection,
+    purge_interval: Duration,
 }
 
 impl Application {
@@ -40,15 +56,28 @@ impl Application {
         let events = TaskEvents::start(&db).await?;
         // Half the cores hash at most, so the async workers keep a core under a login flood.
         let hashing_threads = std::thread::available_parallelism().map_or(1, |n| n.get() / 2);
+        let keys = JwtKeys::new(
+            KeyMaterial {
+                secret: key_bytes(&config.secret_key),
+                previous_secrets: config.previous_secret_keys.iter().map(key_bytes).collect(),
+                ed25519_pem: config
+                    .jwt_private_key
+                    .as_ref()
+                    .map(|pem| pem.expose_secret()),
+            },
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            config.access_token_ttl,
+        )?;
         let app = AppState {
-            db,
-            keys: JwtKeys::new(
-                key_bytes(&config.secret_key),
-                &config.jwt_issuer,
-                &config.jwt_audience,
-                config.access_token_ttl,
-            ),
-            passwords: PasswordHasher::new(hashing_threads)?,
+            db: db.clone(),
+            keys,
+            passwords: PasswordHasher::new(config.argon2.clone(), hashing_threads)?,
+            sessions: SessionSettings {
+                refresh_ttl: config.refresh_token_ttl,
+                reuse_grace: config.refresh_reuse_grace,
+            },
+            session_cache: SessionCache::new(config.session_cache_ttl),
             events,
         };
         let persisted = LruCacheStorage::new(PERSISTED_QUERIES);
@@ -72,6 +101,8 @@ impl Application {
             router,
             address,
             statements,
+            db,
+            purge_interval: config.session_purge_interval,
         })
     }
 
@@ -85,15 +116,32 @@ impl Application {
         self.address
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight. Revoked and
+    /// expired sessions are purged in the background meanwhile.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(
+        let purge = tokio::spawn(purge_sessions(self.db, self.purge_interval));
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown_signal())
-        .await
+        .await;
+        purge.abort();
+        served
+    }
+}
+
+/// Deletes dead sessions every `interval`, so the sessions table does not grow without bound.
+async fn purge_sessions(db: DatabaseConnection, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        match store::sessions::purge(&db, store::now()).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged dead sessions"),
+            Err(err) => tracing::warn!(error = %err, "cannot purge sessions"),
+        }
     }
 }
 

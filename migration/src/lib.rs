@@ -4,7 +4,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_users;
 mod m20261127_000002_create_tasks;
-mod m20261127_000003_task_listing;
+mod m20261127_000003_create_sessions;
+mod m20261127_000004_task_listing;
 
 /// Every migration taskql knows, oldest first.
 pub struct Migrator;
@@ -15,7 +16,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_users::Migration),
             Box::new(m20261127_000002_create_tasks::Migration),
-            Box::new(m20261127_000003_task_listing::Migration),
+            Box::new(m20261127_000003_create_sessions::Migration),
+            Box::new(m20261127_000004_task_listing::Migration),
         ]
     }
 }

@@ -1,11 +1,28 @@
-//! Sign-up and login: the rules that involve passwords and tokens together.
+//! Account and session operations: the rules that involve passwords, tokens and sessions
+//! together. Resolvers parse input and call exactly one of these.
 
-use crate::auth::AccessToken;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::auth::policy;
+use crate::auth::refresh::{self, RefreshToken};
+use crate::auth::{AccessToken, TokenSubject, Viewer};
 use crate::domain::{Email, Password, Username};
 use crate::error::AppError;
 use crate::startup::AppState;
+use crate::store::sessions::{self, ClientMeta, Rotation};
 use crate::store::users::{self, Login, NewUser};
-use crate::store::{self, UserRecord};
+use crate::store::{self, SessionRecord, UserRecord};
+
+/// What a successful login or refresh hands to the client.
+pub struct SignedIn {
+    pub user: UserRecord,
+    pub session_id: Uuid,
+    pub access: AccessToken,
+    pub refresh: RefreshToken,
+    pub refresh_expires_in: Duration,
+}
 
 /// Validates and stores a new account with its password hashed.
 pub async fn register(
@@ -16,9 +33,9 @@ pub async fn register(
 ) -> Result<UserRecord, AppError> {
     let username = Username::parse(username)?;
     let email = Email::parse(email)?;
-    let password = Password::parse(password)?;
+    let password = acceptable_password(password, &username, &email)?;
     let password_hash = state.passwords.hash(&password).await?;
-    users::create(
+    let user = users::create(
         &state.db,
         NewUser {
             username,
@@ -26,16 +43,34 @@ pub async fn register(
             password_hash,
         },
     )
-    .await
+    .await?;
+    tracing::info!(user_id = %user.id, "account registered");
+    Ok(user)
 }
 
-/// Checks credentials and issues an access token. Unknown account, wrong password,
-/// malformed input and deactivated account fail alike, after the same hashing work.
+/// A password the policy accepts for this account, or BAD_USER_INPUT with every reason.
+fn acceptable_password(
+    raw: &str,
+    username: &Username,
+    email: &Email,
+) -> Result<Password, AppError> {
+    let password = Password::parse(raw)?;
+    let strength = policy::assess(raw, Some(username.as_str()), Some(email.as_str()));
+    if !strength.acceptable {
+        return Err(AppError::bad_input(strength.reasons.join("; ")));
+    }
+    Ok(password)
+}
+
+/// Checks credentials and starts a session. Unknown account, wrong password, malformed
+/// input and deactivated account fail alike, after the same hashing work. A hash made
+/// with weaker parameters than configured is replaced on the way.
 pub async fn login(
     state: &AppState,
     username: &str,
     password: &str,
-) -> Result<(UserRecord, AccessToken), AppError> {
+    meta: ClientMeta,
+) -> Result<SignedIn, AppError> {
     let (Some(login), Ok(password)) = (Login::parse(username), Password::parse(password)) else {
         state.passwords.verify_dummy().await?;
         return Err(AppError::InvalidCredentials);
@@ -43,15 +78,216 @@ pub async fn login(
     let user = users::find_by_login(&state.db, &login).await?;
     let hash = user.as_ref().map(|user| user.password_hash.as_str());
     let matches = state.passwords.verify(&password, hash).await?;
-    match user {
-        Some(user) if matches && user.is_active => {
-            let token = state.keys.issue(user.id, store::now())?;
-            tracing::info!(user_id = %user.id, "login succeeded");
-            Ok((user, token))
-        }
-        _ => {
-            tracing::info!("login failed");
-            Err(AppError::InvalidCredentials)
+    let Some(user) = user.filter(|user| matches && user.is_active) else {
+        tracing::info!("login failed");
+        return Err(AppError::InvalidCredentials);
+    };
+    let mut verified_hash = user.password_hash.clone();
+    if state.passwords.needs_rehash(&user.password_hash) {
+        let upgraded = state.passwords.hash(&password).await?;
+        if users::upgrade_password_hash(&state.db, user.id, &verified_hash, upgraded.clone())
+            .await?
+        {
+            verified_hash = upgraded;
+            tracing::info!(user_id = %user.id, "password hash upgraded");
         }
     }
+    let signed_in = start_session(state, user, meta).await?;
+    // A password change that raced this login revokes sessions after storing its hash;
+    // a session started after that revocation must not survive it.
+    let current = users::find(&state.db, signed_in.user.id).await?;
+    if current.is_none_or(|user| user.password_hash != verified_hash) {
+        sessions::revoke(
+            &state.db,
+            signed_in.user.id,
+            signed_in.session_id,
+            store::now(),
+        )
+        .await?;
+        return Err(AppError::InvalidCredentials);
+    }
+    tracing::info!(user_id = %signed_in.user.id, "login succeeded");
+    Ok(signed_in)
+}
+
+async fn start_session(
+    state: &AppState,
+    user: UserRecord,
+    meta: ClientMeta,
+) -> Result<SignedIn, AppError> {
+    let now = store::now();
+    let refresh = RefreshToken::generate();
+    let ttl = state.sessions.refresh_ttl;
+    let session = sessions::start(&state.db, user.id, meta, refresh.hash(), now, ttl).await?;
+    let access = state.keys.issue(
+        TokenSubject {
+            user_id: user.id,
+            session_id: session.id,
+        },
+        now,
+    )?;
+    Ok(SignedIn {
+        user,
+        session_id: session.id,
+        access,
+        refresh,
+        refresh_expires_in: ttl,
+    })
+}
+
+/// Exchanges a refresh token for a new pair. A token rotated more than the grace period
+/// ago is taken as stolen: its whole session is revoked and the request fails.
+pub async fn refresh(state: &AppState, presented: &str) -> Result<SignedIn, AppError> {
+    let Some(hash) = refresh::hash_presented(presented) else {
+        return Err(AppError::Unauthenticated);
+    };
+    let now = store::now();
+    let replacement = RefreshToken::generate();
+    let ttl = state.sessions.refresh_ttl;
+    let rotation = sessions::rotate(
+        &state.db,
+        &hash,
+        replacement.hash(),
+        now,
+        ttl,
+        state.sessions.reuse_grace,
+    )
+    .await?;
+    match rotation {
+        Rotation::Rotated { session_id, user } => {
+            let access = state.keys.issue(
+                TokenSubject {
+                    user_id: user.id,
+                    session_id,
+                },
+                now,
+            )?;
+            Ok(SignedIn {
+                user: *user,
+                session_id,
+                access,
+                refresh: replacement,
+                refresh_expires_in: ttl,
+            })
+        }
+        Rotation::Reused {
+            session_id,
+            user_id,
+        } => {
+            state.session_cache.forget(&[session_id]);
+            tracing::warn!(%user_id, %session_id, "refresh token reused: session revoked");
+            Err(AppError::Unauthenticated)
+        }
+        Rotation::Invalid => Err(AppError::Unauthenticated),
+    }
+}
+
+/// Ends the session a refresh token belongs to; false when it names no live session.
+pub async fn logout(state: &AppState, presented: &str) -> Result<bool, AppError> {
+    let Some(hash) = refresh::hash_presented(presented) else {
+        return Ok(false);
+    };
+    let now = store::now();
+    let Some(session) = sessions::find_by_token(&state.db, &hash, now).await? else {
+        return Ok(false);
+    };
+    let ended = sessions::revoke(&state.db, session.user_id, session.id, now).await?;
+    state.session_cache.forget(&[session.id]);
+    Ok(ended)
+}
+
+/// Ends every session of the viewer, this one included.
+pub async fn logout_all(state: &AppState, viewer: &Viewer) -> Result<(), AppError> {
+    let revoked = sessions::revoke_all(&state.db, viewer.user_id(), None, store::now()).await?;
+    state.session_cache.forget(&revoked);
+    Ok(())
+}
+
+/// Ends one of the viewer's sessions; NOT_FOUND for anyone else's.
+pub async fn revoke_session(
+    state: &AppState,
+    viewer: &Viewer,
+    session_id: Uuid,
+) -> Result<(), AppError> {
+    if !sessions::revoke(&state.db, viewer.user_id(), session_id, store::now()).await? {
+        return Err(AppError::NotFound("Session"));
+    }
+    state.session_cache.forget(&[session_id]);
+    Ok(())
+}
+
+/// The viewer's live sessions.
+pub async fn list_sessions(
+    state: &AppState,
+    viewer: &Viewer,
+) -> Result<Vec<SessionRecord>, AppError> {
+    sessions::list_live(&state.db, viewer.user_id(), store::now()).await
+}
+
+/// Replaces the password after checking the current one; every other session ends.
+pub async fn change_password(
+    state: &AppState,
+    viewer: &Viewer,
+    current: &str,
+    new: &str,
+) -> Result<(), AppError> {
+    let user = confirm_password(state, viewer, current, "currentPassword").await?;
+    let username = Username::parse(&user.username)?;
+    let email = Email::parse(&user.email)?;
+    let password = acceptable_password(new, &username, &email)?;
+    if Password::parse(current).is_ok_and(|current| current.expose() == password.expose()) {
+        return Err(AppError::bad_input(
+            "newPassword must differ from the current password",
+        ));
+    }
+    let hash = state.passwords.hash(&password).await?;
+    users::set_password_hash(&state.db, user.id, hash).await?;
+    let revoked =
+        sessions::revoke_all(&state.db, user.id, Some(viewer.session_id()), store::now()).await?;
+    state.session_cache.forget(&revoked);
+    tracing::info!(user_id = %user.id, ended_sessions = revoked.len(), "password changed");
+    Ok(())
+}
+
+/// Deletes the viewer's account with its tasks and sessions, after checking the password.
+pub async fn delete_account(
+    state: &AppState,
+    viewer: &Viewer,
+    password: &str,
+) -> Result<(), AppError> {
+    let user = confirm_password(state, viewer, password, "password").await?;
+    let ended = sessions::ids_of(&state.db, user.id).await?;
+    users::delete(&state.db, user.id).await?;
+    state.session_cache.forget(&ended);
+    tracing::info!(user_id = %user.id, "account deleted");
+    Ok(())
+}
+
+/// The viewer's account, if `password` is its password; BAD_USER_INPUT naming `argument`
+/// otherwise.
+async fn confirm_password(
+    state: &AppState,
+    viewer: &Viewer,
+    password: &str,
+    argument: &str,
+) -> Result<UserRecord, AppError> {
+    let user = users::find(&state.db, viewer.user_id())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let matches = match Password::parse(password) {
+        Ok(password) => {
+            state
+                .passwords
+                .verify(&password, Some(&user.password_hash))
+                .await?
+        }
+        Err(_) => {
+            state.passwords.verify_dummy().await?;
+            false
+        }
+    };
+    if !matches {
+        return Err(AppError::bad_input(format!("`{argument}` is incorrect")));
+    }
+    Ok(user)
 }

@@ -1,24 +1,27 @@
-//! Who is asking: passwords, access tokens, and the viewer the request guard decides.
+//! Who is asking: passwords, tokens, sessions, and the viewer the request guard decides.
 
 pub mod accounts;
+mod cache;
 pub mod jwt;
 pub mod password;
+pub mod policy;
+pub mod refresh;
 mod viewer;
 
-use sea_orm::DatabaseConnection;
-
-pub use jwt::{AccessToken, JwtKeys};
+pub use cache::SessionCache;
+pub use jwt::{AccessToken, JwtKeys, KeyMaterial, TokenSubject};
 pub use password::PasswordHasher;
 pub use viewer::Viewer;
 
-use crate::store::users;
+use crate::startup::AppState;
+use crate::store::{self, sessions};
 
 /// The outcome of reading a request's credentials, decided once at the transport edge.
 #[derive(Debug, Clone)]
 pub enum Authentication {
     /// No credentials were presented.
     Anonymous,
-    /// A valid token of an existing, active account.
+    /// A valid token of a live session of an active account.
     Viewer(Viewer),
     /// Credentials were presented but are not valid, whatever the reason.
     Invalid,
@@ -33,28 +36,44 @@ impl Authentication {
     }
 }
 
-/// Decides the [`Authentication`] for the value of an `Authorization` header.
-pub async fn authenticate(
-    db: &DatabaseConnection,
-    keys: &JwtKeys,
-    authorization: Option<&str>,
-) -> Authentication {
+/// Decides the [`Authentication`] for the value of an `Authorization` header: the token's
+/// signature and claims, then one indexed lookup (or the session cache) for its session
+/// and account.
+pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> Authentication {
     let Some(header) = authorization else {
         return Authentication::Anonymous;
     };
     let Some(token) = bearer_token(header) else {
         return Authentication::Invalid;
     };
-    let Ok(user_id) = keys.verify(token) else {
+    let Ok(subject) = state.keys.verify(token) else {
         return Authentication::Invalid;
     };
-    match users::find(db, user_id).await {
-        Ok(Some(user)) if user.is_active => Authentication::Viewer(Viewer::new(user.id, user.role)),
-        Ok(_) => Authentication::Invalid,
-        Err(err) => {
-            tracing::error!(error = %err, "cannot load the viewer");
-            Authentication::Unavailable
+    let viewer = match state.session_cache.get(subject.session_id) {
+        Some(cached) => cached,
+        None => {
+            let now = store::now();
+            match sessions::active_account(&state.db, subject.user_id, subject.session_id, now)
+                .await
+            {
+                Ok(account) => {
+                    let viewer =
+                        account.map(|user| Viewer::new(user.id, subject.session_id, user.role));
+                    state
+                        .session_cache
+                        .insert(subject.session_id, viewer.clone());
+                    viewer
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot check the session");
+                    return Authentication::Unavailable;
+                }
+            }
         }
+    };
+    match viewer {
+        Some(viewer) if viewer.user_id() == subject.user_id => Authentication::Viewer(viewer),
+        _ => Authentication::Invalid,
     }
 }
 

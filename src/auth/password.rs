@@ -23,9 +23,10 @@ pub struct PasswordHasher {
 }
 
 impl PasswordHasher {
-    /// OWASP's argon2id recommendation: m = 19 MiB, t = 2, p = 1.
-    pub fn new(max_concurrent: usize) -> anyhow::Result<Self> {
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::DEFAULT);
+    /// argon2id with `params` (at least OWASP's m = 19 MiB, t = 2, p = 1, which
+    /// [`Params::DEFAULT`] is).
+    pub fn new(params: Params, max_concurrent: usize) -> anyhow::Result<Self> {
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_hash = hash_with(&argon2, &generate_dummy_password())?;
         Ok(Self {
             argon2,
@@ -60,6 +61,22 @@ impl PasswordHasher {
             })
             .await??;
         Ok(real && matches)
+    }
+
+    /// Whether `hash` was made with another algorithm or weaker parameters than configured,
+    /// so that a successful login should store a fresh hash.
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(hash) else {
+            return true;
+        };
+        let Ok(stored) = Params::try_from(&parsed) else {
+            return true;
+        };
+        let wanted = self.argon2.params();
+        parsed.algorithm != Algorithm::Argon2id.ident()
+            || stored.m_cost() < wanted.m_cost()
+            || stored.t_cost() < wanted.t_cost()
+            || stored.p_cost() < wanted.p_cost()
     }
 
     /// Spends the time of one verification without a password, for logins that fail
@@ -111,7 +128,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_phc_strings_that_verify() {
-        let hasher = PasswordHasher::new(2).unwrap();
+        let hasher = PasswordHasher::new(Params::DEFAULT, 2).unwrap();
         let password = Password::parse("correct horse battery staple").unwrap();
         let hash = hasher.hash(&password).await.unwrap();
         assert!(
@@ -127,8 +144,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn weaker_hashes_need_rehashing() {
+        let hasher = PasswordHasher::new(Params::DEFAULT, 1).unwrap();
+        let password = Password::parse("correct horse battery staple").unwrap();
+        let current = hasher.hash(&password).await.unwrap();
+        assert!(!hasher.needs_rehash(&current));
+        let weak = PasswordHasher::new(Params::new(8192, 1, 1, None).unwrap(), 1).unwrap();
+        let old = weak.hash(&password).await.unwrap();
+        assert!(hasher.needs_rehash(&old));
+        assert!(hasher.verify(&password, Some(&old)).await.unwrap());
+        let stronger = PasswordHasher::new(Params::new(32768, 3, 1, None).unwrap(), 1).unwrap();
+        assert!(stronger.needs_rehash(&current));
+        assert!(!weak.needs_rehash(&current));
+        assert!(hasher.needs_rehash("$2b$12$notargon"));
+    }
+
+    #[tokio::test]
     async fn unknown_accounts_never_verify() {
-        let hasher = PasswordHasher::new(1).unwrap();
+        let hasher = PasswordHasher::new(Params::DEFAULT, 1).unwrap();
         let password = Password::parse("whatever password").unwrap();
         assert!(!hasher.verify(&password, None).await.unwrap());
         hasher.verify_dummy().await.unwrap();
@@ -136,7 +169,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_malformed_stored_hash_is_an_internal_error() {
-        let hasher = PasswordHasher::new(1).unwrap();
+        let hasher = PasswordHasher::new(Params::DEFAULT, 1).unwrap();
         let password = Password::parse("whatever password").unwrap();
         let err = hasher
             .verify(&password, Some("not-a-hash"))

@@ -2,6 +2,7 @@
 
 mod scalars;
 pub mod schema;
+mod sessions;
 mod tasks;
 mod users;
 
@@ -13,16 +14,19 @@ pub use schema::{TaskqlSchema, build_schema, sdl};
 use crate::auth::{Authentication, Viewer};
 use crate::error::AppError;
 use crate::startup::AppState;
+use crate::store::sessions::ClientMeta;
 
-/// Attaches what one request's resolvers need: who is asking and a fresh user loader
-/// (its cache lives exactly as long as the request).
+/// Attaches what one request's resolvers need: who is asking, from where, and a fresh
+/// user loader (its cache lives exactly as long as the request).
 pub fn prepare_request(
     request: Request,
     state: &AppState,
     authentication: Authentication,
+    client: ClientMeta,
 ) -> Request {
     request
         .data(authentication)
+        .data(client)
         .data(users::UserLoader::caching(state.db.clone()))
 }
 

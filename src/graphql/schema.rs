@@ -5,6 +5,7 @@ use async_graphql::extensions::apollo_persisted_queries::{
 };
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
+use super::sessions::{SessionMutation, SessionQuery};
 use super::tasks::{TaskMutation, TaskQuery, TaskSubscription};
 use super::users::{UserMutation, UserQuery};
 use crate::startup::AppState;
@@ -20,11 +21,11 @@ pub const MAX_DIRECTIVES: usize = 4;
 
 /// Every query root field.
 #[derive(MergedObject, Default)]
-pub struct Query(UserQuery, TaskQuery);
+pub struct Query(UserQuery, TaskQuery, SessionQuery);
 
 /// Every mutation root field.
 #[derive(MergedObject, Default)]
-pub struct Mutation(UserMutation, TaskMutation);
+pub struct Mutation(UserMutation, SessionMutation, TaskMutation);
 
 /// Every subscription root field.
 #[derive(MergedSubscription, Default)]

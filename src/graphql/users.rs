@@ -10,9 +10,11 @@ use uuid::Uuid;
 
 use super::scalars::DateTime;
 use super::{state, viewer};
-use crate::auth::accounts;
+use crate::auth::accounts::{self, SignedIn};
+use crate::auth::policy;
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::store::sessions::ClientMeta;
 use crate::store::{UserRecord, users};
 
 /// A taskql account. Never carries a password, a hash or a token.
@@ -76,7 +78,8 @@ impl Loader<Uuid> for UserLoader {
     }
 }
 
-/// What `login` returns: an access token to send as `Authorization: Bearer <token>`.
+/// What `login` and `refreshToken` return: an access token to send as
+/// `Authorization: Bearer <token>`, and a refresh token to get the next one.
 #[derive(SimpleObject)]
 pub struct AuthPayload {
     /// A signed JWT (RFC 9068 access token).
@@ -85,8 +88,41 @@ pub struct AuthPayload {
     token_type: String,
     /// Seconds until `accessToken` expires.
     expires_in: i32,
+    /// An opaque token for `refreshToken` and `logout`. Shown once; keep it secret.
+    refresh_token: String,
+    /// Seconds until `refreshToken` expires if it is not used.
+    refresh_expires_in: i32,
     /// The account that logged in.
     user: User,
+}
+
+impl From<SignedIn> for AuthPayload {
+    fn from(signed_in: SignedIn) -> Self {
+        let seconds =
+            |duration: std::time::Duration| i32::try_from(duration.as_secs()).unwrap_or(i32::MAX);
+        Self {
+            access_token: signed_in.access.token,
+            token_type: "Bearer".into(),
+            expires_in: seconds(signed_in.access.expires_in),
+            refresh_token: signed_in.refresh.expose().to_owned(),
+            refresh_expires_in: seconds(signed_in.refresh_expires_in),
+            user: signed_in.user.into(),
+        }
+    }
+}
+
+/// How a sign-up or change-password form should judge a password, exactly as `register`
+/// and `changePassword` will.
+#[derive(SimpleObject)]
+pub struct PasswordStrength {
+    /// Whether `register` and `changePassword` would accept it.
+    acceptable: bool,
+    /// 0 (trivially guessed) to 4 (very strong); 3 or more is required.
+    score: i32,
+    /// Why it is not acceptable, in plain words; empty when acceptable.
+    reasons: Vec<String>,
+    /// Hints for a stronger password.
+    suggestions: Vec<String>,
 }
 
 /// Sign-up details.
@@ -123,6 +159,27 @@ impl UserQuery {
             .map(User::from)
             .ok_or(AppError::Unauthenticated)
     }
+
+    /// Judges a candidate password as `register` and `changePassword` would, for live
+    /// feedback in a form. Needs no viewer.
+    async fn password_strength(
+        &self,
+        #[graphql(desc = "The candidate password.")] password: String,
+        #[graphql(desc = "The username it is for, so it may not contain it.")] username: Option<
+            String,
+        >,
+        #[graphql(desc = "The email address it is for, so it may not contain it.")] email: Option<
+            String,
+        >,
+    ) -> PasswordStrength {
+        let strength = policy::assess(&password, username.as_deref(), email.as_deref());
+        PasswordStrength {
+            acceptable: strength.acceptable,
+            score: i32::from(strength.score),
+            reasons: strength.reasons,
+            suggestions: strength.suggestions,
+        }
+    }
 }
 
 /// Account mutations.
@@ -149,12 +206,32 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Username or email, and password.")] input: LoginInput,
     ) -> Result<AuthPayload, AppError> {
-        let (user, token) = accounts::login(state(ctx), &input.username, &input.password).await?;
-        Ok(AuthPayload {
-            access_token: token.token,
-            token_type: "Bearer".into(),
-            expires_in: i32::try_from(token.expires_in.as_secs()).unwrap_or(i32::MAX),
-            user: user.into(),
-        })
+        let client = ctx.data_opt::<ClientMeta>().cloned().unwrap_or_default();
+        let signed_in =
+            accounts::login(state(ctx), &input.username, &input.password, client).await?;
+        Ok(signed_in.into())
+    }
+
+    /// Replaces the viewer's password. The current session stays; every other session ends.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The password in use now.")] current_password: String,
+        #[graphql(desc = "The new password; the same rules as at sign-up.")] new_password: String,
+    ) -> Result<bool, AppError> {
+        let viewer = viewer(ctx)?;
+        accounts::change_password(state(ctx), viewer, &current_password, &new_password).await?;
+        Ok(true)
+    }
+
+    /// Deletes the viewer's account, its tasks and its sessions, for good.
+    async fn delete_account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The account's password, as confirmation.")] password: String,
+    ) -> Result<bool, AppError> {
+        let viewer = viewer(ctx)?;
+        accounts::delete_account(state(ctx), viewer, &password).await?;
+        Ok(true)
     }
 }

@@ -7,13 +7,15 @@
 //! `application/graphql-response+json` to clients that accept it (GraphQL over HTTP) and
 //! `application/json` to the others; serves Apollo's automatic persisted queries.
 
+use std::net::SocketAddr;
+
 use async_graphql::extensions::apollo_persisted_queries::CacheStorage;
 use async_graphql::http::{GraphiQLSource, parse_query_string};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse};
 
@@ -21,6 +23,7 @@ use super::HttpState;
 use crate::auth::{Authentication, authenticate};
 use crate::error::{ensure_codes, request_error};
 use crate::graphql::prepare_request;
+use crate::store::sessions::ClientMeta;
 
 type HttpResponse = axum::response::Response;
 
@@ -28,6 +31,7 @@ type HttpResponse = axum::response::Response;
 /// when batching is enabled.
 pub async fn post_graphql(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> HttpResponse {
@@ -84,17 +88,18 @@ pub async fn post_graphql(
             let message = format!("A batch holds 1 to {} operations.", state.max_batch);
             return refuse(media, Refusal::new(StatusCode::BAD_REQUEST, message));
         }
-        return execute_batch(&state, &headers, media, requests).await;
+        return execute_batch(&state, peer, &headers, media, requests).await;
     }
     let Ok(request) = serde_json::from_slice::<Request>(&body) else {
         return refuse(media, Refusal::new(StatusCode::BAD_REQUEST, SHAPE));
     };
-    execute(&state, &headers, media, request, false).await
+    execute(&state, peer, &headers, media, request, false).await
 }
 
 /// GET `/graphql`: a query in the URL, or GraphiQL for a browser.
 pub async fn get_graphql(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> HttpResponse {
@@ -112,7 +117,7 @@ pub async fn get_graphql(
             ),
         );
     };
-    execute(&state, &headers, media, request, true).await
+    execute(&state, peer, &headers, media, request, true).await
 }
 
 /// The response format, from the request's `Accept` (GraphQL over HTTP): the spec's
@@ -259,16 +264,38 @@ async fn authentication(state: &HttpState, headers: &HeaderMap) -> Authenticatio
         .collect::<Vec<_>>();
     match authorization.as_slice() {
         [] => Authentication::Anonymous,
-        [Some(value)] => authenticate(&state.app.db, &state.app.keys, Some(value)).await,
+        [Some(value)] => authenticate(&state.app, Some(value)).await,
         _ => Authentication::Invalid,
     }
 }
 
-async fn run(state: &HttpState, prepared: Prepared, authentication: Authentication) -> Response {
+/// Where the request comes from, as sessions record it.
+fn client_meta(headers: &HeaderMap, peer: SocketAddr) -> ClientMeta {
+    ClientMeta {
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|agent| {
+                agent
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(256)
+                    .collect()
+            }),
+        ip: Some(peer.ip().to_string()),
+    }
+}
+
+async fn run(
+    state: &HttpState,
+    prepared: Prepared,
+    authentication: Authentication,
+    client: ClientMeta,
+) -> Response {
     match prepared {
         Prepared::Answer(response) => *response,
         Prepared::Run(request) => {
-            let request = prepare_request(*request, &state.app, authentication);
+            let request = prepare_request(*request, &state.app, authentication, client);
             ensure_codes(state.schema.execute(request).await)
         }
     }
@@ -276,6 +303,7 @@ async fn run(state: &HttpState, prepared: Prepared, authentication: Authenticati
 
 async fn execute(
     state: &HttpState,
+    peer: SocketAddr,
     headers: &HeaderMap,
     media: MediaType,
     request: Request,
@@ -287,7 +315,7 @@ async fn execute(
     };
     let authentication = authentication(state, headers).await;
     let invalid_token = authentication.is_invalid();
-    let response = run(state, prepared, authentication).await;
+    let response = run(state, prepared, authentication, client_meta(headers, peer)).await;
     let http = json(media, media.status(&response), &response);
     with_token_hint(http, invalid_token)
 }
@@ -295,6 +323,7 @@ async fn execute(
 /// Runs a batch in order, authenticated once. Every operation is checked before any runs.
 async fn execute_batch(
     state: &HttpState,
+    peer: SocketAddr,
     headers: &HeaderMap,
     media: MediaType,
     requests: Vec<Request>,
@@ -310,7 +339,8 @@ async fn execute_batch(
     let invalid_token = authentication.is_invalid();
     let mut responses = Vec::with_capacity(prepared.len());
     for item in prepared {
-        responses.push(run(state, item, authentication.clone()).await);
+        let client = client_meta(headers, peer);
+        responses.push(run(state, item, authentication.clone(), client).await);
     }
     let http = json(media, StatusCode::OK, &responses);
     with_token_hint(http, invalid_token)

@@ -6,9 +6,11 @@ mod ws;
 use std::time::Duration;
 
 use async_graphql::extensions::apollo_persisted_queries::LruCacheStorage;
+use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use sea_orm::ConnectionTrait;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -47,6 +49,7 @@ pub fn router(state: HttpState) -> Router {
         )
         .route("/graphql/ws", get(ws::graphql_ws))
         .route("/health", get(health))
+        .route("/.well-known/jwks.json", get(jwks))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(cors)
         // Spans name the method and path only: query strings may carry variables.
@@ -89,6 +92,15 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
         ])
         .expose_headers([header::WWW_AUTHENTICATE])
         .max_age(Duration::from_secs(600))
+}
+
+/// The public keys that verify taskql's access tokens (RFC 7517); empty unless tokens are
+/// signed with an Ed25519 key.
+async fn jwks(State(state): State<HttpState>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(state.app.keys.published().clone()),
+    )
 }
 
 /// Liveness and database reachability, for load balancers.

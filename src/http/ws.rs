@@ -86,7 +86,7 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
         .on_connection_init(move |payload| async move {
             let header = authorization(&payload);
             let authentication = match &header {
-                Some(header) => authenticate(&app.db, &app.keys, Some(header)).await,
+                Some(header) => authenticate(&app, Some(header)).await,
                 None => Authentication::Anonymous,
             };
             match (header, authentication) {
@@ -126,7 +126,7 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
                 }
                 None | Some(None) => {}
                 Some(Some((header, user_id))) => {
-                    match authenticate(&state.app.db, &state.app.keys, Some(header)).await {
+                    match authenticate(&state.app, Some(header)).await {
                         Authentication::Viewer(viewer) if viewer.user_id() == *user_id => {}
                         // The database is down: not the client's fault; check again later.
                         Authentication::Unavailable => {}

@@ -2,6 +2,7 @@
 //! through [`users`] and [`tasks`], and tasks only through a viewer's [`tasks::ViewerTasks`].
 
 mod entities;
+pub mod sessions;
 pub mod tasks;
 pub mod users;
 
@@ -15,6 +16,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
+pub use entities::session::Model as SessionRecord;
 pub use entities::task::Model as TaskRecord;
 pub use entities::user::Model as UserRecord;
 

@@ -105,3 +105,41 @@ pub async fn set_active(
 fn username_matches(username: &Username) -> SimpleExpr {
     Expr::expr(Func::lower(Expr::col(user::Column::Username))).eq(username.as_str().to_lowercase())
 }
+
+/// Replaces the account's password hash.
+pub async fn set_password_hash(
+    db: &DatabaseConnection,
+    id: Uuid,
+    password_hash: String,
+) -> Result<(), AppError> {
+    Users::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now()))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Replaces the password hash only if it is still `old`, so a hash upgraded at login
+/// cannot undo a password change that happened meanwhile; returns whether it did.
+pub async fn upgrade_password_hash(
+    db: &DatabaseConnection,
+    id: Uuid,
+    old: &str,
+    new: String,
+) -> Result<bool, AppError> {
+    let result = Users::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(new))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::PasswordHash.eq(old))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Deletes the account; its tasks and sessions go with it (ON DELETE CASCADE).
+pub async fn delete(db: &DatabaseConnection, id: Uuid) -> Result<(), AppError> {
+    Users::delete_by_id(id).exec(db).await?;
+    Ok(())
+}

@@ -200,6 +200,7 @@ thread_local! {
 
 #[tokio::test]
 async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
+    // Register, login, refresh, change password, a bad token and logout, all at trace level.
     let dir = tempfile::tempdir().unwrap();
     let password = "log-canary-password-8d1e";
     let (mut child, url) = serve(dir.path(), &[("RUST_LOG", "trace")]);
@@ -222,18 +223,39 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
     let register = json!({ "query": "mutation($i: RegisterInput!) { register(input: $i) { id } }",
         "variables": { "i": { "username": "logcheck", "email": "logcheck@example.com", "password": password } } });
     assert!(post(register, None).await["data"]["register"].is_object());
-    let login = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+    let login = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
         "variables": { "i": { "username": "logcheck", "password": password } } });
-    let token = post(login, None).await["data"]["login"]["accessToken"]
+    let login = post(login, None).await;
+    let first_refresh = login["data"]["login"]["refreshToken"]
         .as_str()
         .unwrap()
         .to_owned();
+    let refresh = json!({ "query": "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }",
+        "variables": { "t": first_refresh } });
+    let rotated = post(refresh, None).await;
+    let token = rotated["data"]["refreshToken"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second_refresh = rotated["data"]["refreshToken"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let change = json!({ "query": "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+        "variables": { "c": password, "n": "second-log-canary-pass" } });
+    assert_eq!(
+        post(change, Some(token.clone())).await["data"]["changePassword"],
+        true
+    );
     let wrong = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
         "variables": { "i": { "username": "logcheck", "password": "wrong-log-canary" } } });
     assert!(post(wrong, None).await["errors"].is_array());
     let me = json!({ "query": "{ me { id } }" });
     assert!(post(me.clone(), Some(token.clone())).await["data"]["me"].is_object());
     post(me, Some(format!("{token}x"))).await;
+    let logout = json!({ "query": "mutation($t: String!) { logout(refreshToken: $t) }",
+        "variables": { "t": second_refresh } });
+    assert_eq!(post(logout, None).await["data"]["logout"], true);
 
     child.kill().unwrap();
     child.wait().unwrap();
@@ -241,7 +263,24 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
         LOG_LINES.with(|cell| cell.borrow_mut().take().unwrap().iter().collect());
     assert!(log.len() > 5, "trace logging produced output: {log:?}");
     let signature = token.rsplit('.').next().unwrap();
+    let digest = |value: &str| -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(value.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let secrets = [
+        first_refresh.clone(),
+        second_refresh.clone(),
+        digest(&first_refresh),
+        digest(&second_refresh),
+        "second-log-canary-pass".to_owned(),
+    ];
     for line in &log {
+        for secret in &secrets {
+            assert!(!line.contains(secret.as_str()), "{line}");
+        }
         assert!(!line.contains(password), "{line}");
         assert!(!line.contains("wrong-log-canary"), "{line}");
         assert!(!line.contains("$argon2"), "{line}");

@@ -49,7 +49,7 @@ async fn a_valid_token_authenticates_and_no_token_is_anonymous() {
     assert_eq!(body["data"]["me"]["id"], user.id.as_str());
 
     // A hand-signed token with the server's rules is as good as an issued one.
-    let crafted = sign(&at_jwt_header(), &valid_claims(&user.id), SECRET);
+    let crafted = sign(&at_jwt_header(&user), &valid_claims(&user), SECRET);
     let body = app.gql(Some(&crafted), ME, json!({})).await;
     assert_eq!(body["data"]["me"]["id"], user.id.as_str());
 
@@ -63,14 +63,23 @@ async fn a_valid_token_authenticates_and_no_token_is_anonymous() {
 async fn malformed_and_forged_tokens_are_refused_alike() {
     let app = spawn_app().await;
     let user = app.user("bob").await;
-    let claims = valid_claims(&user.id);
+    let claims = valid_claims(&user);
     let now = chrono::Utc::now().timestamp();
 
+    let kid = at_jwt_header(&user).kid;
     let mut hs512 = Header::new(Algorithm::HS512);
     hs512.typ = Some("at+jwt".into());
-    let mut plain_jwt = Header::new(Algorithm::HS256);
+    hs512.kid = kid.clone();
+    let mut plain_jwt = at_jwt_header(&user);
     plain_jwt.typ = Some("JWT".into());
-    let no_typ = Header::new(Algorithm::HS256);
+    let mut no_typ = at_jwt_header(&user);
+    no_typ.typ = None;
+    let mut no_kid = at_jwt_header(&user);
+    no_kid.kid = None;
+    let mut unknown_kid = at_jwt_header(&user);
+    unknown_kid.kid = Some("hs-somebody-elses-key".into());
+    let other = app.user("other").await;
+    let others_session = crate::helpers::claims_of(&other.token)["sid"].clone();
 
     // alg: none, hand-built: the signature part is empty.
     let b64 = |v: &Value| {
@@ -87,7 +96,11 @@ async fn malformed_and_forged_tokens_are_refused_alike() {
     let tampered = format!(
         "{}.{}.{}",
         parts[0],
-        b64(&valid_claims(&uuid::Uuid::now_v7().to_string())),
+        b64(&with(
+            claims.clone(),
+            "sub",
+            json!(uuid::Uuid::now_v7().to_string())
+        )),
         parts[2]
     );
     let truncated_signature = &user.token[..user.token.len() - 4];
@@ -103,7 +116,7 @@ async fn malformed_and_forged_tokens_are_refused_alike() {
         (
             "wrong key",
             sign(
-                &at_jwt_header(),
+                &at_jwt_header(&user),
                 &claims,
                 "another-secret-another-secret-xxxxxx",
             ),
@@ -114,7 +127,7 @@ async fn malformed_and_forged_tokens_are_refused_alike() {
         (
             "expired",
             sign(
-                &at_jwt_header(),
+                &at_jwt_header(&user),
                 &with(claims.clone(), "exp", json!(now - 120)),
                 SECRET,
             ),
@@ -122,7 +135,7 @@ async fn malformed_and_forged_tokens_are_refused_alike() {
         (
             "not yet valid",
             sign(
-                &at_jwt_header(),
+                &at_jwt_header(&user),
                 &with(claims.clone(), "nbf", json!(now + 600)),
                 SECRET,
             ),
@@ -130,7 +143,7 @@ async fn malformed_and_forged_tokens_are_refused_alike() {
         (
             "wrong issuer",
             sign(
-                &at_jwt_header(),
+                &at_jwt_header(&user),
                 &with(claims.clone(), "iss", json!("evil")),
                 SECRET,
             ),
@@ -138,31 +151,47 @@ async fn malformed_and_forged_tokens_are_refused_alike() {
         (
             "wrong audience",
             sign(
-                &at_jwt_header(),
+                &at_jwt_header(&user),
                 &with(claims.clone(), "aud", json!("other-api")),
                 SECRET,
             ),
         ),
         (
             "no exp",
-            sign(&at_jwt_header(), &without(claims.clone(), "exp"), SECRET),
+            sign(
+                &at_jwt_header(&user),
+                &without(claims.clone(), "exp"),
+                SECRET,
+            ),
         ),
         (
             "no sub",
-            sign(&at_jwt_header(), &without(claims.clone(), "sub"), SECRET),
+            sign(
+                &at_jwt_header(&user),
+                &without(claims.clone(), "sub"),
+                SECRET,
+            ),
         ),
         (
             "no iss",
-            sign(&at_jwt_header(), &without(claims.clone(), "iss"), SECRET),
+            sign(
+                &at_jwt_header(&user),
+                &without(claims.clone(), "iss"),
+                SECRET,
+            ),
         ),
         (
             "no aud",
-            sign(&at_jwt_header(), &without(claims.clone(), "aud"), SECRET),
+            sign(
+                &at_jwt_header(&user),
+                &without(claims.clone(), "aud"),
+                SECRET,
+            ),
         ),
         (
             "exp as string",
             sign(
-                &at_jwt_header(),
+                &at_jwt_header(&user),
                 &with(claims.clone(), "exp", json!("9999999999")),
                 SECRET,
             ),
@@ -170,16 +199,50 @@ async fn malformed_and_forged_tokens_are_refused_alike() {
         (
             "username as sub",
             sign(
-                &at_jwt_header(),
+                &at_jwt_header(&user),
                 &with(claims.clone(), "sub", json!("bob")),
+                SECRET,
+            ),
+        ),
+        ("no kid", sign(&no_kid, &claims, SECRET)),
+        ("unknown kid", sign(&unknown_kid, &claims, SECRET)),
+        (
+            "no sid",
+            sign(
+                &at_jwt_header(&user),
+                &without(claims.clone(), "sid"),
+                SECRET,
+            ),
+        ),
+        (
+            "unknown session",
+            sign(
+                &at_jwt_header(&user),
+                &with(
+                    claims.clone(),
+                    "sid",
+                    json!(uuid::Uuid::now_v7().to_string()),
+                ),
+                SECRET,
+            ),
+        ),
+        (
+            "another user's session",
+            sign(
+                &at_jwt_header(&user),
+                &with(claims.clone(), "sid", others_session),
                 SECRET,
             ),
         ),
         (
             "unknown user",
             sign(
-                &at_jwt_header(),
-                &valid_claims(&uuid::Uuid::now_v7().to_string()),
+                &at_jwt_header(&user),
+                &with(
+                    claims.clone(),
+                    "sub",
+                    json!(uuid::Uuid::now_v7().to_string()),
+                ),
                 SECRET,
             ),
         ),
@@ -194,8 +257,8 @@ async fn tokens_within_the_leeway_still_work() {
     let app = spawn_app().await;
     let user = app.user("carol").await;
     let now = chrono::Utc::now().timestamp();
-    let claims = with(valid_claims(&user.id), "exp", json!(now - 10));
-    let token = sign(&at_jwt_header(), &claims, SECRET);
+    let claims = with(valid_claims(&user), "exp", json!(now - 10));
+    let token = sign(&at_jwt_header(&user), &claims, SECRET);
     let body = app.gql(Some(&token), ME, json!({})).await;
     assert_eq!(body["data"]["me"]["id"], user.id.as_str(), "{body}");
 }
@@ -330,8 +393,10 @@ async fn a_database_failure_while_checking_a_token_is_not_blamed_on_the_token() 
     let app = spawn_app().await;
     let user = app.user("hank").await;
     let db = app.db().await;
-    db.execute_unprepared("DROP TABLE tasks").await.unwrap();
-    db.execute_unprepared("DROP TABLE users").await.unwrap();
+    db.execute_unprepared("DROP TABLE refresh_tokens")
+        .await
+        .unwrap();
+    db.execute_unprepared("DROP TABLE sessions").await.unwrap();
     let response = app.post(Some(&user.token), ME, json!({})).await;
     assert!(response.headers().get("www-authenticate").is_none());
     let body: Value = response.json().await.unwrap();

@@ -59,6 +59,7 @@ impl Drop for TestApp {
 pub struct TestUser {
     pub id: String,
     pub token: String,
+    pub refresh: String,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -69,6 +70,23 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let (database_url, postgres) = fresh_database(&dir).await;
+    start(dir, database_url, postgres, vars).await
+}
+
+impl TestApp {
+    /// Another replica on this app's database, configured with `vars`.
+    pub async fn replica(&self, vars: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        start(dir, self.database_url.clone(), None, vars).await
+    }
+}
+
+async fn start(
+    dir: TempDir,
+    database_url: String,
+    postgres: Option<(String, String)>,
+    vars: &[(&str, &str)],
+) -> TestApp {
     let mut env: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), database_url.clone()),
         ("SECRET_KEY".into(), SECRET.into()),
@@ -199,7 +217,7 @@ impl TestApp {
     pub async fn login(&self, username: &str, password: &str) -> Value {
         self.gql(
             None,
-            "mutation($input: LoginInput!) { login(input: $input) { accessToken tokenType expiresIn user { id username } } }",
+            "mutation($input: LoginInput!) { login(input: $input) { accessToken tokenType expiresIn refreshToken refreshExpiresIn user { id username } } }",
             json!({ "input": { "username": username, "password": password } }),
         )
         .await
@@ -219,7 +237,11 @@ impl TestApp {
             .as_str()
             .unwrap_or_else(|| panic!("login failed: {login}"))
             .to_owned();
-        TestUser { id, token }
+        let refresh = login["data"]["login"]["refreshToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        TestUser { id, token, refresh }
     }
 
     /// Creates a task with `input` and returns it (id, title, status, …).
@@ -257,18 +279,35 @@ pub fn sign(header: &Header, claims: &Value, secret: &str) -> String {
         .expect("sign")
 }
 
-/// Claims the server would accept for `user_id`, valid now.
-pub fn valid_claims(user_id: &str) -> Value {
+/// The claims of a token the server issued (signature checked with [`SECRET`]).
+pub fn claims_of(token: &str) -> Value {
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
+    validation.set_audience(&["taskql"]);
+    validation.set_issuer(&["taskql"]);
+    jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("a token this server issued")
+    .claims
+}
+
+/// Claims the server would accept for `user`'s session, valid now.
+pub fn valid_claims(user: &TestUser) -> Value {
+    let issued = claims_of(&user.token);
     let now = chrono::Utc::now().timestamp();
     json!({
-        "sub": user_id, "iat": now, "nbf": now, "exp": now + 600,
+        "sub": issued["sub"], "sid": issued["sid"], "iat": now, "nbf": now, "exp": now + 600,
         "iss": "taskql", "aud": "taskql", "jti": Uuid::now_v7().to_string(),
     })
 }
 
-/// The header the server signs with.
-pub fn at_jwt_header() -> Header {
+/// The header the server signs `user`'s tokens with (`typ` and `kid` included).
+pub fn at_jwt_header(user: &TestUser) -> Header {
+    let issued = jsonwebtoken::decode_header(&user.token).expect("header");
     let mut header = Header::new(Algorithm::HS256);
     header.typ = Some("at+jwt".into());
+    header.kid = issued.kid;
     header
 }

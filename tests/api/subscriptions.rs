@@ -176,8 +176,8 @@ async fn a_connection_without_a_valid_token_is_closed_with_4403() {
     let app = spawn_app().await;
     let user = app.user("carol").await;
     let forged = sign(
-        &at_jwt_header(),
-        &valid_claims(&user.id),
+        &at_jwt_header(&user),
+        &valid_claims(&user),
         "another-secret-0123456789abcdef",
     );
     let payloads = [
@@ -230,19 +230,28 @@ async fn a_connection_without_a_valid_token_is_closed_with_4403() {
 }
 
 #[tokio::test]
-async fn the_socket_closes_when_the_token_expires_or_the_account_is_deactivated() {
+async fn the_socket_closes_when_the_token_expires_the_session_ends_or_the_account_is_deactivated() {
     let app = spawn_app_with(&[("WS_AUTH_RECHECK_SECONDS", "1")]).await;
     let user = app.user("dave").await;
     // Within the 30 s leeway now, past it in three seconds.
     let now = chrono::Utc::now().timestamp();
-    let mut claims = valid_claims(&user.id);
+    let mut claims = valid_claims(&user);
     claims["iat"] = json!(now - 600);
     claims["nbf"] = json!(now - 600);
     claims["exp"] = json!(now - 27);
-    let expiring = sign(&at_jwt_header(), &claims, SECRET);
+    let expiring = sign(&at_jwt_header(&user), &claims, SECRET);
     let mut socket = subscribe(&app, &expiring).await;
     assert_eq!(closed(&mut socket, Duration::from_secs(10)).await, 4403);
 
+    // Revoking the session (logoutAll) closes a socket opened with its token.
+    let mut socket = subscribe(&app, &user.token).await;
+    let body = app
+        .gql(Some(&user.token), "mutation { logoutAll }", json!({}))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(closed(&mut socket, Duration::from_secs(5)).await, 4403);
+
+    let user = app.user("dave2").await;
     let mut socket = subscribe(&app, &user.token).await;
     app.create_task(&user.token, json!({ "title": "still here" }))
         .await;

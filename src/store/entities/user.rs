@@ -2,8 +2,9 @@ use sea_orm::entity::prelude::*;
 
 use crate::domain::Role;
 
-/// A row of `users`. Never exposed to GraphQL directly: it holds the password hash.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+/// A row of `users`. Never exposed to GraphQL directly: it holds the password hash, which
+/// its `Debug` leaves out.
+#[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -18,10 +19,24 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("is_active", &self.is_active)
+            .field("password_hash", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(has_many = "super::task::Entity")]
     Task,
+    #[sea_orm(has_many = "super::session::Entity")]
+    Session,
 }
 
 impl Related<super::task::Entity> for Entity {
@@ -30,4 +45,34 @@ impl Related<super::task::Entity> for Entity {
     }
 }
 
+impl Related<super::session::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Session.def()
+    }
+}
+
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_leaves_the_password_hash_out() {
+        let now = chrono::Utc::now();
+        let user = Model {
+            id: Uuid::nil(),
+            username: "alice".into(),
+            email: "alice@example.com".into(),
+            password_hash: "$argon2id$v=19$secret".into(),
+            role: Role::User,
+            is_active: true,
+            email_verified: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let printed = format!("{user:?}");
+        assert!(!printed.contains("argon2"), "{printed}");
+        assert!(printed.contains("alice"));
+    }
+}

@@ -1,0 +1,283 @@
+//! Sessions and their refresh tokens. A session is one login; its refresh tokens rotate on
+//! every use, and a rotated token presented again after the grace period revokes the whole
+//! session. Tokens are stored as SHA-256 only.
+//!
+//! No statement here needs a transaction: each step is one atomic statement, ordered so
+//! that a failure part-way leaves nothing usable that should not be.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::entities::refresh_token::{self, Entity as RefreshTokens};
+use super::entities::session::{self, Entity as Sessions};
+use super::entities::user::{self, Entity as Users};
+use super::{SessionRecord, UserRecord};
+use crate::error::AppError;
+
+/// Where a login came from, as recorded on its session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// The result of presenting a refresh token.
+#[derive(Debug)]
+pub enum Rotation {
+    /// A new token was stored for the session.
+    Rotated {
+        session_id: Uuid,
+        user: Box<UserRecord>,
+    },
+    /// The token had already been rotated and its grace period is over: the session is
+    /// revoked now.
+    Reused { session_id: Uuid, user_id: Uuid },
+    /// Unknown, expired or revoked token, or an inactive account.
+    Invalid,
+}
+
+fn after(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Starts a session for `user_id` whose first refresh token hashes to `token_hash`.
+pub async fn start(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+    meta: ClientMeta,
+    token_hash: String,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<SessionRecord, AppError> {
+    let session = session::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        created_at: Set(now),
+        last_used_at: Set(now),
+        expires_at: Set(after(now, ttl)),
+        user_agent: Set(meta.user_agent),
+        ip: Set(meta.ip),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    store_token(db, session.id, token_hash, now, ttl).await?;
+    Ok(session)
+}
+
+async fn store_token(
+    db: &DatabaseConnection,
+    session_id: Uuid,
+    token_hash: String,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<(), AppError> {
+    refresh_token::ActiveModel {
+        token_hash: Set(token_hash),
+        session_id: Set(session_id),
+        created_at: Set(now),
+        expires_at: Set(after(now, ttl)),
+        rotated_at: Set(None),
+        regranted_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Rotates the token hashing to `presented` into one hashing to `replacement`.
+///
+/// Two requests racing with one token (two browser tabs refreshing at once) must not log
+/// the user out, so a token rotated at most `grace` ago yields one more fresh token of the
+/// same session (a third request within the grace is refused without revoking anything);
+/// later, presenting it again is treated as theft and revokes the session.
+pub async fn rotate(
+    db: &DatabaseConnection,
+    presented: &str,
+    replacement: String,
+    now: DateTime<Utc>,
+    ttl: Duration,
+    grace: Duration,
+) -> Result<Rotation, AppError> {
+    let Some((token, Some(session))) = RefreshTokens::find_by_id(presented)
+        .find_also_related(Sessions)
+        .one(db)
+        .await?
+    else {
+        return Ok(Rotation::Invalid);
+    };
+    if session.revoked_at.is_some() || session.expires_at <= now || token.expires_at <= now {
+        return Ok(Rotation::Invalid);
+    }
+    let Some(user) = Users::find_by_id(session.user_id).one(db).await? else {
+        return Ok(Rotation::Invalid);
+    };
+    if !user.is_active {
+        return Ok(Rotation::Invalid);
+    }
+    let rotated_at = match token.rotated_at {
+        // Claim the token; a concurrent request that claimed it first leaves 0 rows.
+        None => {
+            let claimed = RefreshTokens::update_many()
+                .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
+                .filter(refresh_token::Column::TokenHash.eq(presented))
+                .filter(refresh_token::Column::RotatedAt.is_null())
+                .exec(db)
+                .await?;
+            (claimed.rows_affected == 0).then_some(now)
+        }
+        Some(at) => Some(at),
+    };
+    if let Some(at) = rotated_at {
+        if now.signed_duration_since(at).to_std().unwrap_or_default() > grace {
+            revoke(db, session.user_id, session.id, now).await?;
+            return Ok(Rotation::Reused {
+                session_id: session.id,
+                user_id: session.user_id,
+            });
+        }
+        // Within the grace period: one second successor (the other tab), never more, so a
+        // replayed token cannot keep spawning branches of the session.
+        let regranted = RefreshTokens::update_many()
+            .col_expr(refresh_token::Column::RegrantedAt, Expr::value(now))
+            .filter(refresh_token::Column::TokenHash.eq(presented))
+            .filter(refresh_token::Column::RegrantedAt.is_null())
+            .exec(db)
+            .await?;
+        if regranted.rows_affected == 0 {
+            return Ok(Rotation::Invalid);
+        }
+    }
+    store_token(db, session.id, replacement, now, ttl).await?;
+    Sessions::update_many()
+        .col_expr(session::Column::LastUsedAt, Expr::value(now))
+        .col_expr(session::Column::ExpiresAt, Expr::value(after(now, ttl)))
+        .filter(session::Column::Id.eq(session.id))
+        .exec(db)
+        .await?;
+    Ok(Rotation::Rotated {
+        session_id: session.id,
+        user: Box::new(user),
+    })
+}
+
+/// The live session a refresh token belongs to, if any.
+pub async fn find_by_token(
+    db: &DatabaseConnection,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionRecord>, AppError> {
+    let found = RefreshTokens::find_by_id(token_hash)
+        .find_also_related(Sessions)
+        .one(db)
+        .await?;
+    Ok(found
+        .and_then(|(_, session)| session)
+        .filter(|session| session.revoked_at.is_none() && session.expires_at > now))
+}
+
+/// Revokes one of `user_id`'s live sessions; false when there is no such session.
+pub async fn revoke(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let result = Sessions::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now))
+        .filter(session::Column::Id.eq(session_id))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(live(now))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Revokes every live session of `user_id` but `except`; returns the revoked ids.
+pub async fn revoke_all(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+    except: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, AppError> {
+    let mut update = Sessions::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(live(now));
+    if let Some(keep) = except {
+        update = update.filter(session::Column::Id.ne(keep));
+    }
+    let revoked = update.exec_with_returning(db).await?;
+    Ok(revoked.into_iter().map(|session| session.id).collect())
+}
+
+/// The ids of every session of `user_id`, live or not.
+pub async fn ids_of(db: &DatabaseConnection, user_id: Uuid) -> Result<Vec<Uuid>, AppError> {
+    Ok(Sessions::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// `user_id`'s live sessions, most recently used first.
+pub async fn list_live(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<SessionRecord>, AppError> {
+    Ok(Sessions::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(live(now))
+        .order_by_desc(session::Column::LastUsedAt)
+        .order_by_desc(session::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The request guard's check, in one primary-key lookup: the account behind an access
+/// token, if its session is live and the account active.
+pub async fn active_account(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<UserRecord>, AppError> {
+    Ok(Users::find()
+        .inner_join(Sessions)
+        .filter(session::Column::Id.eq(session_id))
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::IsActive.eq(true))
+        .filter(live(now))
+        .one(db)
+        .await?)
+}
+
+/// Deletes revoked and expired sessions with their tokens, and expired tokens of live
+/// sessions (no longer needed to recognise reuse); returns how many sessions went.
+pub async fn purge(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, AppError> {
+    let sessions = Sessions::delete_many()
+        .filter(live(now).not())
+        .exec(db)
+        .await?;
+    RefreshTokens::delete_many()
+        .filter(refresh_token::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?;
+    Ok(sessions.rows_affected)
+}
+
+fn live(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(session::Column::RevokedAt.is_null())
+        .add(session::Column::ExpiresAt.gt(now))
+}

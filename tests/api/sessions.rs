@@ -1,0 +1,682 @@
+//! Sessions: refresh-token rotation and reuse detection, revocation, account operations,
+//! key rotation and published keys.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{
+    PASSWORD, SECRET, TestApp, TestUser, claims_of, code, message, spawn_app, spawn_app_with,
+};
+
+const ME: &str = "{ me { id } }";
+const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken tokenType expiresIn refreshToken refreshExpiresIn user { id } } }";
+const LOGOUT: &str = "mutation($t: String!) { logout(refreshToken: $t) }";
+const SESSIONS: &str = "{ sessions { id createdAt lastUsedAt expiresAt userAgent ip current } }";
+
+async fn refresh(app: &TestApp, token: &str) -> Value {
+    app.gql(None, REFRESH, json!({ "t": token })).await
+}
+
+/// The new (access, refresh) pair of a successful refresh.
+fn pair(body: &Value) -> (String, String) {
+    let payload = &body["data"]["refreshToken"];
+    (
+        payload["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_owned(),
+        payload["refreshToken"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn works(app: &TestApp, access: &str) -> bool {
+    let body = app.gql(Some(access), ME, json!({})).await;
+    body["data"]["me"]["id"].is_string()
+}
+
+async fn log_in_again(app: &TestApp, username: &str, password: &str) -> TestUser {
+    let body = app.login(username, password).await;
+    let login = &body["data"]["login"];
+    TestUser {
+        id: login["user"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_owned(),
+        token: login["accessToken"].as_str().unwrap().to_owned(),
+        refresh: login["refreshToken"].as_str().unwrap().to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn login_returns_a_refresh_token_that_rotates() {
+    let app = spawn_app().await;
+    let user = app.user("alice").await;
+    let body = app.login("alice", PASSWORD).await;
+    assert_eq!(body["data"]["login"]["refreshExpiresIn"], 7 * 86_400);
+    assert!(user.refresh.starts_with("tqr_") && user.refresh.len() >= 47);
+
+    let body = refresh(&app, &user.refresh).await;
+    let payload = &body["data"]["refreshToken"];
+    assert_eq!(payload["tokenType"], "Bearer");
+    assert_eq!(payload["expiresIn"], 1800);
+    assert_eq!(payload["refreshExpiresIn"], 7 * 86_400);
+    assert_eq!(payload["user"]["id"], user.id.as_str());
+    let (access, next) = pair(&body);
+    assert_ne!(next, user.refresh);
+    assert!(works(&app, &access).await);
+    assert_eq!(
+        claims_of(&access)["sid"],
+        claims_of(&user.token)["sid"],
+        "same session"
+    );
+    // The next token rotates in turn.
+    let (access, _) = pair(&refresh(&app, &next).await);
+    assert!(works(&app, &access).await);
+}
+
+#[tokio::test]
+async fn a_rotated_token_presented_again_revokes_its_whole_session() {
+    let app = spawn_app_with(&[("REFRESH_REUSE_GRACE_SECONDS", "0")]).await;
+    let victim = app.user("bob").await;
+    let other_device = log_in_again(&app, "bob", PASSWORD).await;
+
+    let (access, newer) = pair(&refresh(&app, &victim.refresh).await);
+    // The attacker replays the stolen, already rotated token.
+    let body = refresh(&app, &victim.refresh).await;
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    // Every token of that session is dead now: older, newer, access and refresh alike.
+    assert!(!works(&app, &access).await);
+    assert!(!works(&app, &victim.token).await);
+    assert_eq!(code(&refresh(&app, &newer).await), "UNAUTHENTICATED");
+    // Bob's other login is untouched.
+    assert!(works(&app, &other_device.token).await);
+    assert!(refresh(&app, &other_device.refresh).await["data"]["refreshToken"].is_object());
+}
+
+#[tokio::test]
+async fn two_tabs_refreshing_the_same_token_at_once_both_stay_logged_in() {
+    let app = spawn_app().await;
+    let user = app.user("carol").await;
+    let (first, second) = tokio::join!(refresh(&app, &user.refresh), refresh(&app, &user.refresh));
+    let (access_a, refresh_a) = pair(&first);
+    let (access_b, refresh_b) = pair(&second);
+    assert_ne!(refresh_a, refresh_b);
+    for (access, next) in [(access_a, refresh_a), (access_b, refresh_b)] {
+        assert!(works(&app, &access).await);
+        let (access, _) = pair(&refresh(&app, &next).await);
+        assert!(works(&app, &access).await);
+    }
+    // Within the grace period a sequential repeat is treated the same way, once: a third
+    // presentation is refused without ending the session.
+    let fresh = log_in_again(&app, "carol", PASSWORD).await;
+    let (_, rotated) = pair(&refresh(&app, &fresh.refresh).await);
+    let (again, second) = pair(&refresh(&app, &fresh.refresh).await);
+    assert!(works(&app, &again).await);
+    assert_eq!(
+        code(&refresh(&app, &fresh.refresh).await),
+        "UNAUTHENTICATED"
+    );
+    assert!(works(&app, &again).await, "the session lives on");
+    assert!(refresh(&app, &rotated).await["data"]["refreshToken"].is_object());
+    assert!(refresh(&app, &second).await["data"]["refreshToken"].is_object());
+}
+
+#[tokio::test]
+async fn invalid_refresh_tokens_are_refused_alike() {
+    let app = spawn_app().await;
+    let user = app.user("dave").await;
+    let huge = "t".repeat(100_000);
+    let last = if user.refresh.ends_with('A') {
+        'B'
+    } else {
+        'A'
+    };
+    let flipped = format!("{}{last}", &user.refresh[..user.refresh.len() - 1]);
+    for bad in [
+        "",
+        "tqr_",
+        "not-a-token",
+        huge.as_str(),
+        user.token.as_str(),
+        flipped.as_str(),
+        "tqr_' OR 1=1 --",
+    ] {
+        let body = refresh(&app, bad).await;
+        assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+        assert_eq!(
+            message(&body),
+            "Authentication required: send a valid access token."
+        );
+    }
+    // A stale access token attached does not get in the way.
+    let body = app
+        .gql(Some("stale"), REFRESH, json!({ "t": user.refresh }))
+        .await;
+    assert!(body["data"]["refreshToken"].is_object(), "{body}");
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_its_access_tokens_at_once() {
+    let app = spawn_app().await;
+    let user = app.user("erin").await;
+    let other = log_in_again(&app, "erin", PASSWORD).await;
+    let body = app.gql(None, LOGOUT, json!({ "t": user.refresh })).await;
+    assert_eq!(body["data"]["logout"], true, "{body}");
+    assert!(!works(&app, &user.token).await);
+    assert_eq!(code(&refresh(&app, &user.refresh).await), "UNAUTHENTICATED");
+    assert!(works(&app, &other.token).await, "other sessions stay");
+    // Logging out twice, or with something that is no token, says false.
+    for token in [user.refresh.as_str(), "nonsense"] {
+        let body = app.gql(None, LOGOUT, json!({ "t": token })).await;
+        assert_eq!(body["data"]["logout"], false);
+    }
+}
+
+#[tokio::test]
+async fn logout_all_ends_every_session_of_the_viewer_only() {
+    let app = spawn_app().await;
+    let first = app.user("frank").await;
+    let second = log_in_again(&app, "frank", PASSWORD).await;
+    let bystander = app.user("grace").await;
+    let body = app
+        .gql(Some(&first.token), "mutation { logoutAll }", json!({}))
+        .await;
+    assert_eq!(body["data"]["logoutAll"], true);
+    for session in [&first, &second] {
+        assert!(!works(&app, &session.token).await);
+        assert_eq!(
+            code(&refresh(&app, &session.refresh).await),
+            "UNAUTHENTICATED"
+        );
+    }
+    assert!(works(&app, &bystander.token).await);
+    let body = app.gql(None, "mutation { logoutAll }", json!({})).await;
+    assert_eq!(code(&body), "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn sessions_lists_live_sessions_marking_the_current_one_and_no_secrets() {
+    let app = spawn_app().await;
+    let user = app.user("hana").await;
+    let phone = app
+        .client
+        .post(app.graphql_url())
+        .header("user-agent", "TaskqlPhone/1.0 \t(odd)")
+        .json(&json!({
+            "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
+            "variables": { "i": { "username": "hana", "password": PASSWORD } },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let phone_refresh = phone["data"]["login"]["refreshToken"].as_str().unwrap();
+
+    let body = app.gql(Some(&user.token), SESSIONS, json!({})).await;
+    let sessions = body["data"]["sessions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(sessions.len(), 2);
+    let current: Vec<&Value> = sessions.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["id"], claims_of(&user.token)["sid"]);
+    let phone_session = sessions.iter().find(|s| s["current"] == false).unwrap();
+    assert_eq!(
+        phone_session["userAgent"], "TaskqlPhone/1.0 (odd)",
+        "control characters dropped"
+    );
+    assert_eq!(phone_session["ip"], "127.0.0.1");
+    for session in sessions {
+        assert!(session["expiresAt"].as_str() > session["createdAt"].as_str());
+    }
+    let text = body.to_string();
+    for secret in [user.refresh.as_str(), phone_refresh, user.token.as_str()] {
+        assert!(!text.contains(secret));
+        let digest: String = Sha256::digest(secret.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(!text.contains(&digest));
+    }
+    // Logged-out sessions disappear from the list.
+    app.gql(None, LOGOUT, json!({ "t": phone_refresh })).await;
+    let body = app.gql(Some(&user.token), SESSIONS, json!({})).await;
+    assert_eq!(body["data"]["sessions"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn revoke_session_ends_one_of_the_viewers_sessions_and_nobody_elses() {
+    let app = spawn_app().await;
+    let laptop = app.user("ivan").await;
+    let phone = log_in_again(&app, "ivan", PASSWORD).await;
+    let mallory = app.user("mallory").await;
+    let revoke = "mutation($id: ID!) { revokeSession(id: $id) }";
+    let phone_sid = claims_of(&phone.token)["sid"].clone();
+    let laptop_sid = claims_of(&laptop.token)["sid"].clone();
+
+    let body = app
+        .gql(Some(&mallory.token), revoke, json!({ "id": laptop_sid }))
+        .await;
+    assert_eq!(code(&body), "NOT_FOUND", "{body}");
+    assert!(
+        works(&app, &laptop.token).await,
+        "someone else's session is untouched"
+    );
+
+    let body = app
+        .gql(Some(&laptop.token), revoke, json!({ "id": phone_sid }))
+        .await;
+    assert_eq!(body["data"]["revokeSession"], true, "{body}");
+    assert!(!works(&app, &phone.token).await);
+    assert_eq!(
+        code(&refresh(&app, &phone.refresh).await),
+        "UNAUTHENTICATED"
+    );
+    assert!(works(&app, &laptop.token).await);
+
+    let body = app
+        .gql(Some(&laptop.token), revoke, json!({ "id": phone_sid }))
+        .await;
+    assert_eq!(code(&body), "NOT_FOUND", "already revoked");
+    for bad in ["", "nope", "'; DELETE FROM sessions; --"] {
+        let body = app
+            .gql(Some(&laptop.token), revoke, json!({ "id": bad }))
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT");
+        assert!(message(&body).contains("`id`"));
+    }
+    let body = app.gql(None, revoke, json!({ "id": phone_sid })).await;
+    assert_eq!(code(&body), "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn change_password_keeps_this_session_and_ends_the_others() {
+    let app = spawn_app().await;
+    let here = app.user("judy").await;
+    let elsewhere = log_in_again(&app, "judy", PASSWORD).await;
+    let change = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+    let new_password = "violet harbor lantern 42";
+
+    for (current, new, rule) in [
+        (
+            "wrong password entirely",
+            new_password,
+            "`currentPassword` is incorrect",
+        ),
+        ("", new_password, "`currentPassword` is incorrect"),
+        (PASSWORD, "short", "password must be 8 to 128 characters"),
+        (PASSWORD, "password123", "password is too easy to guess"),
+        (
+            PASSWORD,
+            "judy-rocks-the-galaxy",
+            "must not contain your username",
+        ),
+        (PASSWORD, PASSWORD, "newPassword must differ"),
+    ] {
+        let body = app
+            .gql(Some(&here.token), change, json!({ "c": current, "n": new }))
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+        assert!(message(&body).contains(rule), "{rule}: {body}");
+    }
+    assert!(
+        works(&app, &elsewhere.token).await,
+        "failed attempts change nothing"
+    );
+
+    let body = app
+        .gql(
+            Some(&here.token),
+            change,
+            json!({ "c": PASSWORD, "n": new_password }),
+        )
+        .await;
+    assert_eq!(body["data"]["changePassword"], true, "{body}");
+    assert!(works(&app, &here.token).await);
+    assert!(refresh(&app, &here.refresh).await["data"]["refreshToken"].is_object());
+    assert!(!works(&app, &elsewhere.token).await);
+    assert_eq!(
+        code(&refresh(&app, &elsewhere.refresh).await),
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(code(&app.login("judy", PASSWORD).await), "UNAUTHENTICATED");
+    assert!(app.login("judy", new_password).await["data"]["login"].is_object());
+}
+
+#[tokio::test]
+async fn delete_account_removes_the_user_their_tasks_and_sessions() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app().await;
+    let user = app.user("kim").await;
+    let other = log_in_again(&app, "kim", PASSWORD).await;
+    app.create_task(&user.token, json!({ "title": "doomed" }))
+        .await;
+    let delete = "mutation($p: String!) { deleteAccount(password: $p) }";
+
+    let body = app
+        .gql(Some(&user.token), delete, json!({ "p": "not my password" }))
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+    assert!(message(&body).contains("`password` is incorrect"));
+    assert!(works(&app, &user.token).await);
+
+    let body = app
+        .gql(Some(&user.token), delete, json!({ "p": PASSWORD }))
+        .await;
+    assert_eq!(body["data"]["deleteAccount"], true, "{body}");
+    for session in [&user, &other] {
+        assert!(!works(&app, &session.token).await);
+        assert_eq!(
+            code(&refresh(&app, &session.refresh).await),
+            "UNAUTHENTICATED"
+        );
+    }
+    assert_eq!(code(&app.login("kim", PASSWORD).await), "UNAUTHENTICATED");
+    let db = app.db().await;
+    for table in ["users", "tasks", "sessions", "refresh_tokens"] {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 0, "{table}");
+    }
+    // The name is free again.
+    assert!(app.register("kim", "kim@example.com", PASSWORD).await["data"]["register"].is_object());
+}
+
+#[tokio::test]
+async fn the_password_policy_explains_every_rejection_and_the_form_sees_the_same() {
+    let app = spawn_app().await;
+    let strength = "query($p: String!, $u: String, $e: String) { passwordStrength(password: $p, username: $u, email: $e) { acceptable score reasons suggestions } }";
+    for (password, rule) in [
+        ("", "password must be 8 to 128 characters"),
+        ("short", "password must be 8 to 128 characters"),
+        (
+            &"long".repeat(40) as &str,
+            "password must be 8 to 128 characters",
+        ),
+        ("password", "password is too easy to guess"),
+        ("12345678", "password is too easy to guess"),
+        ("qwertyuiop", "password is too easy to guess"),
+        ("iloveyou", "password is too easy to guess"),
+        ("liam-the-great-2026", "must not contain your username"),
+        ("liam.smith-at-work!", "must not contain your email address"),
+    ] {
+        let body = app
+            .register("liam", "Liam.Smith@example.com", password)
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{password}: {body}");
+        assert!(message(&body).contains(rule), "{rule}: {body}");
+        let judged = app
+            .gql(
+                None,
+                strength,
+                json!({ "p": password, "u": "liam", "e": "Liam.Smith@example.com" }),
+            )
+            .await;
+        let verdict = &judged["data"]["passwordStrength"];
+        assert_eq!(verdict["acceptable"], false, "{judged}");
+        let reasons: Vec<&str> = verdict["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert!(reasons.iter().any(|r| r.contains(rule)), "{rule}: {judged}");
+        assert_eq!(
+            message(&body),
+            reasons.join("; "),
+            "the form says what register says"
+        );
+    }
+    let judged = app
+        .gql(
+            None,
+            strength,
+            json!({ "p": "correct horse battery staple" }),
+        )
+        .await;
+    let verdict = &judged["data"]["passwordStrength"];
+    assert_eq!(verdict["acceptable"], true);
+    assert_eq!(verdict["reasons"], json!([]));
+    assert!(verdict["score"].as_i64().unwrap() >= 3);
+    let judged = app.gql(None, strength, json!({ "p": "password" })).await;
+    assert_eq!(judged["data"]["passwordStrength"]["score"], 0);
+    assert!(
+        !judged["data"]["passwordStrength"]["suggestions"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn weaker_stored_hashes_are_upgraded_at_login() {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    use sea_orm::{ConnectionTrait, Statement, Value as DbValue};
+    let app = spawn_app().await;
+    app.user("mona").await;
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(8192, 1, 1, None).unwrap(),
+    )
+    .hash_password(
+        PASSWORD.as_bytes(),
+        &SaltString::encode_b64(b"0123456789abcdef").unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    let db = app.db().await;
+    let backend = db.get_database_backend();
+    let placeholder = if backend == sea_orm::DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        format!("UPDATE users SET password_hash = {placeholder}"),
+        [DbValue::from(weak.clone())],
+    ))
+    .await
+    .unwrap();
+    assert!(app.login("mona", PASSWORD).await["data"]["login"].is_object());
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT password_hash FROM users",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let stored: String = row.try_get("", "password_hash").unwrap();
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+    assert!(app.login("mona", PASSWORD).await["data"]["login"].is_object());
+}
+
+#[tokio::test]
+async fn keys_rotate_without_logging_anyone_out() {
+    let new_key = "the-new-signing-key-0123456789abcdefgh";
+    let before = spawn_app().await;
+    let user = before.user("nina").await;
+    let after = before
+        .replica(&[("SECRET_KEY", new_key), ("SECRET_KEY_PREVIOUS", SECRET)])
+        .await;
+    assert!(
+        works(&after, &user.token).await,
+        "a token signed with the previous key"
+    );
+    let (fresh, _) = pair(&refresh(&after, &user.refresh).await);
+    let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    assert_ne!(kid(&fresh), kid(&user.token), "new tokens use the new key");
+    assert!(works(&after, &fresh).await);
+    // A replica that never had the new key refuses its kid.
+    assert!(!works(&before, &fresh).await);
+    let response = before.post(Some(&fresh), ME, json!({})).await;
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    // Once the old key is retired, its tokens stop working.
+    let retired = before.replica(&[("SECRET_KEY", new_key)]).await;
+    assert!(!works(&retired, &user.token).await);
+    assert!(works(&retired, &fresh).await);
+}
+
+#[tokio::test]
+async fn eddsa_tokens_verify_with_the_published_jwks_as_an_outside_service_would() {
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+    use jsonwebtoken::jwk::JwkSet;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("signing.pem");
+    let pem = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>())
+        .to_pkcs8_pem(LineEnding::LF)
+        .unwrap();
+    std::fs::write(&key_file, pem.as_bytes()).unwrap();
+    let app = spawn_app_with(&[("JWT_PRIVATE_KEY_FILE", key_file.to_str().unwrap())]).await;
+    let user = app.user("oscar").await;
+    assert!(works(&app, &user.token).await);
+
+    let response = app
+        .client
+        .get(format!("{}/.well-known/jwks.json", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let jwks: JwkSet = response.json().await.unwrap();
+    let header = jsonwebtoken::decode_header(&user.token).unwrap();
+    assert_eq!(header.alg, Algorithm::EdDSA);
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("the token's key is published");
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_audience(&["taskql"]);
+    validation.set_issuer(&["taskql"]);
+    let claims = jsonwebtoken::decode::<Value>(
+        &user.token,
+        &DecodingKey::from_jwk(jwk).unwrap(),
+        &validation,
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(claims["sub"], user.id.as_str());
+
+    // Key confusion: the Ed25519 kid with an HS256 signature made with the public key.
+    let public = match &jwk.algorithm {
+        jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(params) => params.x.clone(),
+        other => panic!("unexpected key type {other:?}"),
+    };
+    let mut confused = jsonwebtoken::Header::new(Algorithm::HS256);
+    confused.typ = Some("at+jwt".into());
+    confused.kid = header.kid.clone();
+    let claims = json!({
+        "sub": user.id, "sid": claims["sid"], "iat": chrono::Utc::now().timestamp(),
+        "nbf": chrono::Utc::now().timestamp(), "exp": chrono::Utc::now().timestamp() + 600,
+        "iss": "taskql", "aud": "taskql", "jti": "x",
+    });
+    for secret in [
+        public.as_bytes().to_vec(),
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &public).unwrap(),
+    ] {
+        let forged = jsonwebtoken::encode(
+            &confused,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(&secret),
+        )
+        .unwrap();
+        assert!(!works(&app, &forged).await, "HS256 under the EdDSA kid");
+    }
+    // And the HS256 kid of SECRET_KEY with an EdDSA signature of some other key.
+    let other_key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32])
+        .to_pkcs8_der()
+        .unwrap();
+    let mut hs_kid_eddsa = jsonwebtoken::Header::new(Algorithm::EdDSA);
+    hs_kid_eddsa.typ = Some("at+jwt".into());
+    let plain_app_token = {
+        let plain = spawn_app().await;
+        plain.user("olga").await.token
+    };
+    hs_kid_eddsa.kid = jsonwebtoken::decode_header(&plain_app_token).unwrap().kid;
+    let forged = jsonwebtoken::encode(
+        &hs_kid_eddsa,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ed_der(other_key.as_bytes()),
+    )
+    .unwrap();
+    assert!(!works(&app, &forged).await, "EdDSA under the HS256 kid");
+
+    // Without an Ed25519 key the set is empty: nothing secret is ever published.
+    let plain = spawn_app().await;
+    let jwks: Value = plain
+        .client
+        .get(format!("{}/.well-known/jwks.json", plain.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks, json!({ "keys": [] }));
+}
+
+#[tokio::test]
+async fn dead_sessions_are_purged_in_the_background() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app_with(&[("SESSION_PURGE_INTERVAL_SECONDS", "1")]).await;
+    let user = app.user("pat").await;
+    let kept = log_in_again(&app, "pat", PASSWORD).await;
+    app.gql(None, LOGOUT, json!({ "t": user.refresh })).await;
+    let db = app.db().await;
+    let count = || async {
+        db.query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM sessions",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+    };
+    let mut remaining = count().await;
+    for _ in 0..50 {
+        if remaining == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        remaining = count().await;
+    }
+    assert_eq!(
+        remaining, 1,
+        "the revoked session was purged, the live one kept"
+    );
+    assert!(works(&app, &kept.token).await);
+}
+
+#[tokio::test]
+async fn with_a_session_cache_revocation_still_takes_effect_at_once_on_this_replica() {
+    let app = spawn_app_with(&[("SESSION_CACHE_SECONDS", "5")]).await;
+    let user = app.user("quinn").await;
+    assert!(works(&app, &user.token).await, "now cached as live");
+    app.gql(None, LOGOUT, json!({ "t": user.refresh })).await;
+    assert!(!works(&app, &user.token).await);
+    let other = log_in_again(&app, "quinn", PASSWORD).await;
+    assert!(works(&app, &other.token).await);
+    app.gql(Some(&other.token), "mutation { logoutAll }", json!({}))
+        .await;
+    assert!(!works(&app, &other.token).await);
+}
