@@ -1,5 +1,5 @@
 // Apollo Client 4 against taskql: register, login, create and page tasks, with an auth link
-// and an error link that re-authenticates on UNAUTHENTICATED and retries the operation.
+// and an error link that refreshes the token on UNAUTHENTICATED and retries the operation.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
@@ -13,17 +13,20 @@ import { from as fromPromise, switchMap } from 'rxjs';
 import {
   CreateTaskDocument,
   LoginDocument,
+  LogoutDocument,
   MeDocument,
+  RefreshTokenDocument,
   RegisterDocument,
   TaskPageDocument,
   type TaskPageQuery,
 } from './generated/graphql.js';
 import { HTTP_URL, PASSWORD, uniqueName } from './support.js';
 
-/** A signed-in Apollo session: the token lives here, the links read and renew it. */
+/** A signed-in Apollo session: the tokens live here, the links read and renew them. */
 class Session {
   token: string | null = null;
-  reauthentications = 0;
+  refreshToken: string | null = null;
+  refreshes = 0;
   readonly client: ApolloClient;
 
   constructor(
@@ -38,21 +41,22 @@ class Session {
         ...(this.token ? { Authorization: `Bearer ${this.token}` } : {}),
       },
     }));
-    // taskql's schema has no refreshToken mutation on this branch, so "refresh" means
-    // logging in again with the stored credentials, then retrying the failed operation.
-    const reauthenticate = new ErrorLink(({ error, operation, forward }) => {
+    // On UNAUTHENTICATED, trade the refresh token for a new pair and retry the operation
+    // once; a failed refresh reaches the caller, who must log in again.
+    const refresh = new ErrorLink(({ error, operation, forward }) => {
       const unauthenticated =
         CombinedGraphQLErrors.is(error) &&
         error.errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED');
-      if (!unauthenticated || operation.operationName === 'Login' || operation.getContext().retried) {
+      const exempt = ['Login', 'RefreshToken', 'Logout'].includes(operation.operationName ?? '');
+      if (!unauthenticated || exempt || operation.getContext().retried || !this.refreshToken) {
         return;
       }
       operation.setContext({ retried: true });
-      return fromPromise(this.login()).pipe(switchMap(() => forward(operation)));
+      return fromPromise(this.refresh()).pipe(switchMap(() => forward(operation)));
     });
     this.client = new ApolloClient({
       link: ApolloLink.from([
-        reauthenticate,
+        refresh,
         auth,
         ...extraLinks,
         new HttpLink({ uri: HTTP_URL, fetch: fetchImpl }),
@@ -77,10 +81,20 @@ class Session {
     });
     assert.ok(data, 'login returned data');
     assert.equal(data.login.tokenType, 'Bearer');
-    if (this.token !== null) {
-      this.reauthentications += 1;
-    }
+    assert.ok(data.login.refreshExpiresIn > data.login.expiresIn);
     this.token = data.login.accessToken;
+    this.refreshToken = data.login.refreshToken;
+  }
+
+  async refresh(): Promise<void> {
+    const { data } = await this.client.mutate({
+      mutation: RefreshTokenDocument,
+      variables: { refreshToken: this.refreshToken ?? '' },
+    });
+    assert.ok(data, 'refreshToken returned data');
+    this.refreshes += 1;
+    this.token = data.refreshToken.accessToken;
+    this.refreshToken = data.refreshToken.refreshToken;
   }
 }
 
@@ -136,23 +150,28 @@ test('Apollo Client registers, logs in, creates and pages tasks both ways', asyn
   assert.deepEqual(searched.data?.tasks.edges.map((e) => e.node.title), ['apollo task 3']);
 });
 
-test('the error link re-authenticates on UNAUTHENTICATED and retries once', async () => {
-  const session = new Session(uniqueName('relogin'), PASSWORD);
+test('the error link refreshes the token on UNAUTHENTICATED and retries once', async () => {
+  const session = new Session(uniqueName('refresh'), PASSWORD);
   await session.register();
   await session.login();
+  const firstRefreshToken = session.refreshToken;
   // An access token the server no longer accepts, as after expiry.
   session.token = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.invalid';
   const { data } = await session.client.query({ query: MeDocument, fetchPolicy: 'network-only' });
   assert.equal(data?.me.username, session.username);
-  assert.equal(session.reauthentications, 1);
+  assert.equal(session.refreshes, 1);
+  assert.notEqual(session.refreshToken, firstRefreshToken, 'the refresh token rotates');
 
-  // Wrong credentials are not retried forever: the error reaches the caller.
-  const stranger = new Session(uniqueName('stranger'), PASSWORD);
-  stranger.token = 'not-a-token';
+  // After logout the refresh fails too: the error reaches the caller, with no retry loop.
+  await session.client.mutate({
+    mutation: LogoutDocument,
+    variables: { refreshToken: session.refreshToken ?? '' },
+  });
   await assert.rejects(
-    stranger.client.query({ query: MeDocument, fetchPolicy: 'network-only' }),
+    session.client.query({ query: MeDocument, fetchPolicy: 'network-only' }),
     (error: unknown) => CombinedGraphQLErrors.is(error),
   );
+  assert.equal(session.refreshes, 1);
 });
 
 test('Apollo persisted queries: the hash first, the document only when asked', async () => {
