@@ -1,6 +1,8 @@
 //! Tasks: `task`, `tasks`, `createTask`, `updateTask`, `deleteTask`. Every resolver goes
 //! through the viewer's [`ViewerTasks`]; none reaches the tasks table another way.
 
+use std::collections::HashSet;
+
 use async_graphql::{
     ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, SimpleObject, Subscription,
 };
@@ -360,8 +362,31 @@ impl TaskQuery {
             size,
         };
         let page = ViewerTasks::new(&state(ctx).db, viewer).page(query).await?;
+        load_owners(ctx, &page).await?;
         Ok(page.into())
     }
+}
+
+/// When the selection asks for owners, loads the page's owners in one batch before the
+/// tasks resolve, so every `Task.owner` is answered from the request's loader cache. Left to
+/// the fields alone, a large page can ask while the first batch is in flight and cost more.
+async fn load_owners(ctx: &Context<'_>, page: &Page) -> Result<(), AppError> {
+    let selection = ctx.look_ahead();
+    let wanted = selection.field("nodes").field("owner").exists()
+        || selection
+            .field("edges")
+            .field("node")
+            .field("owner")
+            .exists();
+    if !wanted || page.tasks.is_empty() {
+        return Ok(());
+    }
+    let owners: HashSet<Uuid> = page.tasks.iter().map(|(_, task)| task.owner_id).collect();
+    ctx.data_unchecked::<CachingUserLoader>()
+        .load_many(owners)
+        .await
+        .map_err(|err| AppError::Internal(anyhow::anyhow!("cannot load task owners: {err}")))?;
+    Ok(())
 }
 
 /// Task mutations.
