@@ -123,15 +123,9 @@ pub async fn rotate(
         return Ok(Rotation::Invalid);
     }
     let rotated_at = match token.rotated_at {
-        // Claim the token; a concurrent request that claimed it first leaves 0 rows.
+        // Claim the token; losing to a concurrent request means it was rotated just now.
         None => {
-            let claimed = RefreshTokens::update_many()
-                .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
-                .filter(refresh_token::Column::TokenHash.eq(presented))
-                .filter(refresh_token::Column::RotatedAt.is_null())
-                .exec(db)
-                .await?;
-            (claimed.rows_affected == 0).then_some(now)
+            (!mark_once(db, presented, refresh_token::Column::RotatedAt, now).await?).then_some(now)
         }
         Some(at) => Some(at),
     };
@@ -145,13 +139,7 @@ pub async fn rotate(
         }
         // Within the grace period: one second successor (the other tab), never more, so a
         // replayed token cannot keep spawning branches of the session.
-        let regranted = RefreshTokens::update_many()
-            .col_expr(refresh_token::Column::RegrantedAt, Expr::value(now))
-            .filter(refresh_token::Column::TokenHash.eq(presented))
-            .filter(refresh_token::Column::RegrantedAt.is_null())
-            .exec(db)
-            .await?;
-        if regranted.rows_affected == 0 {
+        if !mark_once(db, presented, refresh_token::Column::RegrantedAt, now).await? {
             return Ok(Rotation::Invalid);
         }
     }
@@ -166,6 +154,23 @@ pub async fn rotate(
         session_id: session.id,
         user: Box::new(user),
     })
+}
+
+/// Sets the token's `column` to `now` if it is still null, in one conditional statement;
+/// false when another request got there first.
+async fn mark_once(
+    db: &DatabaseConnection,
+    token_hash: &str,
+    column: refresh_token::Column,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let result = RefreshTokens::update_many()
+        .col_expr(column, Expr::value(now))
+        .filter(refresh_token::Column::TokenHash.eq(token_hash))
+        .filter(column.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 /// The live session a refresh token belongs to, if any.

@@ -155,15 +155,26 @@ async fn deactivated_accounts_can_neither_log_in_nor_use_earlier_tokens() {
     assert!(stderr(&output).contains("no account"));
 }
 
-/// Runs `taskql serve` with `vars` on a free port until `lines` says it listens, and
-/// returns the child and the GraphQL URL.
-fn serve(dir: &std::path::Path, vars: &[(&str, &str)]) -> (std::process::Child, String) {
+/// A `taskql serve` child process, killed when dropped (also when a test fails).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `taskql serve` with `vars` on a free port until its log says it listens, and
+/// returns the server and the GraphQL URL.
+fn serve(dir: &std::path::Path, vars: &[(&str, &str)]) -> (Server, String) {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_taskql"))
         .env_clear()
         .envs(vars.iter().copied())
         .env("BIND_ADDR", "127.0.0.1:0")
         .current_dir(dir)
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn taskql");
@@ -190,7 +201,7 @@ fn serve(dir: &std::path::Path, vars: &[(&str, &str)]) -> (std::process::Child, 
         }
     };
     LOG_LINES.with(|cell| *cell.borrow_mut() = Some(rx));
-    (child, url)
+    (Server(child), url)
 }
 
 thread_local! {
@@ -203,7 +214,10 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
     // Register, login, refresh, change password, a bad token and logout, all at trace level.
     let dir = tempfile::tempdir().unwrap();
     let password = "log-canary-password-8d1e";
-    let (mut child, url) = serve(dir.path(), &[("RUST_LOG", "trace")]);
+    let (server, url) = serve(
+        dir.path(),
+        &[("RUST_LOG", "trace"), ("REFRESH_REUSE_GRACE_SECONDS", "0")],
+    );
     let client = reqwest::Client::new();
     let post = |body: serde_json::Value, token: Option<String>| {
         let mut request = client.post(&url).json(&body);
@@ -256,12 +270,55 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
     let logout = json!({ "query": "mutation($t: String!) { logout(refreshToken: $t) }",
         "variables": { "t": second_refresh } });
     assert_eq!(post(logout, None).await["data"]["logout"], true);
+    // A new login whose rotated refresh token is replayed (reuse detection logs a warning),
+    // then logoutAll and deleteAccount.
+    let login = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
+        "variables": { "i": { "username": "logcheck", "password": "second-log-canary-pass" } } });
+    let login = post(login, None).await;
+    let third_refresh = login["data"]["login"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh = json!({ "query": "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }",
+        "variables": { "t": third_refresh } });
+    assert!(post(refresh.clone(), None).await["data"]["refreshToken"].is_object());
+    assert!(
+        post(refresh, None).await["errors"].is_array(),
+        "reuse, with no grace"
+    );
+    let login = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+        "variables": { "i": { "username": "logcheck", "password": "second-log-canary-pass" } } });
+    let fourth_access = post(login, None).await["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let logout_all = json!({ "query": "mutation { logoutAll }" });
+    assert_eq!(
+        post(logout_all, Some(fourth_access)).await["data"]["logoutAll"],
+        true
+    );
+    let login = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+        "variables": { "i": { "username": "logcheck", "password": "second-log-canary-pass" } } });
+    let fifth_access = post(login, None).await["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let delete = json!({ "query": "mutation($p: String!) { deleteAccount(password: $p) }",
+        "variables": { "p": "second-log-canary-pass" } });
+    assert_eq!(
+        post(delete, Some(fifth_access)).await["data"]["deleteAccount"],
+        true
+    );
 
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
     let log: Vec<String> =
         LOG_LINES.with(|cell| cell.borrow_mut().take().unwrap().iter().collect());
     assert!(log.len() > 5, "trace logging produced output: {log:?}");
+    assert!(
+        log.iter().any(|line| line.contains("refresh token reused")),
+        "{log:?}"
+    );
+    assert!(log.iter().any(|line| line.contains("account deleted")));
     let signature = token.rsplit('.').next().unwrap();
     let digest = |value: &str| -> String {
         use sha2::Digest;
@@ -273,8 +330,10 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
     let secrets = [
         first_refresh.clone(),
         second_refresh.clone(),
+        third_refresh.clone(),
         digest(&first_refresh),
         digest(&second_refresh),
+        digest(&third_refresh),
         "second-log-canary-pass".to_owned(),
     ];
     for line in &log {

@@ -346,7 +346,7 @@ async fn register_and_login_work_with_a_stale_token_attached() {
 
 #[tokio::test]
 async fn a_deleted_users_token_stops_working_and_their_tasks_go_with_them() {
-    use sea_orm::{ConnectionTrait, Statement};
+    use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     let doomed = app.user("frank").await;
     let survivor = app.user("grace").await;
@@ -357,28 +357,13 @@ async fn a_deleted_users_token_stops_working_and_their_tasks_go_with_them() {
     app.create_task(&survivor.token, json!({ "title": "mine" }))
         .await;
 
-    let db = app.db().await;
-    let backend = db.get_database_backend();
-    let count = |sql: &'static str| {
-        let db = &db;
-        async move {
-            let row = db
-                .query_one_raw(Statement::from_string(backend, sql))
-                .await
-                .unwrap()
-                .unwrap();
-            row.try_get_by_index::<i64>(0).unwrap()
-        }
-    };
-    assert_eq!(count("SELECT COUNT(*) FROM tasks").await, 4);
-    db.execute_unprepared("DELETE FROM users WHERE username = 'frank'")
+    assert_eq!(app.count("tasks").await, 4);
+    app.db()
+        .await
+        .execute_unprepared("DELETE FROM users WHERE username = 'frank'")
         .await
         .unwrap();
-    assert_eq!(
-        count("SELECT COUNT(*) FROM tasks").await,
-        1,
-        "cascade delete"
-    );
+    assert_eq!(app.count("tasks").await, 1, "cascade delete");
 
     assert_refused(&app, &doomed.token, "deleted user").await;
     let body = app

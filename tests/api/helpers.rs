@@ -205,6 +205,21 @@ impl TestApp {
             .expect("database")
     }
 
+    /// How many rows `table` holds.
+    pub async fn count(&self, table: &str) -> i64 {
+        use sea_orm::Statement;
+        let db = self.db().await;
+        db.query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) FROM {table}"),
+        ))
+        .await
+        .expect("count")
+        .expect("a row")
+        .try_get_by_index::<i64>(0)
+        .expect("a number")
+    }
+
     pub async fn register(&self, username: &str, email: &str, password: &str) -> Value {
         self.gql(
             None,

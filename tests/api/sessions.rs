@@ -347,7 +347,6 @@ async fn change_password_keeps_this_session_and_ends_the_others() {
 
 #[tokio::test]
 async fn delete_account_removes_the_user_their_tasks_and_sessions() {
-    use sea_orm::{ConnectionTrait, Statement};
     let app = spawn_app().await;
     let user = app.user("kim").await;
     let other = log_in_again(&app, "kim", PASSWORD).await;
@@ -374,17 +373,8 @@ async fn delete_account_removes_the_user_their_tasks_and_sessions() {
         );
     }
     assert_eq!(code(&app.login("kim", PASSWORD).await), "UNAUTHENTICATED");
-    let db = app.db().await;
     for table in ["users", "tasks", "sessions", "refresh_tokens"] {
-        let row = db
-            .query_one_raw(Statement::from_string(
-                db.get_database_backend(),
-                format!("SELECT COUNT(*) FROM {table}"),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 0, "{table}");
+        assert_eq!(app.count(table).await, 0, "{table}");
     }
     // The name is free again.
     assert!(app.register("kim", "kim@example.com", PASSWORD).await["data"]["register"].is_object());
@@ -635,36 +625,43 @@ async fn eddsa_tokens_verify_with_the_published_jwks_as_an_outside_service_would
 
 #[tokio::test]
 async fn dead_sessions_are_purged_in_the_background() {
-    use sea_orm::{ConnectionTrait, Statement};
+    use sea_orm::ConnectionTrait;
     let app = spawn_app_with(&[("SESSION_PURGE_INTERVAL_SECONDS", "1")]).await;
     let user = app.user("pat").await;
     let kept = log_in_again(&app, "pat", PASSWORD).await;
     app.gql(None, LOGOUT, json!({ "t": user.refresh })).await;
-    let db = app.db().await;
-    let count = || async {
-        db.query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) FROM sessions",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i64>(0)
-        .unwrap()
-    };
-    let mut remaining = count().await;
-    for _ in 0..50 {
-        if remaining == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        remaining = count().await;
-    }
     assert_eq!(
-        remaining, 1,
+        eventually(&app, "sessions", 1).await,
+        1,
         "the revoked session was purged, the live one kept"
     );
     assert!(works(&app, &kept.token).await);
+
+    // Expired refresh tokens of the live session go too; its current one stays.
+    let (_, current) = pair(&refresh(&app, &kept.refresh).await);
+    assert_eq!(app.count("refresh_tokens").await, 2);
+    app.db()
+        .await
+        .execute_unprepared(
+            "UPDATE refresh_tokens SET expires_at = created_at WHERE rotated_at IS NOT NULL",
+        )
+        .await
+        .unwrap();
+    assert_eq!(eventually(&app, "refresh_tokens", 1).await, 1);
+    assert!(refresh(&app, &current).await["data"]["refreshToken"].is_object());
+}
+
+/// The row count of `table` once it reaches `expected`, or after five seconds.
+async fn eventually(app: &TestApp, table: &str, expected: i64) -> i64 {
+    let mut rows = app.count(table).await;
+    for _ in 0..50 {
+        if rows == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        rows = app.count(table).await;
+    }
+    rows
 }
 
 #[tokio::test]
