@@ -94,6 +94,7 @@ impl SearchText {
     /// Shortest search the trigram indexes serve; shorter ones scan the viewer's tasks.
     const MIN_INDEXED_CHARS: usize = 3;
 
+    /// Any text up to [`Self::MAX_CHARS`] characters, except NUL (PostgreSQL cannot store it).
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         if raw.chars().count() > Self::MAX_CHARS {
             return Err(AppError::bad_input(format!(
