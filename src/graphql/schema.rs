@@ -46,7 +46,7 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 }
 
 /// Persisted queries kept in memory, least recently used dropped first.
-pub const PERSISTED_QUERIES: usize = 1_000;
+pub const PERSISTED_QUERIES: usize = 256;
 
 /// The schema with the application state installed and Apollo's automatic persisted
 /// queries kept in `persisted`. Without `introspection`, clients can neither introspect

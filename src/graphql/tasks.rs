@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use async_graphql::{
     ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, SimpleObject, Subscription,
 };
-use futures_util::{Stream, StreamExt};
+use futures_util::{Stream, StreamExt, future};
 use tokio_stream::wrappers::BroadcastStream;
 use uuid::Uuid;
 
@@ -485,14 +485,23 @@ pub struct TaskSubscription;
 
 #[Subscription]
 impl TaskSubscription {
-    /// Every creation, change and deletion of the viewer's own tasks, from now on.
+    /// Every creation, change and deletion of the viewer's own tasks, from now on. A
+    /// subscriber too slow to keep up gets an error and the stream ends, so it knows to
+    /// refetch and subscribe again rather than silently miss events.
     async fn task_events(
         &self,
         ctx: &Context<'_>,
-    ) -> Result<impl Stream<Item = TaskEvent> + use<>, AppError> {
+    ) -> Result<impl Stream<Item = Result<TaskEvent, async_graphql::Error>> + use<>, AppError> {
         let viewer = viewer(ctx)?.clone();
         let db = state(ctx).db.clone();
-        let changes = BroadcastStream::new(state(ctx).events.subscribe());
+        let changes = BroadcastStream::new(state(ctx).events.subscribe()).scan(
+            false,
+            |fell_behind, change| {
+                let next = (!*fell_behind).then_some(change);
+                *fell_behind = matches!(next, Some(Err(_)));
+                future::ready(next)
+            },
+        );
         Ok(changes.filter_map(move |change| {
             let viewer = viewer.clone();
             let db = db.clone();
@@ -501,8 +510,10 @@ impl TaskSubscription {
                     Ok(change) if change.owner_id == viewer.user_id() => change,
                     Ok(_) => return None,
                     Err(err) => {
-                        tracing::warn!(error = %err, "a subscriber fell behind");
-                        return None;
+                        return Some(Err(AppError::Internal(anyhow::anyhow!(
+                            "a subscriber fell behind: {err}"
+                        ))
+                        .into()));
                     }
                 };
                 let task = match (change.kind, change.task) {
@@ -513,17 +524,14 @@ impl TaskSubscription {
                     (_, None) => match ViewerTasks::new(&db, &viewer).get(change.task_id).await {
                         Ok(Some(task)) => Some(Task::from(task)),
                         Ok(None) => return None,
-                        Err(err) => {
-                            tracing::error!(error = %err, "cannot load a changed task");
-                            return None;
-                        }
+                        Err(err) => return Some(Err(err.into())),
                     },
                 };
-                Some(TaskEvent {
+                Some(Ok(TaskEvent {
                     kind: change.kind,
                     task_id: ID(change.task_id.to_string()),
                     task,
-                })
+                }))
             }
         }))
     }

@@ -195,6 +195,10 @@ impl Refusal {
     }
 }
 
+/// Largest document kept as a persisted query: the cache holds parsed documents, which
+/// are many times larger than their source.
+const MAX_PERSISTED_QUERY_BYTES: usize = 8 * 1024;
+
 /// One checked operation: run it, or answer without running anything.
 enum Prepared {
     Run(Box<Request>),
@@ -225,11 +229,24 @@ async fn prepare(
             }
             Some(hash) => match state.persisted.get(hash).await {
                 Some(document) => request.set_parsed_query(document),
-                // The persisted-query extension answers PersistedQueryNotFound and the
-                // client sends the full document.
-                None => return Ok(Prepared::Run(Box::new(request))),
+                // Answered here rather than by the extension, so that the document that
+                // runs is always one this function has checked (GET: queries only).
+                None => {
+                    return Ok(Prepared::Answer(Box::new(Response::from_errors(vec![
+                        request_error("PersistedQueryNotFound", "BAD_USER_INPUT"),
+                    ]))));
+                }
             },
         }
+    } else if request.extensions.contains_key("persistedQuery")
+        && request.query.len() > MAX_PERSISTED_QUERY_BYTES
+    {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Persisted documents are limited to {MAX_PERSISTED_QUERY_BYTES} bytes; send larger ones without `persistedQuery`."
+            ),
+        ));
     }
     let name = request.operation_name.clone();
     let operation = match request.parsed_query() {

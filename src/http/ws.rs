@@ -16,10 +16,10 @@ use async_graphql::http::{
 };
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt, future};
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
 use super::HttpState;
@@ -30,19 +30,17 @@ use crate::graphql::connection_data;
 const FORBIDDEN: u16 = 4403;
 /// Close code when no `connection_init` arrives in time (graphql-transport-ws).
 const INIT_TIMEOUT: u16 = 4408;
+/// How long a socket may stay open without an accepted `connection_init`.
+const INIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// GET `/graphql/ws`: upgrades to a subscription socket.
-pub async fn graphql_ws(
-    State(state): State<HttpState>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    let protocol = headers
-        .get(header::SEC_WEBSOCKET_PROTOCOL)
+pub async fn graphql_ws(State(state): State<HttpState>, upgrade: WebSocketUpgrade) -> Response {
+    // Serve exactly the subprotocol the handshake answers with.
+    let upgrade = upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS);
+    let protocol = upgrade
+        .selected_protocol()
         .and_then(|value| value.to_str().ok())
-        .into_iter()
-        .flat_map(|value| value.split(','))
-        .find_map(|name| WebSocketProtocols::from_str(name.trim()).ok());
+        .and_then(|name| WebSocketProtocols::from_str(name).ok());
     let Some(protocol) = protocol else {
         return (
             StatusCode::BAD_REQUEST,
@@ -50,8 +48,10 @@ pub async fn graphql_ws(
         )
             .into_response();
     };
+    // Nothing bigger than an HTTP request body may arrive before, or after, authentication.
     upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(state.max_body_bytes)
+        .max_frame_size(state.max_body_bytes)
         .on_upgrade(move |socket| serve(socket, state, protocol))
 }
 
@@ -101,7 +101,8 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
             }
         });
 
-    let opened = Instant::now();
+    let init_deadline = tokio::time::sleep(INIT_WAIT);
+    tokio::pin!(init_deadline);
     let mut recheck = tokio::time::interval(state.ws_auth_recheck);
     recheck.set_missed_tick_behavior(MissedTickBehavior::Delay);
     recheck.tick().await;
@@ -113,17 +114,18 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
                         return;
                     }
                 }
-                // Refused at connection_init (the legacy protocol has just said why).
-                Some(WsMessage::Close(..)) | None if decided.get() == Some(&None) => {
+                // Refused at connection_init (the legacy protocol has just said why), or
+                // never accepted (a subscribe before connection_init).
+                Some(WsMessage::Close(..)) | None if !matches!(decided.get(), Some(Some(_))) => {
                     break Some((FORBIDDEN, "Forbidden".to_owned()));
                 }
                 Some(WsMessage::Close(code, reason)) => break Some((code, reason)),
                 None => break None,
             },
+            _ = &mut init_deadline, if decided.get().is_none() => {
+                break Some((INIT_TIMEOUT, "Connection initialisation timeout".to_owned()));
+            }
             _ = recheck.tick() => match decided.get() {
-                None if opened.elapsed() >= state.ws_auth_recheck * 2 => {
-                    break Some((INIT_TIMEOUT, "Connection initialisation timeout".to_owned()));
-                }
                 None | Some(None) => {}
                 Some(Some((header, user_id))) => {
                     match authenticate(&state.app, Some(header)).await {

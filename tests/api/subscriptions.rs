@@ -265,9 +265,40 @@ async fn the_socket_closes_when_the_token_expires_the_session_ends_or_the_accoun
 
 #[tokio::test]
 async fn a_socket_that_never_initialises_is_closed() {
-    let app = spawn_app_with(&[("WS_AUTH_RECHECK_SECONDS", "1")]).await;
+    let app = spawn_app().await;
     let mut socket = open(&app, "graphql-transport-ws").await;
-    assert_eq!(closed(&mut socket, Duration::from_secs(5)).await, 4408);
+    assert_eq!(closed(&mut socket, Duration::from_secs(15)).await, 4408);
+}
+
+#[tokio::test]
+async fn subscribing_before_initialising_or_with_an_oversized_message_closes_the_socket() {
+    let app = spawn_app_with(&[("MAX_BODY_BYTES", "4096")]).await;
+    let mut socket = open(&app, "graphql-transport-ws").await;
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": EVENTS } }),
+    )
+    .await;
+    assert_eq!(closed(&mut socket, Duration::from_secs(5)).await, 4403);
+
+    let mut socket = open(&app, "graphql-transport-ws").await;
+    let padding = "x".repeat(8192);
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "Authorization": "Bearer x", "pad": padding } }),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("the server drops an oversized message in time")
+        {
+            Some(Ok(Message::Text(text))) => panic!("answered an oversized message: {text}"),
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+            Some(Ok(_)) => {}
+        }
+    }
 }
 
 #[tokio::test]

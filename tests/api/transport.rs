@@ -318,6 +318,39 @@ async fn automatic_persisted_queries_register_by_post_and_run_by_hash() {
         .gql(Some(&user.token), "{ tasks { totalCount } }", json!({}))
         .await;
     assert_eq!(body["data"]["tasks"]["totalCount"], 2);
+
+    // A hash nobody registered yet is answered before anything could run, even by GET.
+    let later = "mutation { createTask(input: { title: \"registered later\" }) { id } }";
+    let response = app
+        .client
+        .get(app.graphql_url())
+        .bearer_auth(&user.token)
+        .query(&[("extensions", persisted(&sha256(later)).to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(message(&body), "PersistedQueryNotFound", "{body}");
+
+    // Documents over 8 KiB are not kept as persisted queries.
+    let padded = format!("{{ tasks {{ totalCount }} }} {}", "#".repeat(9 * 1024));
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .bearer_auth(&user.token)
+        .json(&json!({ "query": padded, "extensions": persisted(&sha256(&padded)) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(message(&body).contains("8192 bytes"), "{body}");
+    let body = app.gql(Some(&user.token), &padded, json!({})).await;
+    assert_eq!(
+        body["data"]["tasks"]["totalCount"], 2,
+        "fine without persistedQuery"
+    );
 }
 
 #[tokio::test]
