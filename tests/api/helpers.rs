@@ -110,32 +110,6 @@ async fn start(
     }
 }
 
-/// A second instance of `app`'s server on the same database, as a replica would run.
-pub async fn spawn_replica(app: &TestApp, vars: &[(&str, &str)]) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut env: HashMap<String, String> = HashMap::from([
-        ("DATABASE_URL".into(), app.database_url.clone()),
-        ("SECRET_KEY".into(), SECRET.into()),
-        ("BIND_ADDR".into(), "127.0.0.1:0".into()),
-    ]);
-    for (name, value) in vars {
-        env.insert((*name).into(), (*value).into());
-    }
-    let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test config");
-    let replica = Application::build(config).await.expect("application");
-    let address = format!("http://{}", replica.address());
-    let statements = replica.statements();
-    tokio::spawn(replica.run_until_stopped());
-    TestApp {
-        address,
-        statements,
-        database_url: app.database_url.clone(),
-        client: reqwest::Client::new(),
-        _dir: dir,
-        postgres: None,
-    }
-}
-
 /// The database URL for one test and, on PostgreSQL, what to drop afterwards.
 async fn fresh_database(dir: &TempDir) -> (String, Option<(String, String)>) {
     match std::env::var("TEST_DATABASE_URL") {

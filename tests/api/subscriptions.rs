@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::{Message, http::HeaderValue};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::helpers::{
-    SECRET, TestApp, at_jwt_header, sign, spawn_app, spawn_app_with, spawn_replica, valid_claims,
+    SECRET, TestApp, at_jwt_header, sign, spawn_app, spawn_app_with, valid_claims,
 };
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -337,7 +337,7 @@ async fn replicas_on_one_postgresql_database_share_events() {
         eprintln!("replicas_on_one_postgresql_database_share_events: runs on PostgreSQL only");
         return;
     }
-    let replica = spawn_replica(&app, &[]).await;
+    let replica = app.replica(&[]).await;
     let user = app.user("frank").await;
     let other = app.user("grace").await;
     let mut on_replica = subscribe(&replica, &user.token).await;
