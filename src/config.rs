@@ -13,6 +13,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::throttle::BackoffRule;
+
 /// Database used when `DATABASE_URL` is not set: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://taskql.db?mode=rwc";
 /// Shortest `SECRET_KEY` accepted, in bytes (HS256 wants at least the hash size).
@@ -47,6 +49,10 @@ pub struct Config {
     /// How often revoked and expired sessions are deleted.
     pub session_purge_interval: Duration,
     pub argon2: argon2::Params,
+    /// Backoff after failed logins of one account identifier.
+    pub login_account_backoff: BackoffRule,
+    /// Backoff after failed logins from one client IP.
+    pub login_address_backoff: BackoffRule,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub bind_addr: SocketAddr,
@@ -229,6 +235,27 @@ impl Config {
             None,
         )
         .map_err(|err| ConfigError::new("ARGON2_MEMORY_KIB", err.to_string()))?;
+        let backoff_base = ranged(&get, "LOGIN_BACKOFF_BASE_SECONDS", 30, 1..=3600)?;
+        let backoff_max = ranged(&get, "LOGIN_BACKOFF_MAX_SECONDS", 3600, 1..=86_400)?;
+        if backoff_max < backoff_base {
+            return Err(ConfigError::new(
+                "LOGIN_BACKOFF_MAX_SECONDS",
+                "must not be less than LOGIN_BACKOFF_BASE_SECONDS",
+            ));
+        }
+        let backoff = |free_failures: u64| BackoffRule {
+            free_failures: free_failures as u32,
+            base: Duration::from_secs(backoff_base),
+            max: Duration::from_secs(backoff_max),
+        };
+        let login_account_backoff =
+            backoff(ranged(&get, "LOGIN_ACCOUNT_FREE_FAILURES", 5, 1..=1000)?);
+        let login_address_backoff = backoff(ranged(
+            &get,
+            "LOGIN_ADDRESS_FREE_FAILURES",
+            20,
+            1..=100_000,
+        )?);
         let introspection = match get("GRAPHQL_INTROSPECTION").as_deref().map(str::trim) {
             None => app_env == AppEnv::Development,
             Some("true") => true,
@@ -273,6 +300,8 @@ impl Config {
             session_cache_ttl: Duration::from_secs(cache),
             session_purge_interval: Duration::from_secs(purge),
             argon2,
+            login_account_backoff,
+            login_address_backoff,
             jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "taskql".into()),
             jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "taskql".into()),
             bind_addr: parse(&get, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
@@ -513,6 +542,10 @@ mod tests {
             ("ARGON2_ITERATIONS", "1"),
             ("ARGON2_PARALLELISM", "0"),
             ("JWT_PRIVATE_KEY_FILE", "/nonexistent/key.pem"),
+            ("LOGIN_ACCOUNT_FREE_FAILURES", "0"),
+            ("LOGIN_ADDRESS_FREE_FAILURES", "many"),
+            ("LOGIN_BACKOFF_BASE_SECONDS", "0"),
+            ("LOGIN_BACKOFF_MAX_SECONDS", "10"),
         ] {
             let err = load(&[("SECRET_KEY", KEY), (var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{var}={value}");

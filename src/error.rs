@@ -30,6 +30,9 @@ pub enum AppError {
     /// A unique value is already taken.
     #[error("{0}")]
     Conflict(String),
+    /// Too many attempts; the client should wait this many whole seconds.
+    #[error("Too many attempts: try again in {0} seconds.")]
+    RateLimited(u64),
     /// Anything else. The cause is logged, never sent.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -43,6 +46,7 @@ impl AppError {
             AppError::BadUserInput(_) => "BAD_USER_INPUT",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
+            AppError::RateLimited(_) => "RATE_LIMITED",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -70,6 +74,9 @@ impl From<AppError> for async_graphql::Error {
         };
         let mut extensions = ErrorExtensionValues::default();
         extensions.set("code", err.code());
+        if let AppError::RateLimited(seconds) = err {
+            extensions.set("retryAfter", seconds);
+        }
         async_graphql::Error {
             message,
             source: None,

@@ -15,6 +15,7 @@ use crate::graphql::build_schema;
 use crate::graphql::schema::PERSISTED_QUERIES;
 use crate::http::{HttpState, router};
 use crate::store::{self, StatementCounter};
+use crate::throttle::LoginThrottle;
 
 /// What resolvers and handlers share: the pool, the keys, the hashing pool and the
 /// session rules.
@@ -26,6 +27,7 @@ pub struct AppState {
     pub events: TaskEvents,
     pub sessions: SessionSettings,
     pub session_cache: SessionCache,
+    pub login_throttle: LoginThrottle,
 }
 
 /// How refresh tokens behave.
@@ -79,6 +81,10 @@ impl Application {
             },
             session_cache: SessionCache::new(config.session_cache_ttl),
             events,
+            login_throttle: LoginThrottle::new(
+                config.login_account_backoff,
+                config.login_address_backoff,
+            ),
         };
         let persisted = LruCacheStorage::new(PERSISTED_QUERIES);
         let schema = build_schema(app.clone(), config.introspection, persisted.clone());

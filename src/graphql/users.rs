@@ -200,7 +200,8 @@ impl UserMutation {
     }
 
     /// Exchanges a username (or email) and password for an access token. Every failure
-    /// gives the same UNAUTHENTICATED error.
+    /// gives the same UNAUTHENTICATED error; after repeated failures for one account or
+    /// from one address, RATE_LIMITED with `extensions.retryAfter` in seconds.
     async fn login(
         &self,
         ctx: &Context<'_>,

@@ -11,4 +11,5 @@ mod schema;
 mod sessions;
 mod subscriptions;
 mod tasks;
+mod throttle;
 mod transport;
