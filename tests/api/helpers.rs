@@ -233,6 +233,22 @@ impl TestApp {
         TestUser { id, token, refresh }
     }
 
+    /// Creates `count` tasks titled "task 0", "task 1", … in one request.
+    pub async fn create_tasks(&self, token: &str, count: usize) {
+        let mutation = (0..count)
+            .map(|i| format!("t{i}: createTask(input: {{ title: \"task {i}\" }}) {{ id }}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let body = self
+            .gql(
+                Some(token),
+                &format!("mutation {{ {mutation} }}"),
+                json!({}),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+
     /// Creates a task with `input` and returns it (id, title, status, …).
     pub async fn create_task(&self, token: &str, input: Value) -> Value {
         let body = self

@@ -302,18 +302,7 @@ async fn tasks_inserted_while_paging_are_neither_repeated_nor_skipped() {
 async fn page_sizes_default_to_20_and_are_capped_at_100_both_ways() {
     let app = spawn_app().await;
     let user = app.user("sizes").await;
-    let mutation = (0..105)
-        .map(|i| format!("t{i}: createTask(input: {{ title: \"task {i}\" }}) {{ id }}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let body = app
-        .gql(
-            Some(&user.token),
-            &format!("mutation {{ {mutation} }}"),
-            json!({}),
-        )
-        .await;
-    assert!(body["errors"].is_null(), "{body}");
+    app.create_tasks(&user.token, 105).await;
     for (variables, len) in [
         (json!({}), 20),
         (json!({ "last": null }), 20),

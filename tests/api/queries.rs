@@ -9,18 +9,7 @@ use crate::helpers::spawn_app;
 async fn a_page_of_tasks_with_owners_costs_a_constant_number_of_statements() {
     let app = spawn_app().await;
     let user = app.user("counter").await;
-    let mutation = (0..100)
-        .map(|i| format!("t{i}: createTask(input: {{ title: \"task {i}\" }}) {{ id }}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let body = app
-        .gql(
-            Some(&user.token),
-            &format!("mutation {{ {mutation} }}"),
-            json!({}),
-        )
-        .await;
-    assert!(body["errors"].is_null(), "{body}");
+    app.create_tasks(&user.token, 100).await;
 
     let query = "query($first: Int) { tasks(first: $first) {
         totalCount

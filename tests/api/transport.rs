@@ -174,6 +174,20 @@ async fn cors_allows_localhost_in_development_and_only_configured_origins_otherw
     );
 }
 
+/// POSTs `body` as JSON with `token` and returns the JSON answer.
+async fn post_as(app: &TestApp, token: &str, body: Value) -> Value {
+    app.client
+        .post(app.graphql_url())
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn sha256(text: &str) -> String {
     use sha2::Digest;
     format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
@@ -193,48 +207,23 @@ async fn automatic_persisted_queries_register_by_post_and_run_by_hash() {
     let hash = sha256(query);
 
     // Unknown hash: the client is told to send the document.
-    let body = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&user.token)
-        .json(&json!({ "extensions": persisted(&hash) }))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let body = post_as(&app, &user.token, json!({ "extensions": persisted(&hash) })).await;
     assert_eq!(message(&body), "PersistedQueryNotFound", "{body}");
 
     // Document and hash together: run and remembered.
-    let body = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&user.token)
-        .json(&json!({ "query": query, "extensions": persisted(&hash) }))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let body = post_as(
+        &app,
+        &user.token,
+        json!({ "query": query, "extensions": persisted(&hash) }),
+    )
+    .await;
     assert_eq!(
         body["data"]["tasks"]["nodes"][0]["title"], "persisted",
         "{body}"
     );
 
     // By hash alone, with POST and with GET.
-    let body = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&user.token)
-        .json(&json!({ "extensions": persisted(&hash) }))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let body = post_as(&app, &user.token, json!({ "extensions": persisted(&hash) })).await;
     assert_eq!(
         body["data"]["tasks"]["nodes"][0]["title"], "persisted",
         "{body}"
@@ -255,37 +244,22 @@ async fn automatic_persisted_queries_register_by_post_and_run_by_hash() {
     );
 
     // A hash that does not match its document is refused; nothing runs.
-    let body = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&user.token)
-        .json(&json!({
+    let body = post_as(
+        &app,
+        &user.token,
+        json!({
             "query": "mutation { createTask(input: { title: \"sneaky\" }) { id } }",
             "extensions": persisted(&hash),
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+        }),
+    )
+    .await;
     assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
     for bad in [
         json!({ "persistedQuery": { "version": 2, "sha256Hash": hash } }),
         json!({ "persistedQuery": "nonsense" }),
         json!({ "persistedQuery": { "version": 1, "sha256Hash": 42 } }),
     ] {
-        let body = app
-            .client
-            .post(app.graphql_url())
-            .bearer_auth(&user.token)
-            .json(&json!({ "extensions": bad }))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
+        let body = post_as(&app, &user.token, json!({ "extensions": bad })).await;
         assert_eq!(code(&body), "BAD_USER_INPUT", "{bad}: {body}");
         assert!(body["data"].is_null(), "{bad}: {body}");
     }
@@ -293,17 +267,12 @@ async fn automatic_persisted_queries_register_by_post_and_run_by_hash() {
     // A persisted mutation still cannot run by GET.
     let mutation = "mutation { createTask(input: { title: \"by get\" }) { id } }";
     let mutation_hash = sha256(mutation);
-    let body = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&user.token)
-        .json(&json!({ "query": mutation, "extensions": persisted(&mutation_hash) }))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let body = post_as(
+        &app,
+        &user.token,
+        json!({ "query": mutation, "extensions": persisted(&mutation_hash) }),
+    )
+    .await;
     assert!(body["errors"].is_null(), "{body}");
     let response = app
         .client
