@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::{Expr, NullOrdering, SimpleExpr};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbBackend,
@@ -228,8 +228,16 @@ impl Key {
         }
     }
 
+    /// Years a task's times can fall in: what an RFC 3339 timestamp (years 0000 to 9999)
+    /// can name once converted to UTC. A cursor key outside them was not issued here (and
+    /// PostgreSQL cannot even hold years before 4713 BC).
+    const YEARS: std::ops::RangeInclusive<i32> = -1..=10_000;
+
     fn from_json(field: OrderField, value: &serde_json::Value) -> Option<Self> {
-        let time = |value: &serde_json::Value| DateTime::from_timestamp_micros(value.as_i64()?);
+        let time = |value: &serde_json::Value| {
+            DateTime::from_timestamp_micros(value.as_i64()?)
+                .filter(|at| Self::YEARS.contains(&at.year()))
+        };
         Some(match field {
             OrderField::CreatedAt | OrderField::UpdatedAt => Key::Time(time(value)?),
             OrderField::DueAt if value.is_null() => Key::OptionalTime(None),
@@ -237,7 +245,13 @@ impl Key {
             OrderField::Priority => Key::Priority(
                 TaskPriority::try_from_value(&i16::try_from(value.as_i64()?).ok()?).ok()?,
             ),
-            OrderField::Title => Key::Text(value.as_str()?.to_owned()),
+            // No title holds a NUL, and PostgreSQL cannot compare text with one.
+            OrderField::Title => Key::Text(
+                value
+                    .as_str()
+                    .filter(|text| !text.contains('\0'))?
+                    .to_owned(),
+            ),
         })
     }
 
@@ -697,6 +711,42 @@ mod tests {
             Uuid::nil().simple()
         ));
         assert_eq!(Cursor::decode(&out_of_range, &priority), None);
+    }
+
+    #[test]
+    fn cursor_keys_no_task_can_hold_are_refused() {
+        let crafted = |sort: &str, key: serde_json::Value| {
+            URL_SAFE_NO_PAD.encode(
+                serde_json::json!({ "v": 2, "s": sort, "k": [key], "i": Uuid::nil().simple().to_string() })
+                    .to_string(),
+            )
+        };
+        let newest = Sort::newest_first();
+        let by_due = by(OrderField::DueAt, OrderDirection::Asc);
+        let by_title = by(OrderField::Title, OrderDirection::Asc);
+        let year = |year: i32| {
+            Utc.with_ymd_and_hms(year, 6, 1, 0, 0, 0)
+                .unwrap()
+                .timestamp_micros()
+        };
+        for micros in [year(-2), year(10_001), -8_000_000_000_000_000_000] {
+            assert_eq!(
+                Cursor::decode(&crafted("CreatedAt.Desc", micros.into()), &newest),
+                None
+            );
+            assert_eq!(
+                Cursor::decode(&crafted("DueAt.Asc", micros.into()), &by_due),
+                None
+            );
+        }
+        for micros in [year(-1), year(0), year(9999), year(10_000)] {
+            assert!(Cursor::decode(&crafted("DueAt.Asc", micros.into()), &by_due).is_some());
+        }
+        assert_eq!(
+            Cursor::decode(&crafted("Title.Asc", "a\0b".into()), &by_title),
+            None
+        );
+        assert!(Cursor::decode(&crafted("Title.Asc", "a b".into()), &by_title).is_some());
     }
 
     #[test]
