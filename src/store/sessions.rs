@@ -130,7 +130,9 @@ pub async fn rotate(
         Some(at) => Some(at),
     };
     if let Some(at) = rotated_at {
-        if now.signed_duration_since(at).to_std().unwrap_or_default() > grace {
+        // Inclusive, so that with no grace period a concurrent presentation (rotated "just
+        // now", by the request that won the claim) is reuse too, not a second successor.
+        if now.signed_duration_since(at).to_std().unwrap_or_default() >= grace {
             revoke(db, session.user_id, session.id, now).await?;
             return Ok(Rotation::Reused {
                 session_id: session.id,
