@@ -8,6 +8,7 @@ mod http;
 mod paging;
 mod queries;
 mod schema;
+mod security;
 mod sessions;
 mod subscriptions;
 mod tasks;

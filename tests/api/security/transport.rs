@@ -1,0 +1,244 @@
+//! The HTTP edge: oversized bodies and headers, cross-site requests, methods.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{task_as, works};
+use crate::helpers::{code, spawn_app, spawn_app_with};
+
+const CREATE: &str = "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }";
+
+/// A createTask request body padded to about `bytes` bytes.
+fn padded_mutation(bytes: usize) -> String {
+    json!({
+        "query": CREATE,
+        "variables": { "input": { "title": "smuggled" }, "pad": "x".repeat(bytes) },
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn probe_an_oversized_mutation_by_content_length_runs_nothing() {
+    let app = spawn_app_with(&[("MAX_BODY_BYTES", "4096")]).await;
+    let user = app.user("alice").await;
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .bearer_auth(&user.token)
+        .header("content-type", "application/json")
+        .body(padded_mutation(8192))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+    assert_eq!(app.count("tasks").await, 0);
+}
+
+#[tokio::test]
+async fn probe_an_oversized_chunked_mutation_runs_nothing() {
+    let app = spawn_app_with(&[("MAX_BODY_BYTES", "4096")]).await;
+    let user = app.user("bob").await;
+    // Valid JSON whose first chunks fit the cap; only the whole body is too large.
+    let body = padded_mutation(64 * 1024);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body
+        .as_bytes()
+        .chunks(1000)
+        .map(|chunk| Ok(chunk.to_vec()))
+        .collect();
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .bearer_auth(&user.token)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(app.count("tasks").await, 0);
+    assert!(works(&app, &user.token).await);
+}
+
+#[tokio::test]
+async fn probe_a_declared_huge_content_length_is_cut_off_at_the_cap() {
+    let app = spawn_app_with(&[("MAX_BODY_BYTES", "4096")]).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    // Claims a terabyte, sends a little over the cap, and never finishes.
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: 1000000000000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&[b' '; 8192]).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("an answer without the rest of the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("BAD_USER_INPUT"), "{answer}");
+}
+
+#[tokio::test]
+async fn probe_cross_site_content_types_with_a_token_attached_run_nothing() {
+    let app = spawn_app().await;
+    let user = app.user("carol").await;
+    let task = app
+        .create_task(&user.token, json!({ "title": "keep" }))
+        .await;
+    let id = task["id"].as_str().unwrap();
+    let payload =
+        json!({ "query": format!("mutation {{ deleteTask(id: \"{id}\") }}") }).to_string();
+    for content_type in [
+        "text/plain",
+        "text/plain; x=application/json",
+        "text/plain, application/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=----x",
+        "application/json-patch+json",
+        "application/jsonx",
+        "application/graphql-response+json",
+        "",
+    ] {
+        let response = app
+            .client
+            .post(app.graphql_url())
+            .bearer_auth(&user.token)
+            .header("content-type", content_type)
+            .header("origin", "https://evil.example")
+            .body(payload.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 415, "{content_type:?}");
+    }
+    assert_eq!(task_as(&app, &user.token, id).await["title"], "keep");
+}
+
+#[tokio::test]
+async fn probe_mutations_by_other_methods_run_nothing() {
+    let app = spawn_app().await;
+    let user = app.user("dave").await;
+    let task = app
+        .create_task(&user.token, json!({ "title": "keep" }))
+        .await;
+    let id = task["id"].as_str().unwrap();
+    let mutation = format!("mutation {{ deleteTask(id: \"{id}\") }}");
+    for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+        let response = app
+            .client
+            .request(method.clone(), app.graphql_url())
+            .bearer_auth(&user.token)
+            .query(&[("query", mutation.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method}");
+    }
+    for method in [
+        reqwest::Method::PUT,
+        reqwest::Method::PATCH,
+        reqwest::Method::DELETE,
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), app.graphql_url())
+            .bearer_auth(&user.token)
+            .json(&json!({ "query": mutation }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method}");
+    }
+    assert_eq!(task_as(&app, &user.token, id).await["title"], "keep");
+}
+
+#[tokio::test]
+async fn probe_cors_lookalike_origins_are_not_allowed() {
+    let app = spawn_app().await;
+    for origin in [
+        "http://localhost:5173@evil.example",
+        "http://localhost:5173.evil.example",
+        "http://127.0.0.1.evil.example:80",
+        "http://localhost:5173/",
+        "http://localhost:5173/evil",
+        "http://LOCALHOST:5173",
+        "http://localhost:51 73",
+        "file://",
+        "http://localhost%3A5173.evil.example",
+    ] {
+        let response = app
+            .client
+            .request(reqwest::Method::OPTIONS, app.graphql_url())
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "content-type,authorization",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{origin}"
+        );
+        // A simple cross-site GET runs (it is a query) but its answer stays unreadable.
+        let response = app
+            .client
+            .get(app.graphql_url())
+            .header("Origin", origin)
+            .query(&[("query", "{ __typename }")])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{origin}"
+        );
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-credentials")
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test]
+async fn probe_huge_headers_are_refused_and_the_server_keeps_serving() {
+    let app = spawn_app().await;
+    let user = app.user("erin").await;
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("x-junk", "j".repeat(1024 * 1024))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await;
+    match response {
+        Ok(response) => assert_eq!(response.status(), 431),
+        Err(err) => panic!("no answer to an oversized header: {err}"),
+    }
+    let mut request = app
+        .client
+        .post(app.graphql_url())
+        .json(&json!({ "query": "{ __typename }" }));
+    for i in 0..500 {
+        request = request.header(format!("x-many-{i}"), "v");
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 431);
+    assert!(works(&app, &user.token).await);
+}
