@@ -6,14 +6,20 @@
 //! requests. Without a valid one the socket is closed with 4403 (Forbidden). Afterwards it
 //! is checked again periodically, so an expired token, a revoked session or a deactivated
 //! account closes the socket too.
+//!
+//! The socket serves subscriptions only: a query or mutation sent over it closes it with
+//! 4400. They belong on HTTP, where the edge's checks (the client's address for login
+//! throttling, the request limits) apply.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use async_graphql::Data;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphQLWebSocket, WebSocketProtocols, WsMessage,
 };
+use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
@@ -26,6 +32,8 @@ use super::HttpState;
 use crate::auth::{Authentication, authenticate};
 use crate::graphql::connection_data;
 
+/// Close code for a message the socket does not serve (graphql-transport-ws).
+const BAD_REQUEST: u16 = 4400;
 /// Close code for a missing, invalid or no longer valid token (graphql-transport-ws).
 const FORBIDDEN: u16 = 4403;
 /// Close code when no `connection_init` arrives in time (graphql-transport-ws).
@@ -55,6 +63,39 @@ pub async fn graphql_ws(State(state): State<HttpState>, upgrade: WebSocketUpgrad
         .on_upgrade(move |socket| serve(socket, state, protocol))
 }
 
+/// False for an operation message (`subscribe`, or the legacy `start`) that could run
+/// anything but a subscription, including a persisted-query hash without its document.
+/// Other messages pass; the protocol layer answers malformed ones itself.
+fn serves(message: &[u8]) -> bool {
+    let Ok(message) = serde_json::from_slice::<serde_json::Value>(message) else {
+        return true;
+    };
+    if !matches!(message["type"].as_str(), Some("subscribe" | "start")) {
+        return true;
+    }
+    let payload = &message["payload"];
+    let Some(query) = payload["query"]
+        .as_str()
+        .filter(|query| !query.trim().is_empty())
+    else {
+        return false;
+    };
+    let Ok(document) = async_graphql::parser::parse_query(query) else {
+        // A syntax error: the engine reports it, and nothing runs.
+        return true;
+    };
+    let subscription = |ty: OperationType| ty == OperationType::Subscription;
+    match (&document.operations, payload["operationName"].as_str()) {
+        (DocumentOperations::Single(operation), _) => subscription(operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations
+            .get(name)
+            .is_none_or(|operation| subscription(operation.node.ty)),
+        (DocumentOperations::Multiple(operations), None) => operations
+            .values()
+            .all(|operation| subscription(operation.node.ty)),
+    }
+}
+
 /// The `Authorization` entry of a `connection_init` payload, in any letter case.
 fn authorization(payload: &serde_json::Value) -> Option<String> {
     payload
@@ -67,6 +108,9 @@ fn authorization(payload: &serde_json::Value) -> Option<String> {
 
 async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols) {
     let (mut sink, stream) = socket.split();
+    // Set when the client sent an operation the socket does not serve; its input ends there.
+    let refused = Arc::new(AtomicBool::new(false));
+    let refusal = Arc::clone(&refused);
     let input = stream
         .take_while(|message| future::ready(message.is_ok()))
         .filter_map(|message| {
@@ -75,6 +119,13 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
                 Ok(Message::Binary(bytes)) => Some(bytes.to_vec()),
                 _ => None,
             })
+        })
+        .take_while(move |message| {
+            let served = serves(message);
+            if !served {
+                refusal.store(true, Ordering::Relaxed);
+            }
+            future::ready(served)
         });
 
     // What connection_init decided: the header and viewer it accepted, or `None` when it
@@ -120,6 +171,13 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
                     break Some((FORBIDDEN, "Forbidden".to_owned()));
                 }
                 Some(WsMessage::Close(code, reason)) => break Some((code, reason)),
+                None if refused.load(Ordering::Relaxed) => {
+                    break Some((
+                        BAD_REQUEST,
+                        "Only subscriptions are served here; send queries and mutations over HTTP."
+                            .to_owned(),
+                    ));
+                }
                 None => break None,
             },
             _ = &mut init_deadline, if decided.get().is_none() => {
@@ -146,4 +204,48 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
         let _ = sink.send(Message::Close(Some(frame))).await;
     }
     let _ = sink.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serves;
+
+    fn message(kind: &str, payload: serde_json::Value) -> Vec<u8> {
+        serde_json::json!({ "id": "1", "type": kind, "payload": payload })
+            .to_string()
+            .into_bytes()
+    }
+
+    #[test]
+    fn only_subscriptions_pass() {
+        let events = "subscription { taskEvents { kind } }";
+        let mixed = "subscription S { taskEvents { kind } } mutation M { logoutAll }";
+        for kind in ["subscribe", "start"] {
+            assert!(serves(&message(
+                kind,
+                serde_json::json!({ "query": events })
+            )));
+            assert!(serves(&message(
+                kind,
+                serde_json::json!({ "query": mixed, "operationName": "S" })
+            )));
+            for refused in [
+                serde_json::json!({ "query": "{ me { id } }" }),
+                serde_json::json!({ "query": "mutation { logoutAll }" }),
+                serde_json::json!({ "query": mixed }),
+                serde_json::json!({ "query": mixed, "operationName": "M" }),
+                serde_json::json!({ "query": " ", "extensions": { "persistedQuery": {} } }),
+                serde_json::json!({}),
+            ] {
+                assert!(!serves(&message(kind, refused.clone())), "{refused}");
+            }
+        }
+        // Everything else is the protocol layer's to answer.
+        assert!(serves(b"not json"));
+        assert!(serves(&message("connection_init", serde_json::json!({}))));
+        assert!(serves(&message(
+            "subscribe",
+            serde_json::json!({ "query": "subscription {" })
+        )));
+    }
 }
