@@ -6,6 +6,7 @@ mod enumeration;
 mod injection;
 mod leaks;
 mod refresh;
+mod socket;
 mod tokens;
 mod transport;
 
