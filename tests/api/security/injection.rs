@@ -575,3 +575,112 @@ async fn probe_malformed_cursor_structures() {
         }
     }
 }
+
+#[tokio::test]
+async fn probe_extreme_due_times_store_and_page_without_error() {
+    let app = spawn_app().await;
+    let user = app.user("mia").await;
+    // The earliest and latest instants an RFC 3339 timestamp can name, once in UTC.
+    let extremes = [
+        "0000-01-01T00:00:00+23:59",
+        "0000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999999Z",
+        "9999-12-31T23:59:59-23:59",
+    ];
+    for due in extremes {
+        let body = app
+            .gql(
+                Some(&user.token),
+                "mutation($due: DateTime) { createTask(input: { title: \"t\", dueAt: $due }) { dueAt } }",
+                json!({ "due": due }),
+            )
+            .await;
+        assert!(
+            body["data"]["createTask"]["dueAt"].is_string(),
+            "{due}: {body}"
+        );
+    }
+    // Every cursor the server hands out for these tasks is accepted back, both ways.
+    for direction in ["ASC", "DESC"] {
+        let order = json!([{ "field": "DUE_AT", "direction": direction }]);
+        let mut after = Value::Null;
+        let mut seen = 0;
+        for _ in 0..extremes.len() + 1 {
+            let body = app
+                .gql(
+                    Some(&user.token),
+                    "query($after: String, $order: [TaskOrder!]) { tasks(first: 1, after: $after, orderBy: $order) { nodes { id } pageInfo { hasNextPage endCursor } } }",
+                    json!({ "after": after, "order": order }),
+                )
+                .await;
+            let tasks = &body["data"]["tasks"];
+            assert!(body["errors"].is_null(), "{direction}: {body}");
+            seen += tasks["nodes"].as_array().unwrap().len();
+            if tasks["pageInfo"]["hasNextPage"] != true {
+                break;
+            }
+            after = tasks["pageInfo"]["endCursor"].clone();
+        }
+        assert_eq!(seen, extremes.len(), "{direction}");
+    }
+}
+
+#[tokio::test]
+async fn probe_hostile_user_agents_are_recorded_harmlessly() {
+    let app = spawn_app().await;
+    app.user("noah").await;
+    let login = |agent: reqwest::header::HeaderValue| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.graphql_url())
+                .header("user-agent", agent)
+                .json(&json!({
+                    "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+                    "variables": { "i": { "username": "noah", "password": PASSWORD } },
+                }))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["data"]["login"]["accessToken"]
+                .as_str()
+                .unwrap_or_else(|| panic!("login failed"))
+                .to_owned()
+        }
+    };
+    let cases = [
+        (
+            reqwest::header::HeaderValue::from_str(&"<script>".repeat(2000)).unwrap(),
+            Some("<script>".repeat(32)),
+        ),
+        (
+            reqwest::header::HeaderValue::from_bytes(b"agent \xff\xfe").unwrap(),
+            None,
+        ),
+        (
+            reqwest::header::HeaderValue::from_static("'); DROP TABLE sessions; --"),
+            Some("'); DROP TABLE sessions; --".to_owned()),
+        ),
+    ];
+    for (agent, recorded) in cases {
+        let token = login(agent).await;
+        let body = app
+            .gql(
+                Some(&token),
+                "{ sessions { current userAgent } }",
+                json!({}),
+            )
+            .await;
+        let current = body["data"]["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|session| session["current"] == true)
+            .cloned()
+            .unwrap_or_else(|| panic!("{body}"));
+        assert_eq!(current["userAgent"].as_str().map(str::to_owned), recorded);
+    }
+    assert_eq!(app.count("sessions").await, 4);
+}
