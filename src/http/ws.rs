@@ -6,25 +6,36 @@
 //! requests. Without a valid one the socket is closed with 4403 (Forbidden). Afterwards it
 //! is checked again periodically, so an expired token, a revoked session or a deactivated
 //! account closes the socket too.
+//!
+//! Every document sent over the socket is held to the same [limits](crate::graphql::limits)
+//! as over HTTP. The request deadline bounds each query or mutation sent over the socket,
+//! from its `subscribe` message to its result; a subscription has no deadline, since it
+//! lives as long as the client wants its events (the token re-check ends it when the
+//! token does).
 
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use async_graphql::Data;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphQLWebSocket, WebSocketProtocols, WsMessage,
 };
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{Data, Executor, Request, Response as GraphQLResponse, ServerError};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, BoxStream};
 use futures_util::{SinkExt, StreamExt, future};
 use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
 use super::HttpState;
 use crate::auth::{Authentication, authenticate};
-use crate::graphql::connection_data;
+use crate::error::deadline_exceeded;
+use crate::graphql::limits::{check_document, check_source};
+use crate::graphql::{TaskqlSchema, connection_data};
 
 /// Close code for a missing, invalid or no longer valid token (graphql-transport-ws).
 const FORBIDDEN: u16 = 4403;
@@ -82,24 +93,31 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
     let decided: Arc<OnceLock<Option<(String, Uuid)>>> = Arc::default();
     let app = state.app.clone();
     let decision = Arc::clone(&decided);
-    let mut protocol_stream = GraphQLWebSocket::new(state.schema.clone(), input, protocol)
-        .on_connection_init(move |payload| async move {
-            let header = authorization(&payload);
-            let authentication = match &header {
-                Some(header) => authenticate(&app, Some(header)).await,
-                None => Authentication::Anonymous,
-            };
-            match (header, authentication) {
-                (Some(header), Authentication::Viewer(viewer)) => {
-                    let _ = decision.set(Some((header, viewer.user_id())));
-                    Ok(connection_data(&app, Authentication::Viewer(viewer)))
-                }
-                _ => {
-                    let _ = decision.set(None);
-                    Err::<Data, _>(async_graphql::Error::new("Forbidden"))
-                }
+    let mut protocol_stream = GraphQLWebSocket::new(
+        Bounded {
+            schema: state.schema.clone(),
+            timeout: state.request_timeout,
+        },
+        input,
+        protocol,
+    )
+    .on_connection_init(move |payload| async move {
+        let header = authorization(&payload);
+        let authentication = match &header {
+            Some(header) => authenticate(&app, Some(header)).await,
+            None => Authentication::Anonymous,
+        };
+        match (header, authentication) {
+            (Some(header), Authentication::Viewer(viewer)) => {
+                let _ = decision.set(Some((header, viewer.user_id())));
+                Ok(connection_data(&app, Authentication::Viewer(viewer)))
             }
-        });
+            _ => {
+                let _ = decision.set(None);
+                Err::<Data, _>(async_graphql::Error::new("Forbidden"))
+            }
+        }
+    });
 
     let init_deadline = tokio::time::sleep(INIT_WAIT);
     tokio::pin!(init_deadline);
@@ -146,4 +164,83 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
         let _ = sink.send(Message::Close(Some(frame))).await;
     }
     let _ = sink.close().await;
+}
+
+/// The schema as a socket runs it: documents within the limits, queries and mutations
+/// within the deadline.
+#[derive(Clone)]
+struct Bounded {
+    schema: TaskqlSchema,
+    timeout: Duration,
+}
+
+impl Bounded {
+    /// Checks the document before anything runs; whether it selects a subscription.
+    fn check(request: &mut Request) -> Result<bool, ServerError> {
+        if !request.query.trim().is_empty() {
+            check_source(&request.query)?;
+        }
+        let name = request.operation_name.clone();
+        // A document that does not parse is the schema's to report.
+        let Ok(document) = request.parsed_query() else {
+            return Ok(false);
+        };
+        check_document(document)?;
+        let operation = match &document.operations {
+            DocumentOperations::Single(operation) => Some(operation),
+            DocumentOperations::Multiple(operations) => match name {
+                Some(name) => operations.get(name.as_str()),
+                None if operations.len() == 1 => operations.values().next(),
+                None => None,
+            },
+        };
+        Ok(operation.is_some_and(|operation| operation.node.ty == OperationType::Subscription))
+    }
+}
+
+impl Executor for Bounded {
+    async fn execute(&self, request: Request) -> GraphQLResponse {
+        self.execute_stream(request, None)
+            .next()
+            .await
+            .unwrap_or_default()
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, GraphQLResponse> {
+        let subscription = match Self::check(&mut request) {
+            Ok(subscription) => subscription,
+            Err(error) => {
+                return stream::once(future::ready(GraphQLResponse::from_errors(vec![error])))
+                    .boxed();
+            }
+        };
+        let mut responses = self
+            .schema
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default());
+        if subscription {
+            return responses;
+        }
+        // A query or mutation answers once; dropping the stream at the deadline cancels it.
+        let timeout = self.timeout;
+        stream::once(async move {
+            match tokio::time::timeout(timeout, responses.next()).await {
+                Ok(response) => response,
+                Err(_) => {
+                    tracing::warn!(
+                        timeout_seconds = timeout.as_secs_f64(),
+                        "an operation sent over a socket passed its deadline and was cancelled"
+                    );
+                    Some(GraphQLResponse::from_errors(vec![deadline_exceeded(
+                        timeout,
+                    )]))
+                }
+            }
+        })
+        .filter_map(future::ready)
+        .boxed()
+    }
 }

@@ -2,12 +2,14 @@
 
 mod accounts;
 mod cli;
+mod deadline;
 mod guard;
 mod helpers;
 mod http;
 mod paging;
 mod queries;
 mod schema;
+mod security;
 mod sessions;
 mod subscriptions;
 mod tasks;
