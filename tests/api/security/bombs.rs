@@ -395,3 +395,22 @@ async fn probe_bombs_over_a_socket_are_refused_the_same_way() {
         assert_eq!(ws::receive(&mut socket).await["type"], "complete");
     }
 }
+
+#[tokio::test]
+async fn probe_page_size_complexity_bomb() {
+    let app = spawn_app().await;
+    let user = app.user("pager").await;
+    let token = Some(user.token.as_str());
+    // 36 fields per task of the page, owner included.
+    let task = "id title description status priority dueAt completedAt createdAt updatedAt owner { id username email role isActive emailVerified createdAt }";
+    let pages = |first: usize| {
+        let page = format!(
+            "tasks(first: {first}) {{ nodes {{ {task} }} edges {{ cursor node {{ {task} }} }} }}"
+        );
+        format!("{{ a: {page} b: {page} }}")
+    };
+    // Two pages of 50 cost 3,600 and pass; the same selection with 100 costs 7,200.
+    let body = app.gql(token, &pages(50), json!({})).await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_refused(&app, token, &pages(100), "too complex").await;
+}
