@@ -181,7 +181,9 @@ impl Bounded {
             check_source(&request.query)?;
         }
         let name = request.operation_name.clone();
-        // A document that does not parse is the schema's to report.
+        // A document that does not parse is the schema's to report. A persisted-query hash
+        // sent alone is resolved by the schema too, so it runs as a query would: with the
+        // deadline (a subscription sent that way ends at it).
         let Ok(document) = request.parsed_query() else {
             return Ok(false);
         };
