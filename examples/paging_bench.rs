@@ -12,7 +12,8 @@ use taskql::startup::Application;
 
 const TASKS: usize = 100_000;
 const PAGE: usize = 100;
-const CREATES_PER_REQUEST: usize = 100;
+/// As many creations as one operation may hold root fields.
+const CREATES_PER_REQUEST: usize = taskql::graphql::limits::MAX_ROOT_FIELDS;
 const ROUNDS: usize = 41;
 
 const PAGE_QUERY: &str = "query($after: String) { tasks(first: 100, after: $after) {

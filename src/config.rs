@@ -66,6 +66,9 @@ pub struct Config {
     pub max_batch: usize,
     /// How often a subscription socket re-checks its token.
     pub ws_auth_recheck: Duration,
+    /// How long one request (or one operation sent over a socket) may run before it is
+    /// cancelled.
+    pub request_timeout: Duration,
 }
 
 /// Which browser origins may call the API from their pages.
@@ -288,6 +291,14 @@ impl Config {
             ));
         }
 
+        let timeout_seconds: f64 = parse(&get, "REQUEST_TIMEOUT_SECONDS", 10.0)?;
+        if !(0.1..=300.0).contains(&timeout_seconds) {
+            return Err(ConfigError::new(
+                "REQUEST_TIMEOUT_SECONDS",
+                "must be between 0.1 and 300",
+            ));
+        }
+
         Ok(Self {
             database_url,
             secret_key,
@@ -311,6 +322,7 @@ impl Config {
             cors,
             max_batch,
             ws_auth_recheck: Duration::from_secs(recheck_seconds),
+            request_timeout: Duration::from_secs_f64(timeout_seconds),
         })
     }
 }
@@ -440,6 +452,7 @@ mod tests {
         assert_eq!(config.cors, CorsOrigins::Localhost);
         assert_eq!(config.max_batch, 0);
         assert_eq!(config.ws_auth_recheck, Duration::from_secs(5));
+        assert_eq!(config.request_timeout, Duration::from_secs(10));
         assert_eq!(config.refresh_token_ttl, Duration::from_secs(7 * 86_400));
         assert_eq!(config.refresh_reuse_grace, Duration::from_secs(10));
         assert!(config.session_cache_ttl.is_zero());
@@ -494,10 +507,12 @@ mod tests {
             ("SECRET_KEY", KEY),
             ("GRAPHQL_MAX_BATCH", "10"),
             ("WS_AUTH_RECHECK_SECONDS", "1"),
+            ("REQUEST_TIMEOUT_SECONDS", "0.25"),
         ])
         .unwrap();
         assert_eq!(config.max_batch, 10);
         assert_eq!(config.ws_auth_recheck, Duration::from_secs(1));
+        assert_eq!(config.request_timeout, Duration::from_millis(250));
     }
 
     #[test]
@@ -533,6 +548,10 @@ mod tests {
             ("GRAPHQL_MAX_BATCH", "-1"),
             ("WS_AUTH_RECHECK_SECONDS", "0"),
             ("WS_AUTH_RECHECK_SECONDS", "301"),
+            ("REQUEST_TIMEOUT_SECONDS", "0.05"),
+            ("REQUEST_TIMEOUT_SECONDS", "301"),
+            ("REQUEST_TIMEOUT_SECONDS", "NaN"),
+            ("REQUEST_TIMEOUT_SECONDS", "soon"),
             ("REFRESH_TOKEN_EXPIRE_DAYS", "0"),
             ("REFRESH_TOKEN_EXPIRE_DAYS", "366"),
             ("REFRESH_REUSE_GRACE_SECONDS", "61"),

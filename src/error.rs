@@ -105,3 +105,16 @@ pub fn request_error(message: impl Into<String>, code: &str) -> ServerError {
     error.extensions = Some(extensions);
     error
 }
+
+/// The error of an operation cancelled at its deadline. It is not the client's fault and
+/// none of the contract's specific codes fits, so INTERNAL_SERVER_ERROR; over HTTP the
+/// status (503) tells clients and proxies that the service, not the request, failed.
+pub fn deadline_exceeded(timeout: std::time::Duration) -> ServerError {
+    request_error(
+        format!(
+            "The request did not complete within {} seconds and was cancelled.",
+            timeout.as_secs_f64()
+        ),
+        "INTERNAL_SERVER_ERROR",
+    )
+}

@@ -94,6 +94,7 @@ impl Application {
             graphiql: config.introspection,
             max_body_bytes: config.max_body_bytes,
             ws_auth_recheck: config.ws_auth_recheck,
+            request_timeout: config.request_timeout,
             max_batch: config.max_batch,
             persisted,
             cors: config.cors,

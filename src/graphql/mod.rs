@@ -1,5 +1,6 @@
 //! The GraphQL schema: one module per domain, merged in [`schema`].
 
+pub mod limits;
 mod scalars;
 pub mod schema;
 mod sessions;

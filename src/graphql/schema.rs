@@ -43,6 +43,7 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .limit_directives(MAX_DIRECTIVES)
+    .limit_recursive_depth(super::limits::MAX_NESTING)
 }
 
 /// Persisted queries kept in memory, least recently used dropped first.

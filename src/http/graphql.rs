@@ -8,6 +8,7 @@
 //! `application/json` to the others; serves Apollo's automatic persisted queries.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use async_graphql::extensions::apollo_persisted_queries::CacheStorage;
 use async_graphql::http::{GraphiQLSource, parse_query_string};
@@ -21,7 +22,8 @@ use axum::response::{Html, IntoResponse};
 
 use super::HttpState;
 use crate::auth::{Authentication, authenticate};
-use crate::error::{ensure_codes, request_error};
+use crate::error::{deadline_exceeded, ensure_codes, request_error};
+use crate::graphql::limits::{auth_message, check_document, check_source};
 use crate::graphql::prepare_request;
 use crate::store::sessions::ClientMeta;
 
@@ -201,12 +203,23 @@ const MAX_PERSISTED_QUERY_BYTES: usize = 8 * 1024;
 
 /// One checked operation: run it, or answer without running anything.
 enum Prepared {
-    Run(Box<Request>),
+    Run {
+        request: Box<Request>,
+        /// Authentication mutations in its document (0 or 1).
+        auth_mutations: usize,
+    },
     Answer(Box<Response>),
 }
 
+impl Prepared {
+    fn answer(error: async_graphql::ServerError) -> Self {
+        Prepared::Answer(Box::new(Response::from_errors(vec![error])))
+    }
+}
+
 /// Checks one operation before anything runs: a document is present (or a known
-/// persisted-query hash), it parses, and GET carries queries only.
+/// persisted-query hash), it stays within the [limits](crate::graphql::limits), it parses,
+/// and GET carries queries only.
 async fn prepare(
     state: &HttpState,
     mut request: Request,
@@ -232,9 +245,10 @@ async fn prepare(
                 // Answered here rather than by the extension, so that the document that
                 // runs is always one this function has checked (GET: queries only).
                 None => {
-                    return Ok(Prepared::Answer(Box::new(Response::from_errors(vec![
-                        request_error("PersistedQueryNotFound", "BAD_USER_INPUT"),
-                    ]))));
+                    return Ok(Prepared::answer(request_error(
+                        "PersistedQueryNotFound",
+                        "BAD_USER_INPUT",
+                    )));
                 }
             },
         }
@@ -248,9 +262,19 @@ async fn prepare(
             ),
         ));
     }
+    // A cached persisted document was checked when it was first sent; any other is
+    // checked here, before the parser sees it.
+    if !request.query.trim().is_empty()
+        && let Err(error) = check_source(&request.query)
+    {
+        return Ok(Prepared::answer(error));
+    }
     let name = request.operation_name.clone();
-    let operation = match request.parsed_query() {
-        Ok(document) => selected_operation(document, name.as_deref()),
+    let (operation, summary) = match request.parsed_query() {
+        Ok(document) => (
+            selected_operation(document, name.as_deref()),
+            check_document(document),
+        ),
         Err(err) => {
             // The parser's own message shows its internals; keep only where it failed.
             let mut error = request_error(
@@ -258,10 +282,12 @@ async fn prepare(
                 "BAD_USER_INPUT",
             );
             error.locations = err.locations;
-            return Ok(Prepared::Answer(Box::new(Response::from_errors(vec![
-                error,
-            ]))));
+            return Ok(Prepared::answer(error));
         }
+    };
+    let summary = match summary {
+        Ok(summary) => summary,
+        Err(error) => return Ok(Prepared::answer(error)),
     };
     if queries_only && operation.is_some_and(|ty| ty != OperationType::Query) {
         return Err(Refusal::new(
@@ -269,7 +295,10 @@ async fn prepare(
             "Only queries may be sent with GET; send mutations with POST.",
         ));
     }
-    Ok(Prepared::Run(Box::new(request)))
+    Ok(Prepared::Run {
+        request: Box::new(request),
+        auth_mutations: summary.auth_mutations,
+    })
 }
 
 /// Reads the `Authorization` header once per HTTP request.
@@ -311,7 +340,7 @@ async fn run(
 ) -> Response {
     match prepared {
         Prepared::Answer(response) => *response,
-        Prepared::Run(request) => {
+        Prepared::Run { request, .. } => {
             let request = prepare_request(*request, &state.app, authentication, client);
             ensure_codes(state.schema.execute(request).await)
         }
@@ -330,14 +359,35 @@ async fn execute(
         Ok(prepared) => prepared,
         Err(refusal) => return refuse(media, refusal),
     };
-    let authentication = authentication(state, headers).await;
-    let invalid_token = authentication.is_invalid();
-    let response = run(state, prepared, authentication, client_meta(headers, peer)).await;
-    let http = json(media, media.status(&response), &response);
-    with_token_hint(http, invalid_token)
+    let work = async {
+        let authentication = authentication(state, headers).await;
+        let invalid_token = authentication.is_invalid();
+        let response = run(state, prepared, authentication, client_meta(headers, peer)).await;
+        (response, invalid_token)
+    };
+    match tokio::time::timeout(state.request_timeout, work).await {
+        Ok((response, invalid_token)) => {
+            let http = json(media, media.status(&response), &response);
+            with_token_hint(http, invalid_token)
+        }
+        Err(_) => {
+            log_deadline(state.request_timeout);
+            let response = past_deadline(state.request_timeout);
+            json(media, StatusCode::SERVICE_UNAVAILABLE, &response)
+        }
+    }
 }
 
-/// Runs a batch in order, authenticated once. Every operation is checked before any runs.
+/// The answer for an operation cancelled at the request's deadline, or not started
+/// because of it.
+fn past_deadline(timeout: Duration) -> Response {
+    Response::from_errors(vec![deadline_exceeded(timeout)])
+}
+
+/// Runs a batch in order, authenticated once. Every operation is checked before any runs,
+/// and the batch as a whole holds at most one authentication mutation. At the deadline the
+/// running operation is cancelled and those after it are not started; the answer is a 503
+/// holding the finished operations' responses and a deadline error for each of the others.
 async fn execute_batch(
     state: &HttpState,
     peer: SocketAddr,
@@ -345,6 +395,7 @@ async fn execute_batch(
     media: MediaType,
     requests: Vec<Request>,
 ) -> HttpResponse {
+    let deadline = tokio::time::Instant::now() + state.request_timeout;
     let mut prepared = Vec::with_capacity(requests.len());
     for request in requests {
         match prepare(state, request, false).await {
@@ -352,15 +403,61 @@ async fn execute_batch(
             Err(refusal) => return refuse(media, refusal),
         }
     }
-    let authentication = authentication(state, headers).await;
+    let auth_mutations: usize = prepared
+        .iter()
+        .map(|item| match item {
+            Prepared::Run { auth_mutations, .. } => *auth_mutations,
+            Prepared::Answer(_) => 0,
+        })
+        .sum();
+    if auth_mutations > 1 {
+        let message = auth_message("batched request");
+        return refuse(media, Refusal::new(StatusCode::BAD_REQUEST, message));
+    }
+    let Ok(authentication) =
+        tokio::time::timeout_at(deadline, authentication(state, headers)).await
+    else {
+        log_deadline(state.request_timeout);
+        let responses: Vec<_> = prepared
+            .iter()
+            .map(|_| past_deadline(state.request_timeout))
+            .collect();
+        return json(media, StatusCode::SERVICE_UNAVAILABLE, &responses);
+    };
     let invalid_token = authentication.is_invalid();
     let mut responses = Vec::with_capacity(prepared.len());
+    let mut late = false;
     for item in prepared {
-        let client = client_meta(headers, peer);
-        responses.push(run(state, item, authentication.clone(), client).await);
+        if !late {
+            let client = client_meta(headers, peer);
+            let operation = run(state, item, authentication.clone(), client);
+            match tokio::time::timeout_at(deadline, operation).await {
+                Ok(response) => {
+                    responses.push(response);
+                    continue;
+                }
+                Err(_) => {
+                    log_deadline(state.request_timeout);
+                    late = true;
+                }
+            }
+        }
+        responses.push(past_deadline(state.request_timeout));
     }
-    let http = json(media, StatusCode::OK, &responses);
+    let status = if late {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let http = json(media, status, &responses);
     with_token_hint(http, invalid_token)
+}
+
+fn log_deadline(timeout: Duration) {
+    tracing::warn!(
+        timeout_seconds = timeout.as_secs_f64(),
+        "a request passed its deadline and was cancelled"
+    );
 }
 
 /// Tells clients that presented an invalid token to refresh it (RFC 6750).

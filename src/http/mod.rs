@@ -30,6 +30,8 @@ pub struct HttpState {
     pub max_body_bytes: usize,
     /// How often a subscription socket re-checks its token.
     pub ws_auth_recheck: Duration,
+    /// The deadline of each request, and of each query or mutation sent over a socket.
+    pub request_timeout: Duration,
     /// Most operations in one batched request; 0 refuses batches.
     pub max_batch: usize,
     /// Apollo persisted queries, shared with the schema's extension.

@@ -9,28 +9,33 @@
 //!
 //! The socket serves subscriptions only: a query or mutation sent over it closes it with
 //! 4400. They belong on HTTP, where the edge's checks (the client's address for login
-//! throttling, the request limits) apply.
+//! throttling, the request limits, the deadline) apply. Subscription documents are held to
+//! the same [limits](crate::graphql::limits) as over HTTP; a subscription has no deadline,
+//! since it lives as long as the client wants its events (the token re-check ends it when
+//! the token does).
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use async_graphql::Data;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphQLWebSocket, WebSocketProtocols, WsMessage,
 };
 use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{Data, Executor, Request, Response as GraphQLResponse};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, BoxStream};
 use futures_util::{SinkExt, StreamExt, future};
 use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
 use super::HttpState;
 use crate::auth::{Authentication, authenticate};
-use crate::graphql::connection_data;
+use crate::graphql::limits::{check_document, check_source};
+use crate::graphql::{TaskqlSchema, connection_data};
 
 /// Close code for a message the socket does not serve (graphql-transport-ws).
 const BAD_REQUEST: u16 = 4400;
@@ -80,6 +85,10 @@ fn serves(message: &[u8]) -> bool {
     else {
         return false;
     };
+    if check_source(query).is_err() {
+        // Over the limits: refused unparsed, with the limit's error, by `Bounded`.
+        return true;
+    }
     let Ok(document) = async_graphql::parser::parse_query(query) else {
         // A syntax error: the engine reports it, and nothing runs.
         return true;
@@ -133,7 +142,7 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
     let decided: Arc<OnceLock<Option<(String, Uuid)>>> = Arc::default();
     let app = state.app.clone();
     let decision = Arc::clone(&decided);
-    let mut protocol_stream = GraphQLWebSocket::new(state.schema.clone(), input, protocol)
+    let mut protocol_stream = GraphQLWebSocket::new(Bounded(state.schema.clone()), input, protocol)
         .on_connection_init(move |payload| async move {
             let header = authorization(&payload);
             let authentication = match &header {
@@ -204,6 +213,41 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
         let _ = sink.send(Message::Close(Some(frame))).await;
     }
     let _ = sink.close().await;
+}
+
+/// The schema as a socket runs it: only documents within the limits.
+#[derive(Clone)]
+struct Bounded(TaskqlSchema);
+
+impl Executor for Bounded {
+    async fn execute(&self, request: Request) -> GraphQLResponse {
+        self.execute_stream(request, None)
+            .next()
+            .await
+            .unwrap_or_default()
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, GraphQLResponse> {
+        let checked = check_source(&request.query).and_then(|()| {
+            // A document that does not parse is the schema's to report.
+            match request.parsed_query() {
+                Ok(document) => check_document(document).map(drop),
+                Err(_) => Ok(()),
+            }
+        });
+        match checked {
+            Ok(()) => self
+                .0
+                .execute_stream_with_session_data(request, session_data.unwrap_or_default()),
+            Err(error) => {
+                stream::once(future::ready(GraphQLResponse::from_errors(vec![error]))).boxed()
+            }
+        }
+    }
 }
 
 #[cfg(test)]

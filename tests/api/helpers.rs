@@ -8,6 +8,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use taskql::config::Config;
+use taskql::graphql::limits::MAX_ROOT_FIELDS;
 use taskql::startup::Application;
 use taskql::store::StatementCounter;
 use tempfile::TempDir;
@@ -233,20 +234,25 @@ impl TestApp {
         TestUser { id, token, refresh }
     }
 
-    /// Creates `count` tasks titled "task 0", "task 1", … in one request.
+    /// Creates `count` tasks titled "task 0", "task 1", … in order, as many per request as
+    /// an operation may hold root fields.
     pub async fn create_tasks(&self, token: &str, count: usize) {
-        let mutation = (0..count)
-            .map(|i| format!("t{i}: createTask(input: {{ title: \"task {i}\" }}) {{ id }}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let body = self
-            .gql(
-                Some(token),
-                &format!("mutation {{ {mutation} }}"),
-                json!({}),
-            )
-            .await;
-        assert!(body["errors"].is_null(), "{body}");
+        let ids: Vec<usize> = (0..count).collect();
+        for chunk in ids.chunks(MAX_ROOT_FIELDS) {
+            let mutation = chunk
+                .iter()
+                .map(|i| format!("t{i}: createTask(input: {{ title: \"task {i}\" }}) {{ id }}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let body = self
+                .gql(
+                    Some(token),
+                    &format!("mutation {{ {mutation} }}"),
+                    json!({}),
+                )
+                .await;
+            assert!(body["errors"].is_null(), "{body}");
+        }
     }
 
     /// Creates a task with `input` and returns it (id, title, status, …).

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod cli;
+mod deadline;
 mod guard;
 mod helpers;
 mod http;

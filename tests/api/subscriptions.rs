@@ -16,12 +16,12 @@ use crate::helpers::{
     SECRET, TestApp, at_jwt_header, sign, spawn_app, spawn_app_with, valid_claims,
 };
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const EVENTS: &str =
     "subscription { taskEvents { kind taskId task { id title status owner { username } } } }";
 
-async fn open(app: &TestApp, protocol: &str) -> Socket {
+pub(crate) async fn open(app: &TestApp, protocol: &str) -> Socket {
     let mut request = app.ws_url().into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -34,7 +34,7 @@ async fn open(app: &TestApp, protocol: &str) -> Socket {
     socket
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub(crate) async fn send(socket: &mut Socket, message: Value) {
     socket
         .send(Message::Text(message.to_string().into()))
         .await
@@ -42,7 +42,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next JSON message, skipping pings; panics after 10 s.
-async fn receive(socket: &mut Socket) -> Value {
+pub(crate) async fn receive(socket: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await

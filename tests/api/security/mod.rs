@@ -2,6 +2,7 @@
 //! the way an outsider would and asserts the exact safe outcome.
 
 mod access;
+mod bombs;
 mod enumeration;
 mod injection;
 mod leaks;
