@@ -14,9 +14,11 @@ use async_graphql::Data;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphQLWebSocket, WebSocketProtocols, WsMessage,
 };
-use axum::extract::State;
+use std::net::SocketAddr;
+
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt, future};
 use tokio::time::MissedTickBehavior;
@@ -25,6 +27,7 @@ use uuid::Uuid;
 use super::HttpState;
 use crate::auth::{Authentication, authenticate};
 use crate::graphql::connection_data;
+use crate::store::sessions::ClientMeta;
 
 /// Close code for a missing, invalid or no longer valid token (graphql-transport-ws).
 const FORBIDDEN: u16 = 4403;
@@ -34,7 +37,12 @@ const INIT_TIMEOUT: u16 = 4408;
 const INIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// GET `/graphql/ws`: upgrades to a subscription socket.
-pub async fn graphql_ws(State(state): State<HttpState>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn graphql_ws(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     // Serve exactly the subprotocol the handshake answers with.
     let upgrade = upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS);
     let protocol = upgrade
@@ -52,7 +60,10 @@ pub async fn graphql_ws(State(state): State<HttpState>, upgrade: WebSocketUpgrad
     upgrade
         .max_message_size(state.max_body_bytes)
         .max_frame_size(state.max_body_bytes)
-        .on_upgrade(move |socket| serve(socket, state, protocol))
+        .on_upgrade(move |socket| {
+            let client = super::graphql::client_meta(&state, &headers, peer);
+            serve(socket, state, protocol, client)
+        })
 }
 
 /// The `Authorization` entry of a `connection_init` payload, in any letter case.
@@ -65,7 +76,12 @@ fn authorization(payload: &serde_json::Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols) {
+async fn serve(
+    socket: WebSocket,
+    state: HttpState,
+    protocol: WebSocketProtocols,
+    client: ClientMeta,
+) {
     let (mut sink, stream) = socket.split();
     let input = stream
         .take_while(|message| future::ready(message.is_ok()))
@@ -92,7 +108,11 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
             match (header, authentication) {
                 (Some(header), Authentication::Viewer(viewer)) => {
                     let _ = decision.set(Some((header, viewer.user_id())));
-                    Ok(connection_data(&app, Authentication::Viewer(viewer)))
+                    Ok(connection_data(
+                        &app,
+                        Authentication::Viewer(viewer),
+                        client,
+                    ))
                 }
                 _ => {
                     let _ = decision.set(None);
