@@ -33,7 +33,8 @@ impl Extension for Throttling {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        if info.path_node.parent.is_none() {
+        // `__typename` and introspection cost nothing and change nothing.
+        if info.path_node.parent.is_none() && !info.name.starts_with("__") {
             check(ctx, &info).await?;
         }
         next.run(ctx, info).await

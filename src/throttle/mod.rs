@@ -95,11 +95,17 @@ pub struct Limits {
 /// The limits a request can run into, named as audit lines name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
+    /// Login backoff of one account identifier.
     LoginAccount,
+    /// Login backoff of one client IP.
     LoginAddress,
+    /// `register` per client IP.
     Register,
+    /// `refreshToken` per client IP.
     Refresh,
+    /// `passwordStrength` per viewer or client IP.
     PasswordStrength,
+    /// Mutation fields per signed-in user.
     Mutations,
 }
 

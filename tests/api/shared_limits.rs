@@ -201,3 +201,41 @@ async fn while_redis_is_away_local_limits_apply_and_shared_ones_return_with_it()
     // b has registered one account itself; the shared count is spent.
     assert_refused(&send(&b, None, None, REGISTER, register_input("ida")).await);
 }
+
+#[tokio::test]
+async fn concurrent_requests_on_two_replicas_never_exceed_the_shared_budget() {
+    let Some(redis) =
+        redis_url("concurrent_requests_on_two_replicas_never_exceed_the_shared_budget")
+    else {
+        return;
+    };
+    let prefix = unique_prefix();
+    let vars = [
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("PASSWORD_STRENGTH_RATE_LIMIT", "7/minute"),
+    ];
+    let a = spawn_app_with(&vars).await;
+    let b = a.replica(&vars).await;
+    let query = "query($p: String!) { passwordStrength(password: $p) { score } }";
+    let requests = (0..24).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        send(
+            app,
+            None,
+            None,
+            query,
+            json!({ "p": format!("candidate {i}") }),
+        )
+    });
+    let outcomes = futures::future::join_all(requests).await;
+    let served = outcomes
+        .iter()
+        .filter(|(status, _, _)| *status == 200)
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|(status, _, _)| *status == 429)
+        .count();
+    assert_eq!((served, refused), (7, 17));
+}

@@ -350,3 +350,83 @@ async fn a_redis_that_is_down_at_startup_leaves_the_service_serving_with_local_l
     assert!(body["data"]["register"]["id"].is_string(), "{body}");
     assert_refused(&send(&app, None, None, REGISTER, register_input("duo")).await);
 }
+
+#[tokio::test]
+async fn operations_over_websocket_count_against_the_forwarded_client() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::{Message, http::HeaderValue};
+
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("REGISTER_RATE_LIMIT", "1/hour"),
+    ])
+    .await;
+    let user = app.user("wes").await;
+    let mut request = app.ws_url().into_client_request().unwrap();
+    let headers = request.headers_mut();
+    headers.insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    headers.insert(
+        "X-Forwarded-For",
+        HeaderValue::from_static("203.0.113.1, 198.51.100.7"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut exchange = async |message: Value| {
+        socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .unwrap();
+        loop {
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+                .await
+                .expect("an answer within 10 s")
+                .expect("the socket is open")
+                .unwrap();
+            if let Message::Text(text) = frame {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if value["type"] != "ping" {
+                    return value;
+                }
+            }
+        }
+    };
+    let bearer = format!("Bearer {}", user.token);
+    let ack =
+        exchange(json!({ "type": "connection_init", "payload": { "Authorization": bearer } }))
+            .await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let registered = exchange(json!({
+        "id": "1",
+        "type": "subscribe",
+        "payload": { "query": REGISTER, "variables": register_input("overws") },
+    }))
+    .await;
+    assert!(
+        registered["payload"]["data"]["register"]["id"].is_string(),
+        "{registered}"
+    );
+    // The socket's client was the forwarded address: its budget is spent, not another's.
+    assert_refused(
+        &send(
+            &app,
+            None,
+            Some("198.51.100.7"),
+            REGISTER,
+            register_input("again"),
+        )
+        .await,
+    );
+    let (status, _, body) = send(
+        &app,
+        None,
+        Some("198.51.100.8"),
+        REGISTER,
+        register_input("other"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["register"]["id"].is_string(), "{body}");
+}
