@@ -268,15 +268,14 @@ impl Config {
             None => None,
             Some(url) => {
                 let url = url.trim();
-                if !(url.starts_with("redis://")
-                    || url.starts_with("rediss://")
-                    || url.starts_with("redis+unix://")
-                    || url.starts_with("unix://"))
-                {
+                let scheme_ok = ["redis://", "redis+unix://", "unix://"]
+                    .iter()
+                    .any(|scheme| url.starts_with(scheme));
+                if !scheme_ok || ::redis::Client::open(url).is_err() {
                     // The value may hold a password: never echo it.
                     return Err(ConfigError::new(
                         "REDIS_URL",
-                        "must start with redis://, rediss:// or unix://",
+                        "must be a URL such as redis://host:6379/0 or unix:///path/redis.sock (no TLS)",
                     ));
                 }
                 let key_prefix = get("REDIS_KEY_PREFIX").unwrap_or_else(|| "taskql:".into());
@@ -528,6 +527,8 @@ mod tests {
         assert_eq!(redis.key_prefix, "taskql:");
         assert_eq!(redis.timeout, Duration::from_millis(100));
         assert!(!format!("{redis:?}").contains("hunter2"));
+        let socket = load(&[("SECRET_KEY", KEY), ("REDIS_URL", "unix:///run/redis.sock")]);
+        assert!(socket.unwrap().redis.is_some());
         let err = load(&[("SECRET_KEY", KEY), ("REDIS_URL", "hunter2")]).unwrap_err();
         assert_eq!(err.var, "REDIS_URL");
         assert!(!err.to_string().contains("hunter2"));
@@ -635,6 +636,8 @@ mod tests {
             ("PASSWORD_STRENGTH_RATE_LIMIT", "5/week"),
             ("MUTATION_RATE_LIMIT", "many/minute"),
             ("REDIS_URL", "http://user:hunter2@localhost"),
+            ("REDIS_URL", "redis://user:hunter2@[bad"),
+            ("REDIS_URL", "rediss://user:hunter2@redis.example.com"),
             ("TRUSTED_PROXIES", "10.0.0.1, proxy.example.com"),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
         ] {

@@ -7,6 +7,7 @@
 //! is checked again periodically, so an expired token, a revoked session or a deactivated
 //! account closes the socket too.
 
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
@@ -14,8 +15,6 @@ use async_graphql::Data;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphQLWebSocket, WebSocketProtocols, WsMessage,
 };
-use std::net::SocketAddr;
-
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};

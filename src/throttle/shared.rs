@@ -55,7 +55,7 @@ return {count, left}
 /// Where the shared counters live.
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
-    /// `redis://…` or `rediss://…`; may hold a password, so it is never logged.
+    /// `redis://…` or `unix://…`; may hold a password, so it is never logged.
     pub url: SecretString,
     /// Put before every key, so several deployments (or tests) can share one server.
     pub key_prefix: String,
