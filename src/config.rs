@@ -13,7 +13,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::throttle::BackoffRule;
+use crate::http::TrustedProxies;
+use crate::throttle::{BackoffRule, Limits, Rate, RedisSettings};
 
 /// Database used when `DATABASE_URL` is not set: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://taskql.db?mode=rwc";
@@ -49,10 +50,12 @@ pub struct Config {
     /// How often revoked and expired sessions are deleted.
     pub session_purge_interval: Duration,
     pub argon2: argon2::Params,
-    /// Backoff after failed logins of one account identifier.
-    pub login_account_backoff: BackoffRule,
-    /// Backoff after failed logins from one client IP.
-    pub login_address_backoff: BackoffRule,
+    /// Login backoff and rate limits.
+    pub limits: Limits,
+    /// Where throttling counters are shared between replicas; `None`: in this process.
+    pub redis: Option<RedisSettings>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub bind_addr: SocketAddr,
@@ -251,14 +254,57 @@ impl Config {
             base: Duration::from_secs(backoff_base),
             max: Duration::from_secs(backoff_max),
         };
-        let login_account_backoff =
-            backoff(ranged(&get, "LOGIN_ACCOUNT_FREE_FAILURES", 5, 1..=1000)?);
-        let login_address_backoff = backoff(ranged(
-            &get,
-            "LOGIN_ADDRESS_FREE_FAILURES",
-            20,
-            1..=100_000,
-        )?);
+        let limits = Limits {
+            login_account: backoff(ranged(&get, "LOGIN_ACCOUNT_FREE_FAILURES", 5, 1..=1000)?),
+            login_address: backoff(ranged(
+                &get,
+                "LOGIN_ADDRESS_FREE_FAILURES",
+                20,
+                1..=100_000,
+            )?),
+            register: rate(&get, "REGISTER_RATE_LIMIT", "10/hour")?,
+            refresh: rate(&get, "REFRESH_RATE_LIMIT", "60/minute")?,
+            password_strength: rate(&get, "PASSWORD_STRENGTH_RATE_LIMIT", "60/minute")?,
+            mutations: rate(&get, "MUTATION_RATE_LIMIT", "120/minute")?,
+        };
+        let redis = match get("REDIS_URL") {
+            None => None,
+            Some(url) => {
+                let url = url.trim();
+                let scheme_ok = ["redis://", "redis+unix://", "unix://"]
+                    .iter()
+                    .any(|scheme| url.starts_with(scheme));
+                if !scheme_ok || ::redis::Client::open(url).is_err() {
+                    // The value may hold a password: never echo it.
+                    return Err(ConfigError::new(
+                        "REDIS_URL",
+                        "must be a URL such as redis://host:6379/0 or unix:///path/redis.sock (no TLS)",
+                    ));
+                }
+                let key_prefix = get("REDIS_KEY_PREFIX").unwrap_or_else(|| "taskql:".into());
+                if key_prefix.len() > 64 || key_prefix.chars().any(char::is_whitespace) {
+                    return Err(ConfigError::new(
+                        "REDIS_KEY_PREFIX",
+                        "must be at most 64 bytes without spaces",
+                    ));
+                }
+                Some(RedisSettings {
+                    url: SecretString::from(url.to_owned()),
+                    key_prefix,
+                    timeout: Duration::from_millis(ranged(
+                        &get,
+                        "REDIS_TIMEOUT_MS",
+                        250,
+                        10..=10_000,
+                    )?),
+                })
+            }
+        };
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            None => TrustedProxies::default(),
+            Some(raw) => TrustedProxies::parse(&raw)
+                .map_err(|message| ConfigError::new("TRUSTED_PROXIES", message))?,
+        };
         let introspection = match get("GRAPHQL_INTROSPECTION").as_deref().map(str::trim) {
             None => app_env == AppEnv::Development,
             Some("true") => true,
@@ -311,8 +357,9 @@ impl Config {
             session_cache_ttl: Duration::from_secs(cache),
             session_purge_interval: Duration::from_secs(purge),
             argon2,
-            login_account_backoff,
-            login_address_backoff,
+            limits,
+            redis,
+            trusted_proxies,
             jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "taskql".into()),
             jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "taskql".into()),
             bind_addr: parse(&get, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
@@ -357,6 +404,16 @@ fn ranged(
             format!("must be between {} and {}", range.start(), range.end()),
         ))
     }
+}
+
+/// A rate such as `10/hour`.
+fn rate(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+) -> Result<Rate, ConfigError> {
+    Rate::parse(get(var).as_deref().unwrap_or(default))
+        .map_err(|message| ConfigError::new(var, message))
 }
 
 /// A fresh random 256-bit key, URL-safe base64 (43 characters).
@@ -460,6 +517,34 @@ mod tests {
         assert_eq!(config.argon2, argon2::Params::DEFAULT);
         assert!(config.previous_secret_keys.is_empty());
         assert!(config.jwt_private_key.is_none());
+        assert_eq!(config.limits.register, Rate::parse("10/hour").unwrap());
+        assert_eq!(config.limits.refresh, Rate::parse("60/minute").unwrap());
+        assert_eq!(
+            config.limits.password_strength,
+            Rate::parse("60/minute").unwrap()
+        );
+        assert_eq!(config.limits.mutations, Rate::parse("120/minute").unwrap());
+        assert!(config.redis.is_none());
+        assert_eq!(config.trusted_proxies, TrustedProxies::default());
+    }
+
+    #[test]
+    fn redis_settings_take_a_prefix_and_a_timeout_and_never_echo_the_url() {
+        let config = load(&[
+            ("SECRET_KEY", KEY),
+            ("REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0"),
+            ("REDIS_TIMEOUT_MS", "100"),
+        ])
+        .unwrap();
+        let redis = config.redis.unwrap();
+        assert_eq!(redis.key_prefix, "taskql:");
+        assert_eq!(redis.timeout, Duration::from_millis(100));
+        assert!(!format!("{redis:?}").contains("hunter2"));
+        let socket = load(&[("SECRET_KEY", KEY), ("REDIS_URL", "unix:///run/redis.sock")]);
+        assert!(socket.unwrap().redis.is_some());
+        let err = load(&[("SECRET_KEY", KEY), ("REDIS_URL", "hunter2")]).unwrap_err();
+        assert_eq!(err.var, "REDIS_URL");
+        assert!(!err.to_string().contains("hunter2"));
     }
 
     #[test]
@@ -565,6 +650,15 @@ mod tests {
             ("LOGIN_ADDRESS_FREE_FAILURES", "many"),
             ("LOGIN_BACKOFF_BASE_SECONDS", "0"),
             ("LOGIN_BACKOFF_MAX_SECONDS", "10"),
+            ("REGISTER_RATE_LIMIT", "10"),
+            ("REFRESH_RATE_LIMIT", "0/minute"),
+            ("PASSWORD_STRENGTH_RATE_LIMIT", "5/week"),
+            ("MUTATION_RATE_LIMIT", "many/minute"),
+            ("REDIS_URL", "http://user:hunter2@localhost"),
+            ("REDIS_URL", "redis://user:hunter2@[bad"),
+            ("REDIS_URL", "rediss://user:hunter2@redis.example.com"),
+            ("TRUSTED_PROXIES", "10.0.0.1, proxy.example.com"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
         ] {
             let err = load(&[("SECRET_KEY", KEY), (var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{var}={value}");

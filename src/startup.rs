@@ -15,7 +15,7 @@ use crate::graphql::build_schema;
 use crate::graphql::schema::PERSISTED_QUERIES;
 use crate::http::{HttpState, router};
 use crate::store::{self, StatementCounter};
-use crate::throttle::LoginThrottle;
+use crate::throttle::Throttle;
 
 /// What resolvers and handlers share: the pool, the keys, the hashing pool and the
 /// session rules.
@@ -27,7 +27,8 @@ pub struct AppState {
     pub events: TaskEvents,
     pub sessions: SessionSettings,
     pub session_cache: SessionCache,
-    pub login_throttle: LoginThrottle,
+    /// Login backoff and rate limits, with their counters.
+    pub throttle: Throttle,
 }
 
 /// How refresh tokens behave.
@@ -71,6 +72,10 @@ impl Application {
             &config.jwt_audience,
             config.access_token_ttl,
         )?;
+        let throttle = match &config.redis {
+            Some(redis) => Throttle::with_redis(config.limits, redis).await?,
+            None => Throttle::local(config.limits),
+        };
         let app = AppState {
             db: db.clone(),
             keys,
@@ -81,10 +86,7 @@ impl Application {
             },
             session_cache: SessionCache::new(config.session_cache_ttl),
             events,
-            login_throttle: LoginThrottle::new(
-                config.login_account_backoff,
-                config.login_address_backoff,
-            ),
+            throttle,
         };
         let persisted = LruCacheStorage::new(PERSISTED_QUERIES);
         let schema = build_schema(app.clone(), config.introspection, persisted.clone());
@@ -98,6 +100,7 @@ impl Application {
             max_batch: config.max_batch,
             persisted,
             cors: config.cors,
+            trusted_proxies: config.trusted_proxies,
         });
         let listener = TcpListener::bind(config.bind_addr).await.map_err(|err| {
             anyhow::anyhow!("BIND_ADDR: cannot listen on {}: {err}", config.bind_addr)

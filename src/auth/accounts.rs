@@ -14,7 +14,7 @@ use crate::startup::AppState;
 use crate::store::sessions::{self, ClientMeta, Rotation};
 use crate::store::users::{self, Login, NewUser};
 use crate::store::{self, SessionRecord, UserRecord};
-use crate::throttle::LoginThrottle;
+use crate::throttle::{Throttle, audit_throttled};
 
 /// What a successful login or refresh hands to the client.
 pub struct SignedIn {
@@ -72,29 +72,36 @@ pub async fn login(
     password: &str,
     meta: ClientMeta,
 ) -> Result<SignedIn, AppError> {
-    let throttle = &state.login_throttle;
-    let (account_key, address_key) = LoginThrottle::keys(username, meta.ip.as_deref());
+    let throttle = &state.throttle;
+    let (account_key, address_key) = Throttle::login_keys(username, meta.ip.as_deref());
     let address_key = address_key.as_deref();
-    if let Err(wait) = throttle.check(&account_key, address_key, store::now()) {
+    if let Err((limit, wait)) = throttle
+        .check_login(&account_key, address_key, store::now())
+        .await
+    {
         // Same work as any failed login, so a throttled answer reveals nothing by its timing.
         state.passwords.verify_dummy().await?;
-        tracing::info!(ip = ?meta.ip, retry_after = wait, "login throttled");
+        audit_throttled(limit, meta.ip.as_deref(), None, wait);
         return Err(AppError::RateLimited(wait));
     }
     let (Some(login), Ok(password)) = (Login::parse(username), Password::parse(password)) else {
         state.passwords.verify_dummy().await?;
-        throttle.fail(&account_key, address_key, store::now());
+        throttle
+            .login_failed(&account_key, address_key, store::now())
+            .await;
         return Err(AppError::InvalidCredentials);
     };
     let user = users::find_by_login(&state.db, &login).await?;
     let hash = user.as_ref().map(|user| user.password_hash.as_str());
     let matches = state.passwords.verify(&password, hash).await?;
     let Some(user) = user.filter(|user| matches && user.is_active) else {
-        throttle.fail(&account_key, address_key, store::now());
+        throttle
+            .login_failed(&account_key, address_key, store::now())
+            .await;
         tracing::info!(ip = ?meta.ip, "login failed");
         return Err(AppError::InvalidCredentials);
     };
-    throttle.succeed(&account_key);
+    throttle.login_succeeded(&account_key).await;
     let mut verified_hash = user.password_hash.clone();
     if state.passwords.needs_rehash(&user.password_hash) {
         let upgraded = state.passwords.hash(&password).await?;

@@ -5,6 +5,7 @@ mod scalars;
 pub mod schema;
 mod sessions;
 mod tasks;
+mod throttling;
 mod users;
 
 use async_graphql::{Context, Data, ID, Request};
@@ -31,10 +32,15 @@ pub fn prepare_request(
         .data(users::UserLoader::caching(state.db.clone()))
 }
 
-/// The data of one subscription connection: who it acts for and a user loader.
-pub fn connection_data(state: &AppState, authentication: Authentication) -> Data {
+/// The data of one subscription connection: who it acts for, from where, and a user loader.
+pub fn connection_data(
+    state: &AppState,
+    authentication: Authentication,
+    client: ClientMeta,
+) -> Data {
     let mut data = Data::default();
     data.insert(authentication);
+    data.insert(client);
     data.insert(users::UserLoader::caching(state.db.clone()));
     data
 }

@@ -7,6 +7,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use super::sessions::{SessionMutation, SessionQuery};
 use super::tasks::{TaskMutation, TaskQuery, TaskSubscription};
+use super::throttling::Throttling;
 use super::users::{UserMutation, UserQuery};
 use crate::startup::AppState;
 
@@ -59,7 +60,8 @@ pub fn build_schema(
 ) -> TaskqlSchema {
     let builder = builder()
         .data(state)
-        .extension(ApolloPersistedQueries::new(persisted));
+        .extension(ApolloPersistedQueries::new(persisted))
+        .extension(Throttling);
     if introspection {
         builder.finish()
     } else {

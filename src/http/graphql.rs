@@ -315,8 +315,8 @@ async fn authentication(state: &HttpState, headers: &HeaderMap) -> Authenticatio
     }
 }
 
-/// Where the request comes from, as sessions record it.
-fn client_meta(headers: &HeaderMap, peer: SocketAddr) -> ClientMeta {
+/// Where the request comes from, as sessions record it and throttles count it.
+pub(super) fn client_meta(state: &HttpState, headers: &HeaderMap, peer: SocketAddr) -> ClientMeta {
     ClientMeta {
         user_agent: headers
             .get(header::USER_AGENT)
@@ -328,7 +328,12 @@ fn client_meta(headers: &HeaderMap, peer: SocketAddr) -> ClientMeta {
                     .take(256)
                     .collect()
             }),
-        ip: Some(peer.ip().to_string()),
+        ip: Some(
+            state
+                .trusted_proxies
+                .client_ip(peer.ip(), headers)
+                .to_string(),
+        ),
     }
 }
 
@@ -362,12 +367,18 @@ async fn execute(
     let work = async {
         let authentication = authentication(state, headers).await;
         let invalid_token = authentication.is_invalid();
-        let response = run(state, prepared, authentication, client_meta(headers, peer)).await;
+        let client = client_meta(state, headers, peer);
+        let response = run(state, prepared, authentication, client).await;
         (response, invalid_token)
     };
     match tokio::time::timeout(state.request_timeout, work).await {
         Ok((response, invalid_token)) => {
-            let http = json(media, media.status(&response), &response);
+            let http = match refused_for(&response) {
+                Some(wait) => {
+                    too_many_requests(json(media, StatusCode::TOO_MANY_REQUESTS, &response), wait)
+                }
+                None => json(media, media.status(&response), &response),
+            };
             with_token_hint(http, invalid_token)
         }
         Err(_) => {
@@ -429,7 +440,7 @@ async fn execute_batch(
     let mut late = false;
     for item in prepared {
         if !late {
-            let client = client_meta(headers, peer);
+            let client = client_meta(state, headers, peer);
             let operation = run(state, item, authentication.clone(), client);
             match tokio::time::timeout_at(deadline, operation).await {
                 Ok(response) => {
@@ -444,12 +455,14 @@ async fn execute_batch(
         }
         responses.push(past_deadline(state.request_timeout));
     }
-    let status = if late {
-        StatusCode::SERVICE_UNAVAILABLE
+    let refused: Option<Vec<u64>> = responses.iter().map(refused_for).collect();
+    let http = if late {
+        json(media, StatusCode::SERVICE_UNAVAILABLE, &responses)
+    } else if let Some(wait) = refused.and_then(|waits| waits.into_iter().max()) {
+        too_many_requests(json(media, StatusCode::TOO_MANY_REQUESTS, &responses), wait)
     } else {
-        StatusCode::OK
+        json(media, StatusCode::OK, &responses)
     };
-    let http = json(media, status, &responses);
     with_token_hint(http, invalid_token)
 }
 
@@ -458,6 +471,33 @@ fn log_deadline(timeout: Duration) {
         timeout_seconds = timeout.as_secs_f64(),
         "a request passed its deadline and was cancelled"
     );
+}
+
+/// The seconds to wait when throttling refused the whole response: it has no data and
+/// every error is RATE_LIMITED. A partial result is not a refusal.
+fn refused_for(response: &Response) -> Option<u64> {
+    if response.data != async_graphql::Value::Null || response.errors.is_empty() {
+        return None;
+    }
+    let waits = response.errors.iter().map(|error| {
+        let extensions = error.extensions.as_ref()?;
+        let limited = matches!(
+            extensions.get("code"),
+            Some(async_graphql::Value::String(code)) if code == "RATE_LIMITED"
+        );
+        match extensions.get("retryAfter") {
+            Some(async_graphql::Value::Number(wait)) if limited => wait.as_u64(),
+            _ => None,
+        }
+    });
+    waits.collect::<Option<Vec<u64>>>()?.into_iter().max()
+}
+
+/// 429 with `Retry-After` in whole seconds (RFC 9110), besides the GraphQL body.
+fn too_many_requests(mut http: HttpResponse, wait: u64) -> HttpResponse {
+    http.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
+    http
 }
 
 /// Tells clients that presented an invalid token to refresh it (RFC 6750).

@@ -1,7 +1,10 @@
 //! The HTTP surface: routes, limits and request tracing.
 
+mod client_ip;
 mod graphql;
 mod ws;
+
+pub use client_ip::TrustedProxies;
 
 use std::time::Duration;
 
@@ -38,6 +41,8 @@ pub struct HttpState {
     pub persisted: LruCacheStorage,
     /// Browser origins allowed to call the API.
     pub cors: CorsOrigins,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// All routes of taskql.

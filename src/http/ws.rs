@@ -14,6 +14,7 @@
 //! since it lives as long as the client wants its events (the token re-check ends it when
 //! the token does).
 
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -23,9 +24,9 @@ use async_graphql::http::{
 };
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Data, Executor, Request, Response as GraphQLResponse};
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, BoxStream};
 use futures_util::{SinkExt, StreamExt, future};
@@ -36,6 +37,7 @@ use super::HttpState;
 use crate::auth::{Authentication, authenticate};
 use crate::graphql::limits::{check_document, check_source};
 use crate::graphql::{TaskqlSchema, connection_data};
+use crate::store::sessions::ClientMeta;
 
 /// Close code for a message the socket does not serve (graphql-transport-ws).
 const BAD_REQUEST: u16 = 4400;
@@ -47,7 +49,12 @@ const INIT_TIMEOUT: u16 = 4408;
 const INIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// GET `/graphql/ws`: upgrades to a subscription socket.
-pub async fn graphql_ws(State(state): State<HttpState>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn graphql_ws(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     // Serve exactly the subprotocol the handshake answers with.
     let upgrade = upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS);
     let protocol = upgrade
@@ -65,7 +72,10 @@ pub async fn graphql_ws(State(state): State<HttpState>, upgrade: WebSocketUpgrad
     upgrade
         .max_message_size(state.max_body_bytes)
         .max_frame_size(state.max_body_bytes)
-        .on_upgrade(move |socket| serve(socket, state, protocol))
+        .on_upgrade(move |socket| {
+            let client = super::graphql::client_meta(&state, &headers, peer);
+            serve(socket, state, protocol, client)
+        })
 }
 
 /// False for an operation message (`subscribe`, or the legacy `start`) that could run
@@ -115,7 +125,12 @@ fn authorization(payload: &serde_json::Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols) {
+async fn serve(
+    socket: WebSocket,
+    state: HttpState,
+    protocol: WebSocketProtocols,
+    client: ClientMeta,
+) {
     let (mut sink, stream) = socket.split();
     // Set when the client sent an operation the socket does not serve; its input ends there.
     let refused = Arc::new(AtomicBool::new(false));
@@ -152,7 +167,11 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
             match (header, authentication) {
                 (Some(header), Authentication::Viewer(viewer)) => {
                     let _ = decision.set(Some((header, viewer.user_id())));
-                    Ok(connection_data(&app, Authentication::Viewer(viewer)))
+                    Ok(connection_data(
+                        &app,
+                        Authentication::Viewer(viewer),
+                        client,
+                    ))
                 }
                 _ => {
                     let _ = decision.set(None);

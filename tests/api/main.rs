@@ -11,6 +11,7 @@ mod queries;
 mod schema;
 mod security;
 mod sessions;
+mod shared_limits;
 mod subscriptions;
 mod tasks;
 mod throttle;

@@ -1,8 +1,10 @@
-//! Brute-force throttling of `login`, per account identifier and per client IP.
+//! Throttling: backoff of `login` per account identifier and per client IP, rate limits
+//! of `register`, `passwordStrength` and mutations, 429 for refused requests, and the
+//! client address behind trusted proxies.
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, code, message, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, code, message, spawn_app, spawn_app_with};
 
 async fn login_from(app: &TestApp, username: &str, password: &str, forwarded_for: &str) -> Value {
     app.client
@@ -18,6 +20,15 @@ async fn login_from(app: &TestApp, username: &str, password: &str, forwarded_for
         .json()
         .await
         .unwrap()
+}
+
+/// Logs in with the right password and asserts a whole-request refusal; the body.
+async fn refused_login(app: &TestApp, username: &str) -> Value {
+    let login = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
+    let input = json!({ "i": { "username": username, "password": PASSWORD } });
+    let outcome = send(app, None, None, login, input).await;
+    assert_refused(&outcome);
+    outcome.2
 }
 
 /// The error with its `retryAfter` taken out, for comparing two throttled answers.
@@ -47,10 +58,10 @@ async fn repeated_failures_on_one_account_make_it_wait_known_or_not() {
         assert_eq!(code(&app.login("ghost", attempt).await), "UNAUTHENTICATED");
     }
     // Now even the right password waits, in any letter case of the name.
-    let real = app.login("ALICE", PASSWORD).await;
+    let real = refused_login(&app, "ALICE").await;
     assert_eq!(code(&real), "RATE_LIMITED", "{real}");
     assert!(message(&real).starts_with("Too many attempts"));
-    let unknown = app.login("Ghost", PASSWORD).await;
+    let unknown = refused_login(&app, "Ghost").await;
     assert_eq!(
         shape(&real),
         shape(&unknown),
@@ -110,16 +121,232 @@ async fn waits_grow_with_further_failures() {
         code(&app.login("ivan", "wrong password!").await),
         "UNAUTHENTICATED"
     );
-    let body = app.login("ivan", PASSWORD).await;
+    let body = refused_login(&app, "ivan").await;
     assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 1, "{body}");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(
         code(&app.login("ivan", "wrong password!").await),
         "UNAUTHENTICATED"
     );
-    let body = app.login("ivan", PASSWORD).await;
+    let body = refused_login(&app, "ivan").await;
     assert_eq!(
         body["errors"][0]["extensions"]["retryAfter"], 2,
         "doubled: {body}"
     );
+}
+
+/// POSTs `query` with an optional token and `X-Forwarded-For`, returning status,
+/// `Retry-After` and body.
+pub async fn send(
+    app: &TestApp,
+    token: Option<&str>,
+    forwarded_for: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> (u16, Option<String>, Value) {
+    let mut request = app
+        .client
+        .post(app.graphql_url())
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(forwarded) = forwarded_for {
+        request = request.header("x-forwarded-for", forwarded);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|value| value.to_str().unwrap().to_owned());
+    (status, retry_after, response.json().await.unwrap())
+}
+
+/// Asserts a whole-request refusal: 429, `Retry-After` equal to the body's `retryAfter`
+/// (whole seconds, at least 1), RATE_LIMITED and no data.
+pub fn assert_refused(outcome: &(u16, Option<String>, Value)) -> u64 {
+    let (status, retry_after, body) = outcome;
+    assert_eq!(*status, 429, "{body}");
+    assert_eq!(code(body), "RATE_LIMITED", "{body}");
+    assert!(body["data"].is_null(), "{body}");
+    let seconds = body["errors"][0]["extensions"]["retryAfter"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("retryAfter in {body}"));
+    assert!(seconds >= 1, "{body}");
+    assert_eq!(retry_after.as_deref(), Some(seconds.to_string().as_str()));
+    seconds
+}
+
+const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { id } }";
+const STRENGTH: &str = "query($p: String!) { passwordStrength(password: $p) { score } }";
+const CREATE: &str = "mutation { createTask(input: { title: \"t\" }) { id } }";
+
+pub fn register_input(username: &str) -> Value {
+    json!({ "input": {
+        "username": username,
+        "email": format!("{username}@example.com"),
+        "password": PASSWORD,
+    } })
+}
+
+#[tokio::test]
+async fn register_is_limited_per_client_ip_and_a_refusal_is_a_429() {
+    let app = spawn_app_with(&[("REGISTER_RATE_LIMIT", "2/hour")]).await;
+    for name in ["reg1", "reg2"] {
+        let (status, retry, body) = send(&app, None, None, REGISTER, register_input(name)).await;
+        assert_eq!((status, retry), (200, None), "{body}");
+        assert!(body["data"]["register"]["id"].is_string(), "{body}");
+    }
+    let refused = send(&app, None, None, REGISTER, register_input("reg3")).await;
+    let seconds = assert_refused(&refused);
+    assert!(seconds <= 3600, "within the hour: {seconds}");
+    assert_eq!(
+        app.count("users").await,
+        2,
+        "the refused one was not created"
+    );
+}
+
+#[tokio::test]
+async fn every_mutation_of_a_user_counts_against_one_budget() {
+    let app = spawn_app_with(&[("MUTATION_RATE_LIMIT", "3/minute")]).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    for _ in 0..2 {
+        let (status, _, body) = send(&app, Some(&alice.token), None, CREATE, json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let revoke = "mutation($id: ID!) { revokeSession(id: $id) }";
+    let (status, _, body) = send(
+        &app,
+        Some(&alice.token),
+        None,
+        revoke,
+        json!({ "id": uuid::Uuid::now_v7().to_string() }),
+    )
+    .await;
+    assert_eq!((status, code(&body)), (200, "NOT_FOUND"), "{body}");
+    let refused = send(&app, Some(&alice.token), None, CREATE, json!({})).await;
+    assert_refused(&refused);
+    assert_eq!(app.count("tasks").await, 2);
+    // Queries are not mutations, and the budget is per user.
+    let me = app
+        .gql(Some(&alice.token), "{ me { id } }", json!({}))
+        .await;
+    assert_eq!(me["data"]["me"]["id"], alice.id.as_str());
+    let (status, _, body) = send(&app, Some(&bob.token), None, CREATE, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn password_strength_is_limited_per_viewer_or_else_per_address() {
+    let app = spawn_app_with(&[("PASSWORD_STRENGTH_RATE_LIMIT", "2/minute")]).await;
+    let carol = app.user("carol").await;
+    let variables = json!({ "p": "correct horse battery staple" });
+    for _ in 0..2 {
+        let (status, _, body) = send(&app, None, None, STRENGTH, variables.clone()).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_refused(&send(&app, None, None, STRENGTH, variables.clone()).await);
+    // A signed-in viewer has a budget of their own, even from the same address.
+    for _ in 0..2 {
+        let (status, _, body) =
+            send(&app, Some(&carol.token), None, STRENGTH, variables.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["data"]["passwordStrength"]["score"].is_number());
+    }
+    assert_refused(&send(&app, Some(&carol.token), None, STRENGTH, variables).await);
+}
+
+#[tokio::test]
+async fn a_batch_with_one_refused_operation_is_a_partial_result_with_status_200() {
+    let app = spawn_app_with(&[
+        ("PASSWORD_STRENGTH_RATE_LIMIT", "1/minute"),
+        ("GRAPHQL_MAX_BATCH", "5"),
+    ])
+    .await;
+    let operation = json!({ "query": STRENGTH, "variables": { "p": "correct horse battery" } });
+    let post = |batch: Value| app.client.post(app.graphql_url()).json(&batch).send();
+    let response = post(json!([operation, operation])).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("retry-after").is_none());
+    let body: Value = response.json().await.unwrap();
+    assert!(body[0]["data"]["passwordStrength"].is_object(), "{body}");
+    assert_eq!(code(&body[1]), "RATE_LIMITED", "{body}");
+    // Every operation refused: the whole request is.
+    let response = post(json!([operation, operation])).await.unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(code(&body[0]), "RATE_LIMITED");
+    assert_eq!(code(&body[1]), "RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn a_refused_login_is_a_429_with_retry_after() {
+    let app = spawn_app_with(&[("LOGIN_ACCOUNT_FREE_FAILURES", "1")]).await;
+    let login = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
+    let input = json!({ "i": { "username": "nobody", "password": "wrong password" } });
+    let (status, _, body) = send(&app, None, None, login, input.clone()).await;
+    assert_eq!((status, code(&body)), (200, "UNAUTHENTICATED"));
+    let seconds = assert_refused(&send(&app, None, None, login, input).await);
+    assert_eq!(seconds, 30);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_sessions_record_the_forwarded_client() {
+    let app = spawn_app_with(&[("TRUSTED_PROXIES", "127.0.0.1, ::1")]).await;
+    app.user("dora").await;
+    let login = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
+    let input = json!({ "i": { "username": "dora", "password": PASSWORD } });
+    let (_, _, body) = send(&app, None, Some("203.0.113.1, 198.51.100.23"), login, input).await;
+    let token = body["data"]["login"]["accessToken"].as_str().unwrap();
+    let sessions = app
+        .gql(Some(token), "{ sessions { ip current } }", json!({}))
+        .await;
+    let current = sessions["data"]["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|session| session["current"] == true)
+        .unwrap_or_else(|| panic!("{sessions}"));
+    assert_eq!(current["ip"], "198.51.100.23");
+
+    // Without trusted proxies the connection's address is recorded, whatever is forwarded.
+    let direct = spawn_app().await;
+    direct.user("erin").await;
+    let input = json!({ "i": { "username": "erin", "password": PASSWORD } });
+    let (_, _, body) = send(&direct, None, Some("198.51.100.23"), login, input).await;
+    let token = body["data"]["login"]["accessToken"].as_str().unwrap();
+    let sessions = direct
+        .gql(Some(token), "{ sessions { ip current } }", json!({}))
+        .await;
+    assert!(
+        sessions["data"]["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|session| session["ip"] == "127.0.0.1"),
+        "{sessions}"
+    );
+}
+
+#[tokio::test]
+async fn a_redis_that_is_down_at_startup_leaves_the_service_serving_with_local_limits() {
+    let app = spawn_app_with(&[
+        ("REDIS_URL", "redis://127.0.0.1:1"),
+        ("REDIS_TIMEOUT_MS", "100"),
+        ("REGISTER_RATE_LIMIT", "1/hour"),
+    ])
+    .await;
+    let (status, _, body) = send(&app, None, None, REGISTER, register_input("solo")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["register"]["id"].is_string(), "{body}");
+    assert_refused(&send(&app, None, None, REGISTER, register_input("duo")).await);
 }

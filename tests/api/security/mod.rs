@@ -3,6 +3,7 @@
 
 mod access;
 mod bombs;
+mod brute_force;
 mod enumeration;
 mod injection;
 mod leaks;

@@ -1,0 +1,80 @@
+//! Rate limits checked as each root field starts, before its resolver runs: `register` and
+//! `refreshToken` per client IP, `passwordStrength` per viewer (per client IP without
+//! one), and every mutation per signed-in user. A refused field's resolver never runs: it
+//! fails with RATE_LIMITED and `retryAfter`, and the usual GraphQL null rules apply.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
+use async_graphql::{PathSegment, ServerError, ServerResult, Value};
+
+use crate::auth::Authentication;
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::{self, sessions::ClientMeta};
+use crate::throttle::{Limit, audit_throttled};
+
+/// Installs the rate limits on the schema.
+pub struct Throttling;
+
+impl ExtensionFactory for Throttling {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Throttling)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Throttling {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        // `__typename` and introspection cost nothing and change nothing.
+        if info.path_node.parent.is_none() && !info.name.starts_with("__") {
+            check(ctx, &info).await?;
+        }
+        next.run(ctx, info).await
+    }
+}
+
+/// Counts a root field against the limits it falls under.
+async fn check(ctx: &ExtensionContext<'_>, info: &ResolveInfo<'_>) -> ServerResult<()> {
+    let user_id = match ctx.data_opt::<Authentication>() {
+        Some(Authentication::Viewer(viewer)) => Some(viewer.user_id()),
+        _ => None,
+    };
+    let ip = ctx
+        .data_opt::<ClientMeta>()
+        .and_then(|client| client.ip.as_deref());
+    let by_ip = ip.unwrap_or("unknown").to_owned();
+    let mut limits = Vec::with_capacity(2);
+    match (info.parent_type, info.name) {
+        ("Mutation", "register") => limits.push((Limit::Register, by_ip)),
+        ("Mutation", "refreshToken") => limits.push((Limit::Refresh, by_ip)),
+        ("Query", "passwordStrength") => limits.push((
+            Limit::PasswordStrength,
+            user_id.map_or(by_ip, |id| format!("user:{id}")),
+        )),
+        _ => {}
+    }
+    if let ("Mutation", Some(id)) = (info.parent_type, user_id) {
+        limits.push((Limit::Mutations, id.to_string()));
+    }
+    let state = ctx.data_unchecked::<AppState>();
+    for (limit, subject) in limits {
+        if let Err(wait) = state.throttle.hit(limit, &subject, store::now()).await {
+            audit_throttled(limit, ip, user_id, wait);
+            let error: async_graphql::Error = AppError::RateLimited(wait).into();
+            let mut error: ServerError = error.into_server_error(info.field.name.pos);
+            error.path = vec![PathSegment::Field(
+                info.alias.unwrap_or(info.name).to_owned(),
+            )];
+            return Err(error);
+        }
+    }
+    Ok(())
+}

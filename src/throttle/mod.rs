@@ -1,0 +1,464 @@
+//! Throttling: exponential backoff after failed logins (per account and per client IP) and
+//! fixed-window rate limits for `register`, `refreshToken`, `passwordStrength` and every
+//! mutation of a signed-in user.
+//!
+//! Counters live in this process ([`local`]) or, with `REDIS_URL`, in Redis ([`shared`])
+//! so that limits hold for the sum of all replicas; when Redis cannot be reached the
+//! process falls back to its own counters until Redis answers again.
+//!
+//! Time is an argument, so the rules are tested without sleeping. Keys for accounts are
+//! the login identifier as typed (case-folded), never whether the account exists, so a
+//! throttled unknown account answers exactly like a throttled real one.
+
+mod local;
+mod shared;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+pub use shared::RedisSettings;
+
+use local::LocalCounters;
+use shared::SharedCounters;
+
+/// How failures turn into waiting time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackoffRule {
+    /// Failures allowed before any wait.
+    pub free_failures: u32,
+    /// The first wait; each further failure doubles it.
+    pub base: Duration,
+    /// The longest wait. Never a permanent lockout: after it, one more attempt is allowed.
+    pub max: Duration,
+}
+
+impl BackoffRule {
+    /// The wait after `failures` consecutive failures, if any.
+    fn wait_after(&self, failures: u32) -> Option<Duration> {
+        let over = failures.checked_sub(self.free_failures)?;
+        let factor = 2u32.saturating_pow(over.min(31));
+        Some(self.base.saturating_mul(factor).min(self.max))
+    }
+}
+
+/// At most `count` events per `window`. A window starts at the first event of a key
+/// (not on the clock), so a burst never straddles two windows to get twice the budget
+/// at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub window: Duration,
+}
+
+impl Rate {
+    /// Parses `<count>/<unit>`, the unit one of `second`, `minute`, `hour` or `day`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let invalid = || format!("`{raw}` is not a rate such as 10/hour");
+        let (count, unit) = raw.trim().split_once('/').ok_or_else(invalid)?;
+        let count: u32 = count.trim().parse().map_err(|_| invalid())?;
+        if !(1..=1_000_000).contains(&count) {
+            return Err("the count must be between 1 and 1000000".into());
+        }
+        let seconds = match unit.trim() {
+            "second" => 1,
+            "minute" => 60,
+            "hour" => 3600,
+            "day" => 86_400,
+            _ => return Err(invalid()),
+        };
+        Ok(Self {
+            count,
+            window: Duration::from_secs(seconds),
+        })
+    }
+}
+
+/// Every limit, as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Backoff after failed logins of one account identifier.
+    pub login_account: BackoffRule,
+    /// Backoff after failed logins from one client IP.
+    pub login_address: BackoffRule,
+    /// `register` calls per client IP.
+    pub register: Rate,
+    /// `refreshToken` calls per client IP.
+    pub refresh: Rate,
+    /// `passwordStrength` calls per viewer, or per client IP without one.
+    pub password_strength: Rate,
+    /// Mutations per signed-in user, all kinds together.
+    pub mutations: Rate,
+}
+
+/// The limits a request can run into, named as audit lines name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Login backoff of one account identifier.
+    LoginAccount,
+    /// Login backoff of one client IP.
+    LoginAddress,
+    /// `register` per client IP.
+    Register,
+    /// `refreshToken` per client IP.
+    Refresh,
+    /// `passwordStrength` per viewer or client IP.
+    PasswordStrength,
+    /// Mutation fields per signed-in user.
+    Mutations,
+}
+
+impl Limit {
+    /// The name in audit lines and counter keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::LoginAccount => "login_account",
+            Limit::LoginAddress => "login_address",
+            Limit::Register => "register",
+            Limit::Refresh => "refresh_token",
+            Limit::PasswordStrength => "password_strength",
+            Limit::Mutations => "mutations",
+        }
+    }
+}
+
+/// Records one refusal on the audit target, at the point a request is refused.
+pub fn audit_throttled(
+    limit: Limit,
+    client_ip: Option<&str>,
+    user_id: Option<Uuid>,
+    retry_after: u64,
+) {
+    tracing::warn!(
+        target: "audit",
+        event = "throttled",
+        limit = limit.name(),
+        client_ip = client_ip.unwrap_or("unknown"),
+        user_id = user_id.map(tracing::field::display),
+        retry_after,
+        "throttled"
+    );
+}
+
+/// Whole seconds from `now` until `until_ms`, rounded up so a client that waits that long
+/// gets in; `None` when that moment has passed.
+fn seconds_until(until_ms: i64, now: DateTime<Utc>) -> Option<u64> {
+    let left = until_ms.checked_sub(now.timestamp_millis())?;
+    (left > 0).then(|| (left as u64).div_ceil(1000).max(1))
+}
+
+/// The throttles of one process, with their counters.
+#[derive(Clone)]
+pub struct Throttle {
+    limits: Limits,
+    local: LocalCounters,
+    shared: Option<SharedCounters>,
+}
+
+impl Throttle {
+    /// Counters in this process only.
+    pub fn local(limits: Limits) -> Self {
+        Self {
+            limits,
+            local: LocalCounters::new(),
+            shared: None,
+        }
+    }
+
+    /// Counters in Redis, with this process's own as the fallback. Never fails: an
+    /// unreachable Redis is logged and retried while the local counters serve.
+    pub async fn with_redis(limits: Limits, redis: &RedisSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            limits,
+            local: LocalCounters::new(),
+            shared: Some(SharedCounters::connect(redis).await?),
+        })
+    }
+
+    /// The keys a login attempt counts against.
+    pub fn login_keys(identifier: &str, ip: Option<&str>) -> (String, Option<String>) {
+        let identifier: String = identifier.trim().chars().take(256).collect();
+        (
+            format!("login:account:{}", identifier.to_lowercase()),
+            ip.map(|ip| format!("login:ip:{ip}")),
+        )
+    }
+
+    /// `Err` with the limit and the seconds to wait when the account or the address must
+    /// wait; the longer wait wins.
+    pub async fn check_login(
+        &self,
+        account: &str,
+        address: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), (Limit, u64)> {
+        let account_wait = self
+            .blocked(account, now)
+            .await
+            .map(|wait| (Limit::LoginAccount, wait));
+        let address_wait = match address {
+            Some(key) => self
+                .blocked(key, now)
+                .await
+                .map(|wait| (Limit::LoginAddress, wait)),
+            None => None,
+        };
+        match (account_wait, address_wait) {
+            (Some(account), Some(address)) if address.1 > account.1 => Err(address),
+            (Some(wait), _) | (None, Some(wait)) => Err(wait),
+            (None, None) => Ok(()),
+        }
+    }
+
+    /// Records a failed login against the account and the address.
+    pub async fn login_failed(&self, account: &str, address: Option<&str>, now: DateTime<Utc>) {
+        self.fail(account, self.limits.login_account, now).await;
+        if let Some(key) = address {
+            self.fail(key, self.limits.login_address, now).await;
+        }
+    }
+
+    /// A success clears the account's failures. The address keeps its count, so one
+    /// account an attacker controls cannot wipe the failures of their guesses at others.
+    pub async fn login_succeeded(&self, account: &str) {
+        if let Some(shared) = &self.shared
+            && shared.clear(account).await.is_some()
+        {
+            return;
+        }
+        self.local.clear(account);
+    }
+
+    /// Counts one event of `limit` for `subject` (a client IP or a user id);
+    /// `Err(seconds to wait)` once the window's budget is spent.
+    pub async fn hit(&self, limit: Limit, subject: &str, now: DateTime<Utc>) -> Result<(), u64> {
+        let rate = match limit {
+            Limit::Register => self.limits.register,
+            Limit::Refresh => self.limits.refresh,
+            Limit::PasswordStrength => self.limits.password_strength,
+            Limit::Mutations => self.limits.mutations,
+            Limit::LoginAccount | Limit::LoginAddress => return Ok(()),
+        };
+        let key = format!("rate:{}:{subject}", limit.name());
+        let window_ms = rate.window.as_millis() as i64;
+        let (count, left_ms) = match &self.shared {
+            Some(shared) => match shared.hit(&key, window_ms).await {
+                Some(counted) => counted,
+                None => self.local.hit(&key, window_ms, now),
+            },
+            None => self.local.hit(&key, window_ms, now),
+        };
+        if count > u64::from(rate.count) {
+            Err((left_ms.max(1) as u64).div_ceil(1000))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn blocked(&self, key: &str, now: DateTime<Utc>) -> Option<u64> {
+        let until = match &self.shared {
+            Some(shared) => match shared.blocked_until(key).await {
+                Some(until) => until,
+                None => self.local.blocked_until(key),
+            },
+            None => self.local.blocked_until(key),
+        };
+        seconds_until(until?, now)
+    }
+
+    async fn fail(&self, key: &str, rule: BackoffRule, now: DateTime<Utc>) {
+        if let Some(shared) = &self.shared
+            && shared.fail(key, rule, now).await.is_some()
+        {
+            return;
+        }
+        self.local.fail(key, rule, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    pub(super) fn rule() -> BackoffRule {
+        BackoffRule {
+            free_failures: 5,
+            base: Duration::from_secs(30),
+            max: Duration::from_secs(3600),
+        }
+    }
+
+    pub(super) fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + seconds, 0).unwrap()
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            login_account: rule(),
+            login_address: BackoffRule {
+                free_failures: 2,
+                base: Duration::from_secs(10),
+                max: Duration::from_secs(3600),
+            },
+            register: Rate::parse("3/hour").unwrap(),
+            refresh: Rate::parse("60/minute").unwrap(),
+            password_strength: Rate::parse("60/minute").unwrap(),
+            mutations: Rate::parse("2/second").unwrap(),
+        }
+    }
+
+    #[test]
+    fn waits_start_after_the_free_failures_and_double_up_to_the_cap() {
+        let rule = rule();
+        assert_eq!(rule.wait_after(4), None);
+        assert_eq!(rule.wait_after(5), Some(Duration::from_secs(30)));
+        assert_eq!(rule.wait_after(6), Some(Duration::from_secs(60)));
+        assert_eq!(rule.wait_after(9), Some(Duration::from_secs(480)));
+        assert_eq!(rule.wait_after(12), Some(Duration::from_secs(3600)));
+        assert_eq!(rule.wait_after(100), Some(Duration::from_secs(3600)));
+        assert_eq!(rule.wait_after(u32::MAX), Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn rates_read_a_count_per_unit() {
+        assert_eq!(
+            Rate::parse(" 10 / hour "),
+            Ok(Rate {
+                count: 10,
+                window: Duration::from_secs(3600)
+            })
+        );
+        assert_eq!(Rate::parse("1/day").unwrap().window.as_secs(), 86_400);
+        for bad in [
+            "10",
+            "0/minute",
+            "10/fortnight",
+            "-1/second",
+            "x/hour",
+            "10/",
+        ] {
+            assert!(Rate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_is_blocked_until_its_wait_is_over_and_never_for_good() {
+        let throttle = Throttle::local(limits());
+        let (alice, _) = Throttle::login_keys("alice", None);
+        for second in 0..4 {
+            throttle.login_failed(&alice, None, at(second)).await;
+            assert_eq!(throttle.check_login(&alice, None, at(second)).await, Ok(()));
+        }
+        throttle.login_failed(&alice, None, at(10)).await;
+        let blocked = |wait| Err((Limit::LoginAccount, wait));
+        assert_eq!(
+            throttle.check_login(&alice, None, at(10)).await,
+            blocked(30)
+        );
+        assert_eq!(throttle.check_login(&alice, None, at(39)).await, blocked(1));
+        assert_eq!(throttle.check_login(&alice, None, at(40)).await, Ok(()));
+        throttle.login_failed(&alice, None, at(40)).await;
+        assert_eq!(
+            throttle.check_login(&alice, None, at(40)).await,
+            blocked(60)
+        );
+        // After a hundred failures the wait is an hour, and then one attempt is allowed.
+        for _ in 0..100 {
+            throttle.login_failed(&alice, None, at(100)).await;
+        }
+        assert_eq!(
+            throttle.check_login(&alice, None, at(100)).await,
+            blocked(3600)
+        );
+        assert_eq!(throttle.check_login(&alice, None, at(3700)).await, Ok(()));
+        let (bob, _) = Throttle::login_keys("bob", None);
+        assert_eq!(throttle.check_login(&bob, None, at(100)).await, Ok(()));
+        throttle.login_succeeded(&alice).await;
+        assert_eq!(throttle.check_login(&alice, None, at(100)).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn the_longer_of_the_account_and_address_waits_applies() {
+        let throttle = Throttle::local(limits());
+        let (alice, ip) = Throttle::login_keys(" Alice ", Some("10.0.0.1"));
+        assert_eq!(alice, "login:account:alice");
+        let (bob, _) = Throttle::login_keys("BOB", Some("10.0.0.1"));
+        throttle.login_failed(&alice, ip.as_deref(), at(0)).await;
+        throttle.login_failed(&bob, ip.as_deref(), at(0)).await;
+        assert_eq!(
+            throttle.check_login(&alice, ip.as_deref(), at(0)).await,
+            Err((Limit::LoginAddress, 10))
+        );
+        assert_eq!(
+            throttle
+                .check_login(&alice, Some("login:ip:10.0.0.2"), at(0))
+                .await,
+            Ok(())
+        );
+        throttle.login_succeeded(&alice).await;
+        assert_eq!(
+            throttle.check_login(&alice, ip.as_deref(), at(0)).await,
+            Err((Limit::LoginAddress, 10)),
+            "the address keeps its count"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rate_refuses_the_rest_of_its_window_and_starts_over_after_it() {
+        let throttle = Throttle::local(limits());
+        for _ in 0..3 {
+            assert_eq!(
+                throttle.hit(Limit::Register, "10.0.0.1", at(0)).await,
+                Ok(())
+            );
+        }
+        assert_eq!(
+            throttle.hit(Limit::Register, "10.0.0.1", at(0)).await,
+            Err(3600)
+        );
+        assert_eq!(
+            throttle.hit(Limit::Register, "10.0.0.1", at(1799)).await,
+            Err(1801)
+        );
+        assert_eq!(
+            throttle.hit(Limit::Register, "10.0.0.2", at(0)).await,
+            Ok(())
+        );
+        assert_eq!(
+            throttle.hit(Limit::Refresh, "10.0.0.1", at(0)).await,
+            Ok(()),
+            "limits count separately"
+        );
+        assert_eq!(
+            throttle.hit(Limit::Register, "10.0.0.1", at(3600)).await,
+            Ok(())
+        );
+        assert_eq!(
+            throttle.hit(Limit::Register, "10.0.0.1", at(3601)).await,
+            Ok(())
+        );
+        assert_eq!(
+            throttle.hit(Limit::Register, "10.0.0.1", at(3602)).await,
+            Ok(())
+        );
+        assert_eq!(
+            throttle.hit(Limit::Register, "10.0.0.1", at(3603)).await,
+            Err(3597),
+            "the window started with its first event"
+        );
+    }
+
+    #[test]
+    fn waits_are_whole_seconds_rounded_up() {
+        let now = at(0);
+        let ms = now.timestamp_millis();
+        assert_eq!(seconds_until(ms + 1, now), Some(1));
+        assert_eq!(seconds_until(ms + 1000, now), Some(1));
+        assert_eq!(seconds_until(ms + 1001, now), Some(2));
+        assert_eq!(seconds_until(ms, now), None);
+        assert_eq!(seconds_until(ms - 5, now), None);
+    }
+}

@@ -1,0 +1,240 @@
+//! Attacker probes against the throttles: password guessing with and without rotating
+//! `X-Forwarded-For`, behind trusted proxies, account enumeration through throttling, and
+//! floods of `register`, `refreshToken`, `passwordStrength` and mutations. Each asserts
+//! the exact safe outcome.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, code, spawn_app, spawn_app_with};
+use crate::throttle::{assert_refused, register_input, send};
+
+const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
+const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { id } }";
+const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }";
+
+async fn login(
+    app: &TestApp,
+    forwarded_for: Option<&str>,
+    username: &str,
+    password: &str,
+) -> (u16, Option<String>, Value) {
+    let input = json!({ "i": { "username": username, "password": password } });
+    send(app, None, forwarded_for, LOGIN, input).await
+}
+
+/// Asserts an ordinary failed login: 200, UNAUTHENTICATED, no token.
+fn assert_wrong(outcome: &(u16, Option<String>, Value)) {
+    let (status, retry_after, body) = outcome;
+    assert_eq!(*status, 200, "{body}");
+    assert_eq!(*retry_after, None);
+    assert_eq!(code(body), "UNAUTHENTICATED", "{body}");
+    assert!(body["data"].is_null(), "{body}");
+}
+
+fn assert_signed_in(outcome: &(u16, Option<String>, Value)) {
+    let (status, _, body) = outcome;
+    assert_eq!(*status, 200, "{body}");
+    assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn probe_guessing_one_password_from_rotating_forwarded_addresses() {
+    let app = spawn_app_with(&[("LOGIN_ACCOUNT_FREE_FAILURES", "3")]).await;
+    app.user("victim").await;
+    for i in 0..3 {
+        let forwarded = format!("198.51.100.{i}");
+        assert_wrong(&login(&app, Some(&forwarded), "victim", "guess one two").await);
+    }
+    // The right password now waits too, from any claimed address.
+    let refused = login(&app, Some("203.0.113.200"), "victim", PASSWORD).await;
+    assert_eq!(assert_refused(&refused), 30);
+}
+
+#[tokio::test]
+async fn probe_one_address_rotating_forwarded_for_across_accounts_gains_nothing() {
+    let app = spawn_app_with(&[
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
+        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
+    ])
+    .await;
+    app.user("mallory").await;
+    for (i, account) in ["amy", "bert", "cleo"].iter().enumerate() {
+        let forwarded = format!("198.51.100.{i}, 10.0.0.{i}");
+        assert_wrong(&login(&app, Some(&forwarded), account, "guess one two").await);
+    }
+    for forwarded in ["198.51.100.99", "::1", "127.0.0.2"] {
+        assert_refused(&login(&app, Some(forwarded), "mallory", PASSWORD).await);
+    }
+}
+
+#[tokio::test]
+async fn probe_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
+        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
+    ])
+    .await;
+    app.user("honest").await;
+    for account in ["amy", "bert", "cleo"] {
+        assert_wrong(&login(&app, Some("198.51.100.1"), account, "guess one two").await);
+    }
+    assert_refused(&login(&app, Some("198.51.100.1"), "honest", PASSWORD).await);
+    // Another client behind the same proxy is not held up by the first one's guesses.
+    assert_signed_in(&login(&app, Some("198.51.100.2"), "honest", PASSWORD).await);
+}
+
+#[tokio::test]
+async fn probe_a_spoofed_left_most_forwarded_entry_does_not_help() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
+        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
+    ])
+    .await;
+    app.user("target").await;
+    for account in ["amy", "bert", "cleo"] {
+        assert_wrong(&login(&app, Some("198.51.100.1"), account, "guess one two").await);
+    }
+    // The proxy appends the real address; whatever the client wrote before it is ignored.
+    for spoofed in [
+        "203.0.113.77, 198.51.100.1",
+        "198.51.100.2, 198.51.100.1",
+        "127.0.0.1, 198.51.100.1",
+    ] {
+        assert_refused(&login(&app, Some(spoofed), "target", PASSWORD).await);
+    }
+}
+
+#[tokio::test]
+async fn probe_many_forwarded_clients_against_one_account_hit_the_account_limit() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
+    ])
+    .await;
+    app.user("popular").await;
+    for i in 0..3 {
+        let forwarded = format!("198.51.100.{i}");
+        assert_wrong(&login(&app, Some(&forwarded), "popular", "guess one two").await);
+    }
+    assert_refused(&login(&app, Some("198.51.100.50"), "popular", PASSWORD).await);
+}
+
+#[tokio::test]
+async fn probe_a_throttled_unknown_account_answers_exactly_like_a_real_one() {
+    let app = spawn_app_with(&[
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "2"),
+        ("LOGIN_ADDRESS_FREE_FAILURES", "1000"),
+    ])
+    .await;
+    app.user("realname").await;
+    for _ in 0..2 {
+        assert_wrong(&login(&app, None, "realname", "guess one two").await);
+        assert_wrong(&login(&app, None, "nosuchname", "guess one two").await);
+    }
+    let real = login(&app, None, "realname", PASSWORD).await;
+    let unknown = login(&app, None, "nosuchname", PASSWORD).await;
+    let real_wait = assert_refused(&real);
+    let unknown_wait = assert_refused(&unknown);
+    assert!((29..=30).contains(&real_wait) && (29..=30).contains(&unknown_wait));
+    let without_wait = |body: &Value| {
+        let mut body = body.clone();
+        body["errors"][0]["extensions"]
+            .as_object_mut()
+            .unwrap()
+            .remove("retryAfter");
+        body
+    };
+    assert_eq!(without_wait(&real.2), without_wait(&unknown.2));
+}
+
+#[tokio::test]
+async fn probe_the_longest_wait_ends_and_the_right_password_works_again() {
+    let app = spawn_app_with(&[
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1"),
+        ("LOGIN_BACKOFF_BASE_SECONDS", "1"),
+        ("LOGIN_BACKOFF_MAX_SECONDS", "1"),
+    ])
+    .await;
+    app.user("patient").await;
+    assert_wrong(&login(&app, None, "patient", "guess one two").await);
+    assert_eq!(
+        assert_refused(&login(&app, None, "patient", PASSWORD).await),
+        1
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_signed_in(&login(&app, None, "patient", PASSWORD).await);
+}
+
+#[tokio::test]
+async fn probe_a_register_flood_from_one_address_is_refused_after_the_default_ten() {
+    let app = spawn_app().await;
+    for i in 0..10 {
+        let forwarded = format!("198.51.100.{i}");
+        let input = register_input(&format!("flood{i}"));
+        let (status, _, body) = send(&app, None, Some(&forwarded), REGISTER, input).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["data"]["register"]["id"].is_string(), "{body}");
+    }
+    let refused = send(
+        &app,
+        None,
+        Some("203.0.113.9"),
+        REGISTER,
+        register_input("flood10"),
+    )
+    .await;
+    let seconds = assert_refused(&refused);
+    assert!(seconds <= 3600, "{seconds}");
+    assert_eq!(app.count("users").await, 10);
+}
+
+#[tokio::test]
+async fn probe_a_refresh_token_flood_is_refused_after_the_default_sixty_a_minute() {
+    let app = spawn_app().await;
+    let user = app.user("refresher").await;
+    for i in 0..60 {
+        let guess = json!({ "t": format!("guessed-refresh-token-{i}") });
+        let (status, _, body) = send(&app, None, None, REFRESH, guess).await;
+        assert_eq!((status, code(&body)), (200, "UNAUTHENTICATED"), "{body}");
+    }
+    // Now even a genuine token waits; it is not consumed by the refusal.
+    let seconds =
+        assert_refused(&send(&app, None, None, REFRESH, json!({ "t": user.refresh })).await);
+    assert!(seconds <= 60, "{seconds}");
+    let sessions = app
+        .gql(Some(&user.token), "{ sessions { id } }", json!({}))
+        .await;
+    assert_eq!(sessions["data"]["sessions"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn probe_a_password_strength_flood_is_refused_after_the_default_sixty_a_minute() {
+    let app = spawn_app().await;
+    let query = "query($p: String!) { passwordStrength(password: $p) { acceptable } }";
+    for i in 0..60 {
+        let (status, _, body) = send(
+            &app,
+            None,
+            None,
+            query,
+            json!({ "p": format!("candidate {i}") }),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_refused(&send(&app, None, None, query, json!({ "p": "one more" })).await);
+}
+
+#[tokio::test]
+async fn probe_aliased_mutations_spend_the_per_user_budget_of_120_a_minute() {
+    let app = spawn_app().await;
+    let user = app.user("busy").await;
+    for _ in 0..4 {
+        app.create_tasks(&user.token, 30).await;
+    }
+    let more = "mutation { a: createTask(input: { title: \"a\" }) { id } }";
+    assert_refused(&send(&app, Some(&user.token), None, more, json!({})).await);
+    assert_eq!(app.count("tasks").await, 120);
+}

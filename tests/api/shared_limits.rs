@@ -1,0 +1,241 @@
+//! Throttling counters shared through Redis by every replica, and what happens while Redis
+//! is away. These tests need `TEST_REDIS_URL` (e.g. redis://127.0.0.1:6379); without it
+//! they say so and pass.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::helpers::{PASSWORD, TestApp, code, spawn_app_with};
+use crate::throttle::{assert_refused, register_input, send};
+
+const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { id } }";
+const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
+
+/// The Redis server to test against, or `None` (after saying so) when none is configured.
+fn redis_url(test: &str) -> Option<String> {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            println!("{test}: skipped, TEST_REDIS_URL is not set");
+            None
+        }
+    }
+}
+
+/// A key prefix no other test uses.
+fn unique_prefix() -> String {
+    format!("taskql-test-{}:", Uuid::now_v7().simple())
+}
+
+async fn login(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+) -> (u16, Option<String>, serde_json::Value) {
+    let input = json!({ "i": { "username": username, "password": password } });
+    send(app, None, None, LOGIN, input).await
+}
+
+#[tokio::test]
+async fn replicas_sharing_redis_share_login_and_register_limits() {
+    let Some(redis) = redis_url("replicas_sharing_redis_share_login_and_register_limits") else {
+        return;
+    };
+    let prefix = unique_prefix();
+    let vars = [
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("REGISTER_RATE_LIMIT", "3/hour"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
+        ("LOGIN_ADDRESS_FREE_FAILURES", "1000"),
+    ];
+    let a = spawn_app_with(&vars).await;
+    let b = a.replica(&vars).await;
+    for (app, name) in [(&a, "ann"), (&b, "ben"), (&a, "cat")] {
+        let (status, _, body) = send(app, None, None, REGISTER, register_input(name)).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["data"]["register"]["id"].is_string(), "{body}");
+    }
+    // b has registered one account itself, but the three together spent the budget.
+    assert_refused(&send(&b, None, None, REGISTER, register_input("dan")).await);
+    assert_refused(&send(&a, None, None, REGISTER, register_input("dan")).await);
+
+    for app in [&a, &b, &a] {
+        let (_, _, body) = login(app, "ann", "wrong password").await;
+        assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    }
+    // Three failures across two replicas: both make the account wait, even for the right
+    // password, and a replica that never saw a failure agrees.
+    for app in [&a, &b] {
+        assert_eq!(assert_refused(&login(app, "ann", PASSWORD).await), 30);
+    }
+    let c = a.replica(&vars).await;
+    assert_refused(&login(&c, "ANN", PASSWORD).await);
+    // Another deployment on the same server (another prefix) counts on its own.
+    let other_prefix = unique_prefix();
+    let mut other = vars;
+    other[1] = ("REDIS_KEY_PREFIX", other_prefix.as_str());
+    let d = a.replica(&other).await;
+    let (status, _, body) = login(&d, "ann", PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+}
+
+/// A TCP proxy in front of Redis that the test can cut (every connection is dropped and
+/// new ones are closed at once) and restore.
+struct Proxy {
+    url: String,
+    cut: watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn start(redis: &str) -> Proxy {
+        let target = url::Url::parse(redis).expect("TEST_REDIS_URL is a URL");
+        let target = format!(
+            "{}:{}",
+            target.host_str().unwrap_or("127.0.0.1"),
+            target.port().unwrap_or(6379)
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address: SocketAddr = listener.local_addr().unwrap();
+        let (cut, watching) = watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut watching = watching.clone();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    if *watching.borrow_and_update() {
+                        return;
+                    }
+                    let Ok(mut upstream) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                        _ = watching.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Proxy {
+            url: format!("redis://{address}"),
+            cut,
+        }
+    }
+
+    fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    fn restore(&self) {
+        self.cut.send_replace(false);
+    }
+}
+
+#[tokio::test]
+async fn while_redis_is_away_local_limits_apply_and_shared_ones_return_with_it() {
+    let Some(redis) =
+        redis_url("while_redis_is_away_local_limits_apply_and_shared_ones_return_with_it")
+    else {
+        return;
+    };
+    let proxy = Proxy::start(&redis).await;
+    let prefix = unique_prefix();
+    let vars = [
+        ("REDIS_URL", proxy.url.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("REDIS_TIMEOUT_MS", "200"),
+        ("REGISTER_RATE_LIMIT", "2/hour"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
+        ("LOGIN_ADDRESS_FREE_FAILURES", "2"),
+    ];
+    let a = spawn_app_with(&vars).await;
+    let b = a.replica(&vars).await;
+    for (app, name) in [(&a, "eve"), (&b, "fay")] {
+        let (status, _, body) = send(app, None, None, REGISTER, register_input(name)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_refused(&send(&a, None, None, REGISTER, register_input("gus")).await);
+    // Two failures from this address across the replicas make it wait. A success does not
+    // clear an address, so the shared wait outlives the logins below.
+    for (app, name) in [(&a, "eve"), (&b, "fay")] {
+        let (_, _, body) = login(app, name, "wrong password").await;
+        assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    }
+    assert_refused(&login(&a, "eve", PASSWORD).await);
+
+    proxy.cut();
+    // Redis is away: requests are served, against each replica's own counters.
+    let (status, _, body) = login(&a, "eve", PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+    for name in ["gus", "hal"] {
+        let (status, _, body) = send(&a, None, None, REGISTER, register_input(name)).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["data"]["register"]["id"].is_string(), "{body}");
+    }
+    assert_refused(&send(&a, None, None, REGISTER, register_input("ida")).await);
+
+    proxy.restore();
+    // Once a replica reaches Redis again, the shared wait recorded before the cut applies.
+    let mut shared_again = false;
+    for _ in 0..40 {
+        let (status, _, body) = login(&b, "eve", PASSWORD).await;
+        if status == 429 {
+            assert_eq!(code(&body), "RATE_LIMITED");
+            shared_again = true;
+            break;
+        }
+        assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        shared_again,
+        "the shared limit did not apply again within 10 s"
+    );
+    // b has registered one account itself; the shared count is spent.
+    assert_refused(&send(&b, None, None, REGISTER, register_input("ida")).await);
+}
+
+#[tokio::test]
+async fn concurrent_requests_on_two_replicas_never_exceed_the_shared_budget() {
+    let Some(redis) =
+        redis_url("concurrent_requests_on_two_replicas_never_exceed_the_shared_budget")
+    else {
+        return;
+    };
+    let prefix = unique_prefix();
+    let vars = [
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("PASSWORD_STRENGTH_RATE_LIMIT", "7/minute"),
+    ];
+    let a = spawn_app_with(&vars).await;
+    let b = a.replica(&vars).await;
+    let query = "query($p: String!) { passwordStrength(password: $p) { score } }";
+    let requests = (0..24).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        send(
+            app,
+            None,
+            None,
+            query,
+            json!({ "p": format!("candidate {i}") }),
+        )
+    });
+    let outcomes = futures::future::join_all(requests).await;
+    let served = outcomes
+        .iter()
+        .filter(|(status, _, _)| *status == 200)
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|(status, _, _)| *status == 429)
+        .count();
+    assert_eq!((served, refused), (7, 17));
+}
