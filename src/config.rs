@@ -69,8 +69,8 @@ pub struct Config {
     pub max_batch: usize,
     /// How often a subscription socket re-checks its token.
     pub ws_auth_recheck: Duration,
-    /// How long one request (or one operation sent over a socket) may run before it is
-    /// cancelled.
+    /// How long one HTTP request may run before it is cancelled, and how long its body may
+    /// take to arrive.
     pub request_timeout: Duration,
 }
 

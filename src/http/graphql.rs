@@ -14,11 +14,11 @@ use async_graphql::extensions::apollo_persisted_queries::CacheStorage;
 use async_graphql::http::{GraphiQLSource, parse_query_string};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse};
+use http_body_util::LengthLimitError;
 
 use super::HttpState;
 use crate::auth::{Authentication, authenticate};
@@ -35,7 +35,7 @@ pub async fn post_graphql(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> HttpResponse {
     let media = MediaType::negotiate(&headers);
     if !is_json(&headers) {
@@ -47,24 +47,9 @@ pub async fn post_graphql(
             ),
         );
     }
-    let body = match body {
+    let body = match read_body(&state, body).await {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            let message = format!(
-                "The request body is larger than {} bytes.",
-                state.max_body_bytes
-            );
-            return refuse(media, Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, message));
-        }
-        Err(_) => {
-            return refuse(
-                media,
-                Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    "The request body could not be read.",
-                ),
-            );
-        }
+        Err(refusal) => return refuse(media, refusal),
     };
     const SHAPE: &str = "The request body must be a JSON object with a `query` string and optional `variables`, `operationName` and `extensions`.";
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
@@ -96,6 +81,34 @@ pub async fn post_graphql(
         return refuse(media, Refusal::new(StatusCode::BAD_REQUEST, SHAPE));
     };
     execute(&state, peer, &headers, media, request, false).await
+}
+
+/// The whole body, read within the request deadline and the size cap, so a client that
+/// sends slowly or too much holds nothing for long.
+async fn read_body(state: &HttpState, body: Body) -> Result<Bytes, Refusal> {
+    let read = axum::body::to_bytes(body, state.max_body_bytes);
+    match tokio::time::timeout(state.request_timeout, read).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => Err(if error.into_inner().is::<LengthLimitError>() {
+            let message = format!(
+                "The request body is larger than {} bytes.",
+                state.max_body_bytes
+            );
+            Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+        } else {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read.",
+            )
+        }),
+        Err(_) => {
+            let message = format!(
+                "The request body did not arrive within {} seconds.",
+                state.request_timeout.as_secs_f64()
+            );
+            Err(Refusal::new(StatusCode::REQUEST_TIMEOUT, message))
+        }
+    }
 }
 
 /// GET `/graphql`: a query in the URL, or GraphiQL for a browser.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_graphql::extensions::apollo_persisted_queries::LruCacheStorage;
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -47,7 +47,6 @@ pub struct HttpState {
 
 /// All routes of taskql.
 pub fn router(state: HttpState) -> Router {
-    let max_body_bytes = state.max_body_bytes;
     let cors = cors_layer(&state.cors);
     Router::new()
         .route(
@@ -57,7 +56,6 @@ pub fn router(state: HttpState) -> Router {
         .route("/graphql/ws", get(ws::graphql_ws))
         .route("/health", get(health))
         .route("/.well-known/jwks.json", get(jwks))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(cors)
         // Spans name the method and path only: query strings may carry variables.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

@@ -85,6 +85,40 @@ async fn probe_a_declared_huge_content_length_is_cut_off_at_the_cap() {
 }
 
 #[tokio::test]
+async fn probe_a_body_that_never_finishes_is_cut_off_at_the_deadline() {
+    let app = spawn_app_with(&[("REQUEST_TIMEOUT_SECONDS", "0.5")]).await;
+    let user = app.user("slowloris").await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    // A mutation whose body stops a few bytes short of its declared length.
+    let body =
+        json!({ "query": CREATE, "variables": { "input": { "title": "held open" } } }).to_string();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
+        user.token,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+        .write_all(&body.as_bytes()[..body.len() - 3])
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("an answer at the deadline, without the rest of the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("BAD_USER_INPUT"), "{answer}");
+    assert!(
+        answer.contains("The request body did not arrive within 0.5 seconds."),
+        "{answer}"
+    );
+    assert_eq!(app.count("tasks").await, 0);
+}
+
+#[tokio::test]
 async fn probe_cross_site_content_types_with_a_token_attached_run_nothing() {
     let app = spawn_app().await;
     let user = app.user("carol").await;
