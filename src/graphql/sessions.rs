@@ -71,6 +71,7 @@ impl SessionMutation {
     /// presented one stops working. Needs no access token. A refresh token presented again
     /// after it was rotated ends its whole session (UNAUTHENTICATED), except within a few
     /// seconds of its rotation, when it yields another pair (two tabs refreshing at once).
+    /// Limited per address: past the limit, RATE_LIMITED with `extensions.retryAfter`.
     async fn refresh_token(
         &self,
         ctx: &Context<'_>,

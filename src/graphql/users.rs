@@ -161,7 +161,8 @@ impl UserQuery {
     }
 
     /// Judges a candidate password as `register` and `changePassword` would, for live
-    /// feedback in a form. Needs no viewer.
+    /// feedback in a form. Needs no viewer. Limited per viewer, or per address when
+    /// anonymous: past the limit, RATE_LIMITED with `extensions.retryAfter` in seconds.
     async fn password_strength(
         &self,
         #[graphql(desc = "The candidate password.")] password: String,
@@ -189,6 +190,7 @@ pub struct UserMutation;
 #[Object]
 impl UserMutation {
     /// Creates an account. CONFLICT when the username or email is already registered.
+    /// Limited per address: past the limit, RATE_LIMITED with `extensions.retryAfter`.
     async fn register(
         &self,
         ctx: &Context<'_>,
