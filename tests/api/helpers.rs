@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
+use taskql::auth::HashingWork;
 use taskql::config::Config;
 use taskql::startup::Application;
 use taskql::store::StatementCounter;
@@ -22,6 +23,8 @@ pub struct TestApp {
     pub address: String,
     /// The SQL statements the server has run.
     pub statements: StatementCounter,
+    /// The argon2 hashes and verifications the server has run.
+    pub hashing: HashingWork,
     pub database_url: String,
     pub client: reqwest::Client,
     _dir: TempDir,
@@ -99,10 +102,12 @@ async fn start(
     let app = Application::build(config).await.expect("application");
     let address = format!("http://{}", app.address());
     let statements = app.statements();
+    let hashing = app.hashing();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         statements,
+        hashing,
         database_url,
         client: reqwest::Client::new(),
         _dir: dir,

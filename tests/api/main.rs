@@ -12,4 +12,5 @@ mod sessions;
 mod subscriptions;
 mod tasks;
 mod throttle;
+mod timing;
 mod transport;
