@@ -3,6 +3,7 @@
 //! `main.rs` only parses the command line; everything it runs lives here so that the
 //! integration tests build exactly the application the binary serves.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
-use crate::auth::{JwtKeys, KeyMaterial, PasswordHasher, SessionCache};
+use crate::auth::{HashingWork, JwtKeys, KeyMaterial, PasswordHasher, SessionCache};
 use crate::config::{Config, key_bytes};
 use crate::events::TaskEvents;
 use crate::graphql::build_schema;
@@ -46,6 +46,7 @@ pub struct Application {
     router: axum::Router,
     address: SocketAddr,
     statements: StatementCounter,
+    hashing: HashingWork,
     db: DatabaseConnection,
     purge_interval: Duration,
 }
@@ -88,6 +89,7 @@ impl Application {
             events,
             throttle,
         };
+        let hashing = app.passwords.work();
         let persisted = LruCacheStorage::new(PERSISTED_QUERIES);
         let schema = build_schema(app.clone(), config.introspection, persisted.clone());
         let router = router(HttpState {
@@ -111,6 +113,7 @@ impl Application {
             router,
             address,
             statements,
+            hashing,
             db,
             purge_interval: config.session_purge_interval,
         })
@@ -119,6 +122,11 @@ impl Application {
     /// Counts the SQL statements the application runs.
     pub fn statements(&self) -> StatementCounter {
         self.statements.clone()
+    }
+
+    /// Counts the argon2 hashes and verifications the application runs.
+    pub fn hashing(&self) -> HashingWork {
+        self.hashing.clone()
     }
 
     /// The address actually bound.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use crate::audit::{self, Event};
 use crate::auth::policy;
 use crate::auth::refresh::{self, RefreshToken};
 use crate::auth::{AccessToken, TokenSubject, Viewer};
@@ -14,7 +15,7 @@ use crate::startup::AppState;
 use crate::store::sessions::{self, ClientMeta, Rotation};
 use crate::store::users::{self, Login, NewUser};
 use crate::store::{self, SessionRecord, UserRecord};
-use crate::throttle::{Throttle, audit_throttled};
+use crate::throttle::Throttle;
 
 /// What a successful login or refresh hands to the client.
 pub struct SignedIn {
@@ -31,6 +32,7 @@ pub async fn register(
     username: &str,
     email: &str,
     password: &str,
+    client: &ClientMeta,
 ) -> Result<UserRecord, AppError> {
     let username = Username::parse(username)?;
     let email = Email::parse(email)?;
@@ -45,7 +47,7 @@ pub async fn register(
         },
     )
     .await?;
-    tracing::info!(user_id = %user.id, "account registered");
+    audit::account(Event::Register, Some(user.id), client);
     Ok(user)
 }
 
@@ -81,7 +83,7 @@ pub async fn login(
     {
         // Same work as any failed login, so a throttled answer reveals nothing by its timing.
         state.passwords.verify_dummy().await?;
-        audit_throttled(limit, meta.ip.as_deref(), None, wait);
+        audit::throttled(limit.name(), meta.ip.as_deref(), None, wait);
         return Err(AppError::RateLimited(wait));
     }
     let (Some(login), Ok(password)) = (Login::parse(username), Password::parse(password)) else {
@@ -89,16 +91,18 @@ pub async fn login(
         throttle
             .login_failed(&account_key, address_key, store::now())
             .await;
+        audit::account(Event::LoginFailure, None, &meta);
         return Err(AppError::InvalidCredentials);
     };
     let user = users::find_by_login(&state.db, &login).await?;
     let hash = user.as_ref().map(|user| user.password_hash.as_str());
     let matches = state.passwords.verify(&password, hash).await?;
+    let user_id = user.as_ref().map(|user| user.id);
     let Some(user) = user.filter(|user| matches && user.is_active) else {
         throttle
             .login_failed(&account_key, address_key, store::now())
             .await;
-        tracing::info!(ip = ?meta.ip, "login failed");
+        audit::account(Event::LoginFailure, user_id, &meta);
         return Err(AppError::InvalidCredentials);
     };
     throttle.login_succeeded(&account_key).await;
@@ -112,7 +116,7 @@ pub async fn login(
             tracing::info!(user_id = %user.id, "password hash upgraded");
         }
     }
-    let signed_in = start_session(state, user, meta).await?;
+    let signed_in = start_session(state, user, meta.clone()).await?;
     // A password change that raced this login revokes sessions after storing its hash;
     // a session started after that revocation must not survive it.
     let current = users::find(&state.db, signed_in.user.id).await?;
@@ -124,9 +128,15 @@ pub async fn login(
             store::now(),
         )
         .await?;
+        audit::account(Event::LoginFailure, Some(signed_in.user.id), &meta);
         return Err(AppError::InvalidCredentials);
     }
-    tracing::info!(user_id = %signed_in.user.id, "login succeeded");
+    audit::session(
+        Event::LoginSuccess,
+        signed_in.user.id,
+        signed_in.session_id,
+        &meta,
+    );
     Ok(signed_in)
 }
 
@@ -157,7 +167,11 @@ async fn start_session(
 
 /// Exchanges a refresh token for a new pair. A token rotated more than the grace period
 /// ago is taken as stolen: its whole session is revoked and the request fails.
-pub async fn refresh(state: &AppState, presented: &str) -> Result<SignedIn, AppError> {
+pub async fn refresh(
+    state: &AppState,
+    presented: &str,
+    client: &ClientMeta,
+) -> Result<SignedIn, AppError> {
     let Some(hash) = refresh::hash_presented(presented) else {
         return Err(AppError::Unauthenticated);
     };
@@ -182,6 +196,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<SignedIn, AppE
                 },
                 now,
             )?;
+            audit::session(Event::Refresh, user.id, session_id, client);
             Ok(SignedIn {
                 user: *user,
                 session_id,
@@ -195,7 +210,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<SignedIn, AppE
             user_id,
         } => {
             state.session_cache.forget(&[session_id]);
-            tracing::warn!(%user_id, %session_id, "refresh token reused: session revoked");
+            audit::session(Event::RefreshReuseDetected, user_id, session_id, client);
             Err(AppError::Unauthenticated)
         }
         Rotation::Invalid => Err(AppError::Unauthenticated),
@@ -203,7 +218,11 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<SignedIn, AppE
 }
 
 /// Ends the session a refresh token belongs to; false when it names no live session.
-pub async fn logout(state: &AppState, presented: &str) -> Result<bool, AppError> {
+pub async fn logout(
+    state: &AppState,
+    presented: &str,
+    client: &ClientMeta,
+) -> Result<bool, AppError> {
     let Some(hash) = refresh::hash_presented(presented) else {
         return Ok(false);
     };
@@ -213,13 +232,24 @@ pub async fn logout(state: &AppState, presented: &str) -> Result<bool, AppError>
     };
     let ended = sessions::revoke(&state.db, session.user_id, session.id, now).await?;
     state.session_cache.forget(&[session.id]);
+    audit::session(Event::Logout, session.user_id, session.id, client);
     Ok(ended)
 }
 
 /// Ends every session of the viewer, this one included.
-pub async fn logout_all(state: &AppState, viewer: &Viewer) -> Result<(), AppError> {
+pub async fn logout_all(
+    state: &AppState,
+    viewer: &Viewer,
+    client: &ClientMeta,
+) -> Result<(), AppError> {
     let revoked = sessions::revoke_all(&state.db, viewer.user_id(), None, store::now()).await?;
     state.session_cache.forget(&revoked);
+    audit::session(
+        Event::SessionsRevoked,
+        viewer.user_id(),
+        viewer.session_id(),
+        client,
+    );
     Ok(())
 }
 
@@ -228,11 +258,13 @@ pub async fn revoke_session(
     state: &AppState,
     viewer: &Viewer,
     session_id: Uuid,
+    client: &ClientMeta,
 ) -> Result<(), AppError> {
     if !sessions::revoke(&state.db, viewer.user_id(), session_id, store::now()).await? {
         return Err(AppError::NotFound("Session"));
     }
     state.session_cache.forget(&[session_id]);
+    audit::session(Event::SessionsRevoked, viewer.user_id(), session_id, client);
     Ok(())
 }
 
@@ -250,6 +282,7 @@ pub async fn change_password(
     viewer: &Viewer,
     current: &str,
     new: &str,
+    client: &ClientMeta,
 ) -> Result<(), AppError> {
     let user = confirm_password(state, viewer, current, "currentPassword").await?;
     let username = Username::parse(&user.username)?;
@@ -265,7 +298,7 @@ pub async fn change_password(
     let revoked =
         sessions::revoke_all(&state.db, user.id, Some(viewer.session_id()), store::now()).await?;
     state.session_cache.forget(&revoked);
-    tracing::info!(user_id = %user.id, ended_sessions = revoked.len(), "password changed");
+    audit::session(Event::PasswordChanged, user.id, viewer.session_id(), client);
     Ok(())
 }
 
@@ -274,12 +307,13 @@ pub async fn delete_account(
     state: &AppState,
     viewer: &Viewer,
     password: &str,
+    client: &ClientMeta,
 ) -> Result<(), AppError> {
     let user = confirm_password(state, viewer, password, "password").await?;
     let ended = sessions::ids_of(&state.db, user.id).await?;
     users::delete(&state.db, user.id).await?;
     state.session_cache.forget(&ended);
-    tracing::info!(user_id = %user.id, "account deleted");
+    audit::session(Event::AccountDeleted, user.id, viewer.session_id(), client);
     Ok(())
 }
 

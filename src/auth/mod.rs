@@ -10,7 +10,7 @@ mod viewer;
 
 pub use cache::SessionCache;
 pub use jwt::{AccessToken, JwtKeys, KeyMaterial, TokenSubject};
-pub use password::PasswordHasher;
+pub use password::{HashingWork, PasswordHasher};
 pub use viewer::Viewer;
 
 use crate::startup::AppState;

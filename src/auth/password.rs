@@ -1,6 +1,7 @@
 //! argon2id hashing on a bounded blocking pool.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
@@ -20,6 +21,33 @@ pub struct PasswordHasher {
     /// Verified against when the account does not exist, so that "no such user" costs
     /// as much time as "wrong password".
     dummy_hash: Arc<str>,
+    work: HashingWork,
+}
+
+/// How many argon2 hashes and verifications a [`PasswordHasher`] has run. Each costs the
+/// same configured time, so equal counts mean equal time: this is how the tests prove that
+/// login outcomes the API keeps apart only by their answer cannot be told apart by timing.
+#[derive(Debug, Clone, Default)]
+pub struct HashingWork(Arc<[AtomicU64; 2]>);
+
+impl HashingWork {
+    /// Hashes computed so far.
+    pub fn hashes(&self) -> u64 {
+        self.0[0].load(Ordering::Relaxed)
+    }
+
+    /// Verifications run so far, the dummy ones included.
+    pub fn verifications(&self) -> u64 {
+        self.0[1].load(Ordering::Relaxed)
+    }
+
+    fn count_hash(&self) {
+        self.0[0].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_verification(&self) {
+        self.0[1].fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl PasswordHasher {
@@ -32,16 +60,26 @@ impl PasswordHasher {
             argon2,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             dummy_hash: dummy_hash.into(),
+            work: HashingWork::default(),
         })
+    }
+
+    /// The counts of argon2 work done by this hasher and its clones.
+    pub fn work(&self) -> HashingWork {
+        self.work.clone()
     }
 
     /// A PHC string for `password`.
     pub async fn hash(&self, password: &Password) -> Result<String, AppError> {
         let argon2 = self.argon2.clone();
         let password = password.expose().to_owned();
-        self.run(move || hash_with(&argon2, &password))
-            .await?
-            .map_err(AppError::from)
+        let work = self.work.clone();
+        self.run(move || {
+            work.count_hash();
+            hash_with(&argon2, &password)
+        })
+        .await?
+        .map_err(AppError::from)
     }
 
     /// Whether `password` matches `hash`; with no hash, spends one verification against
@@ -53,10 +91,14 @@ impl PasswordHasher {
             Some(hash) => (hash.to_owned(), true),
             None => (self.dummy_hash.to_string(), false),
         };
+        let work = self.work.clone();
         let matches = self
             .run(move || {
                 PasswordHash::new(&hash)
-                    .map(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
+                    .map(|parsed| {
+                        work.count_verification();
+                        argon2.verify_password(password.as_bytes(), &parsed).is_ok()
+                    })
                     .map_err(|err| anyhow::anyhow!("stored password hash is malformed: {err}"))
             })
             .await??;
@@ -157,6 +199,43 @@ mod tests {
         assert!(stronger.needs_rehash(&current));
         assert!(!weak.needs_rehash(&current));
         assert!(hasher.needs_rehash("$2b$12$notargon"));
+    }
+
+    #[tokio::test]
+    async fn the_dummy_hash_costs_what_a_real_hash_with_the_configured_parameters_costs() {
+        let params = Params::new(32768, 3, 2, None).unwrap();
+        let hasher = PasswordHasher::new(params, 1).unwrap();
+        let password = Password::parse("correct horse battery staple").unwrap();
+        let real = hasher.hash(&password).await.unwrap();
+        let (real, dummy) = (
+            PasswordHash::new(&real).unwrap(),
+            PasswordHash::new(&hasher.dummy_hash).unwrap(),
+        );
+        assert_eq!(dummy.algorithm, Algorithm::Argon2id.ident());
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(dummy.params, real.params);
+        assert_eq!(dummy.salt.unwrap().len(), real.salt.unwrap().len());
+        assert_eq!(dummy.hash.unwrap().len(), real.hash.unwrap().len());
+        let stored = Params::try_from(&dummy).unwrap();
+        assert_eq!(
+            (stored.m_cost(), stored.t_cost(), stored.p_cost()),
+            (32768, 3, 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn work_counts_every_hash_and_verification_the_dummy_ones_included() {
+        let hasher = PasswordHasher::new(Params::DEFAULT, 1).unwrap();
+        let work = hasher.work();
+        let password = Password::parse("correct horse battery staple").unwrap();
+        let hash = hasher.hash(&password).await.unwrap();
+        hasher.verify(&password, Some(&hash)).await.unwrap();
+        hasher.verify(&password, None).await.unwrap();
+        hasher.verify_dummy().await.unwrap();
+        assert_eq!((work.hashes(), work.verifications()), (1, 3));
+        // A malformed stored hash is refused before any argon2 work.
+        assert!(hasher.verify(&password, Some("not-a-hash")).await.is_err());
+        assert_eq!(work.verifications(), 3);
     }
 
     #[tokio::test]

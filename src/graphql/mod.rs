@@ -50,6 +50,15 @@ fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()
 }
 
+/// Where the request comes from; nothing is known over a subscription connection.
+fn client<'a>(ctx: &Context<'a>) -> &'a ClientMeta {
+    static UNKNOWN: ClientMeta = ClientMeta {
+        user_agent: None,
+        ip: None,
+    };
+    ctx.data_opt::<ClientMeta>().unwrap_or(&UNKNOWN)
+}
+
 /// The viewer the request guard decided, or UNAUTHENTICATED.
 fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, AppError> {
     match ctx.data_opt::<Authentication>() {

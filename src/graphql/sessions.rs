@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::scalars::DateTime;
 use super::users::AuthPayload;
-use super::{state, viewer};
+use super::{client, state, viewer};
 use crate::auth::accounts;
 use crate::error::AppError;
 use crate::store::SessionRecord;
@@ -78,7 +78,7 @@ impl SessionMutation {
         #[graphql(desc = "The refresh token from `login` or the last `refreshToken`.")]
         refresh_token: String,
     ) -> Result<AuthPayload, AppError> {
-        let signed_in = accounts::refresh(state(ctx), &refresh_token).await?;
+        let signed_in = accounts::refresh(state(ctx), &refresh_token, client(ctx)).await?;
         Ok(signed_in.into())
     }
 
@@ -89,14 +89,14 @@ impl SessionMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The session's current refresh token.")] refresh_token: String,
     ) -> Result<bool, AppError> {
-        accounts::logout(state(ctx), &refresh_token).await
+        accounts::logout(state(ctx), &refresh_token, client(ctx)).await
     }
 
     /// Ends every session of the viewer, this one included; every access token issued to
     /// the viewer stops working at once.
     async fn logout_all(&self, ctx: &Context<'_>) -> Result<bool, AppError> {
         let viewer = viewer(ctx)?;
-        accounts::logout_all(state(ctx), viewer).await?;
+        accounts::logout_all(state(ctx), viewer, client(ctx)).await?;
         Ok(true)
     }
 
@@ -109,7 +109,7 @@ impl SessionMutation {
         let viewer = viewer(ctx)?;
         let session_id = Uuid::try_parse(id.as_str())
             .map_err(|_| AppError::bad_input("`id` must be a session ID (a UUID)"))?;
-        accounts::revoke_session(state(ctx), viewer, session_id).await?;
+        accounts::revoke_session(state(ctx), viewer, session_id, client(ctx)).await?;
         Ok(true)
     }
 }

@@ -10,11 +10,12 @@ use async_graphql::extensions::{
 };
 use async_graphql::{PathSegment, ServerError, ServerResult, Value};
 
+use crate::audit;
 use crate::auth::Authentication;
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::store::{self, sessions::ClientMeta};
-use crate::throttle::{Limit, audit_throttled};
+use crate::throttle::Limit;
 
 /// Installs the rate limits on the schema.
 pub struct Throttling;
@@ -67,7 +68,7 @@ async fn check(ctx: &ExtensionContext<'_>, info: &ResolveInfo<'_>) -> ServerResu
     let state = ctx.data_unchecked::<AppState>();
     for (limit, subject) in limits {
         if let Err(wait) = state.throttle.hit(limit, &subject, store::now()).await {
-            audit_throttled(limit, ip, user_id, wait);
+            audit::throttled(limit.name(), ip, user_id, wait);
             let error: async_graphql::Error = AppError::RateLimited(wait).into();
             let mut error: ServerError = error.into_server_error(info.field.name.pos);
             error.path = vec![PathSegment::Field(

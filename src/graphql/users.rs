@@ -9,7 +9,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::scalars::DateTime;
-use super::{state, viewer};
+use super::{client, state, viewer};
 use crate::auth::accounts::{self, SignedIn};
 use crate::auth::policy;
 use crate::domain::Role;
@@ -196,8 +196,14 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new account's details.")] input: RegisterInput,
     ) -> Result<User, AppError> {
-        let user =
-            accounts::register(state(ctx), &input.username, &input.email, &input.password).await?;
+        let user = accounts::register(
+            state(ctx),
+            &input.username,
+            &input.email,
+            &input.password,
+            client(ctx),
+        )
+        .await?;
         Ok(user.into())
     }
 
@@ -223,7 +229,14 @@ impl UserMutation {
         #[graphql(desc = "The new password; the same rules as at sign-up.")] new_password: String,
     ) -> Result<bool, AppError> {
         let viewer = viewer(ctx)?;
-        accounts::change_password(state(ctx), viewer, &current_password, &new_password).await?;
+        accounts::change_password(
+            state(ctx),
+            viewer,
+            &current_password,
+            &new_password,
+            client(ctx),
+        )
+        .await?;
         Ok(true)
     }
 
@@ -234,7 +247,7 @@ impl UserMutation {
         #[graphql(desc = "The account's password, as confirmation.")] password: String,
     ) -> Result<bool, AppError> {
         let viewer = viewer(ctx)?;
-        accounts::delete_account(state(ctx), viewer, &password).await?;
+        accounts::delete_account(state(ctx), viewer, &password, client(ctx)).await?;
         Ok(true)
     }
 }

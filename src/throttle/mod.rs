@@ -16,7 +16,6 @@ mod shared;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 pub use shared::RedisSettings;
 
@@ -121,24 +120,6 @@ impl Limit {
             Limit::Mutations => "mutations",
         }
     }
-}
-
-/// Records one refusal on the audit target, at the point a request is refused.
-pub fn audit_throttled(
-    limit: Limit,
-    client_ip: Option<&str>,
-    user_id: Option<Uuid>,
-    retry_after: u64,
-) {
-    tracing::warn!(
-        target: "audit",
-        event = "throttled",
-        limit = limit.name(),
-        client_ip = client_ip.unwrap_or("unknown"),
-        user_id = user_id.map(tracing::field::display),
-        retry_after,
-        "throttled"
-    );
 }
 
 /// Whole seconds from `now` until `until_ms`, rounded up so a client that waits that long

@@ -4,7 +4,7 @@ use std::process::{Command, Output};
 
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, SECRET, code, spawn_app};
+use crate::helpers::{PASSWORD, SECRET, claims_of, code, spawn_app};
 
 /// Runs the binary with only `vars` in its environment, in an empty directory.
 fn taskql(args: &[&str], vars: &[(&str, &str)]) -> Output {
@@ -191,12 +191,12 @@ fn serve(dir: &std::path::Path, vars: &[(&str, &str)]) -> (Server, String) {
         let line = rx
             .recv_timeout(std::time::Duration::from_secs(30))
             .expect("taskql did not start");
+        // The address ends at a space (compact logs) or a quote (JSON logs).
         if let Some(rest) = line.split("listening on ").nth(1) {
             break rest
-                .split_whitespace()
+                .split(|c: char| c.is_whitespace() || c == '"')
                 .next()
                 .unwrap()
-                .trim_matches('"')
                 .to_owned();
         }
     };
@@ -344,5 +344,213 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
         assert!(!line.contains("wrong-log-canary"), "{line}");
         assert!(!line.contains("$argon2"), "{line}");
         assert!(!line.contains(signature), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/audit.db?mode=rwc", dir.path().display());
+    let (server, url) = serve(
+        dir.path(),
+        &[
+            ("APP_ENV", "production"),
+            ("SECRET_KEY", SECRET),
+            ("DATABASE_URL", &database_url),
+            ("REFRESH_REUSE_GRACE_SECONDS", "0"),
+        ],
+    );
+    let password = "audit-canary-password-51c7";
+    let new_password = "second-audit-canary-pass";
+    let client = reqwest::Client::new();
+    let post = |query: &str, variables: serde_json::Value, token: Option<&str>| {
+        let mut request = client
+            .post(&url)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    const LOGIN: &str =
+        "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }";
+    const REFRESH: &str =
+        "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }";
+    let login = |password: &'static str| {
+        let body = post(
+            LOGIN,
+            json!({ "i": { "username": "auditee", "password": password } }),
+            None,
+        );
+        async move {
+            let body = body.await;
+            let payload = &body["data"]["login"];
+            let access = payload["accessToken"].as_str();
+            let access = access.unwrap_or_else(|| panic!("login failed: {body}"));
+            (
+                access.to_owned(),
+                payload["refreshToken"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let session_of = |access: &str| claims_of(access)["sid"].as_str().unwrap().to_owned();
+
+    let registered = post(
+        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+        json!({ "i": { "username": "auditee", "email": "auditee@example.com", "password": password } }),
+        None,
+    )
+    .await;
+    let user_id = registered["data"]["register"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for username in ["auditee", "nobody-here"] {
+        let failed = post(
+            LOGIN,
+            json!({ "i": { "username": username, "password": "wrong-audit-canary" } }),
+            None,
+        )
+        .await;
+        assert_eq!(code(&failed), "UNAUTHENTICATED");
+    }
+    let (first_access, first_refresh) = login(password).await;
+    let first_session = session_of(&first_access);
+    let rotated = post(REFRESH, json!({ "t": first_refresh }), None).await;
+    let rotated = &rotated["data"]["refreshToken"];
+    let (second_access, second_refresh) = (
+        rotated["accessToken"].as_str().unwrap().to_owned(),
+        rotated["refreshToken"].as_str().unwrap().to_owned(),
+    );
+    let reused = post(REFRESH, json!({ "t": first_refresh }), None).await;
+    assert_eq!(code(&reused), "UNAUTHENTICATED");
+    let (third_access, third_refresh) = login(password).await;
+    let third_session = session_of(&third_access);
+    let logout = post(
+        "mutation($t: String!) { logout(refreshToken: $t) }",
+        json!({ "t": third_refresh }),
+        None,
+    )
+    .await;
+    assert_eq!(logout["data"]["logout"], true);
+    let (fourth_access, fourth_refresh) = login(password).await;
+    let fourth_session = session_of(&fourth_access);
+    let (fifth_access, fifth_refresh) = login(password).await;
+    let fifth_session = session_of(&fifth_access);
+    let revoked = post(
+        "mutation($id: ID!) { revokeSession(id: $id) }",
+        json!({ "id": fifth_session }),
+        Some(&fourth_access),
+    )
+    .await;
+    assert_eq!(revoked["data"]["revokeSession"], true, "{revoked}");
+    let changed = post(
+        "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+        json!({ "c": password, "n": new_password }),
+        Some(&fourth_access),
+    )
+    .await;
+    assert_eq!(changed["data"]["changePassword"], true, "{changed}");
+    let deleted = post(
+        "mutation($p: String!) { deleteAccount(password: $p) }",
+        json!({ "p": new_password }),
+        Some(&fourth_access),
+    )
+    .await;
+    assert_eq!(deleted["data"]["deleteAccount"], true, "{deleted}");
+
+    drop(server);
+    let log: Vec<String> =
+        LOG_LINES.with(|cell| cell.borrow_mut().take().unwrap().iter().collect());
+    let lines: Vec<serde_json::Value> = log
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let audit: Vec<[Option<&str>; 4]> = lines
+        .iter()
+        .filter(|line| line["target"] == "audit")
+        .map(|line| {
+            let field = |name: &str| line["fields"][name].as_str();
+            [
+                field("event"),
+                field("user_id"),
+                field("session_id"),
+                field("client_ip"),
+            ]
+        })
+        .collect();
+    let ip = Some("127.0.0.1");
+    let user = Some(user_id.as_str());
+    let [first, third, fourth, fifth] = [
+        &first_session,
+        &third_session,
+        &fourth_session,
+        &fifth_session,
+    ]
+    .map(|session| Some(session.as_str()));
+    assert_eq!(
+        audit,
+        [
+            [Some("register"), user, None, ip],
+            [Some("login.failure"), user, None, ip],
+            [Some("login.failure"), None, None, ip],
+            [Some("login.success"), user, first, ip],
+            [Some("refresh"), user, first, ip],
+            [Some("refresh.reuse_detected"), user, first, ip],
+            [Some("login.success"), user, third, ip],
+            [Some("logout"), user, third, ip],
+            [Some("login.success"), user, fourth, ip],
+            [Some("login.success"), user, fifth, ip],
+            [Some("sessions.revoked"), user, fifth, ip],
+            [Some("password.changed"), user, fourth, ip],
+            [Some("account.deleted"), user, fourth, ip],
+        ]
+    );
+    let digest = |value: &str| -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(value.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let mut secrets = vec![
+        password.to_owned(),
+        new_password.to_owned(),
+        "wrong-audit-canary".to_owned(),
+        "nobody-here".to_owned(),
+        "$argon2".to_owned(),
+        SECRET.to_owned(),
+    ];
+    for access in [
+        &first_access,
+        &second_access,
+        &third_access,
+        &fourth_access,
+        &fifth_access,
+    ] {
+        secrets.push(access.rsplit('.').next().unwrap().to_owned());
+    }
+    for refresh in [
+        &first_refresh,
+        &second_refresh,
+        &third_refresh,
+        &fourth_refresh,
+        &fifth_refresh,
+    ] {
+        secrets.push(refresh.clone());
+        secrets.push(digest(refresh));
+    }
+    for line in &log {
+        for secret in &secrets {
+            assert!(!line.contains(secret.as_str()), "{secret} leaked: {line}");
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
+use taskql::auth::HashingWork;
 use taskql::config::Config;
 use taskql::graphql::limits::MAX_ROOT_FIELDS;
 use taskql::startup::Application;
@@ -23,6 +24,8 @@ pub struct TestApp {
     pub address: String,
     /// The SQL statements the server has run.
     pub statements: StatementCounter,
+    /// The argon2 hashes and verifications the server has run.
+    pub hashing: HashingWork,
     pub database_url: String,
     pub client: reqwest::Client,
     _dir: TempDir,
@@ -100,10 +103,12 @@ async fn start(
     let app = Application::build(config).await.expect("application");
     let address = format!("http://{}", app.address());
     let statements = app.statements();
+    let hashing = app.hashing();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         statements,
+        hashing,
         database_url,
         client: reqwest::Client::new(),
         _dir: dir,
@@ -204,13 +209,17 @@ impl TestApp {
         .await
     }
 
+    /// Logs in and returns the body, whatever the status (a throttled login is a 429).
     pub async fn login(&self, username: &str, password: &str) -> Value {
-        self.gql(
+        self.post(
             None,
             "mutation($input: LoginInput!) { login(input: $input) { accessToken tokenType expiresIn refreshToken refreshExpiresIn user { id username } } }",
             json!({ "input": { "username": username, "password": password } }),
         )
         .await
+        .json()
+        .await
+        .expect("JSON body")
     }
 
     /// Registers `username` (email `<username>@example.com`) and logs in.

@@ -15,4 +15,5 @@ mod shared_limits;
 mod subscriptions;
 mod tasks;
 mod throttle;
+mod timing;
 mod transport;

@@ -1,0 +1,128 @@
+//! Outcomes the API does not tell apart must not differ in timing either. Time itself is
+//! too noisy to assert, so these tests count what costs time: argon2 work (each run takes
+//! the configured cost) and SQL statements. `examples/timing_bench.rs` measures the times.
+
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp, code, spawn_app_with};
+
+/// The argon2 hashes, argon2 verifications and SQL statements `action` costs the server.
+async fn cost<F: Future>(app: &TestApp, action: F) -> (F::Output, [u64; 3]) {
+    let before = [
+        app.hashing.hashes(),
+        app.hashing.verifications(),
+        app.statements.get(),
+    ];
+    let output = action.await;
+    let after = [
+        app.hashing.hashes(),
+        app.hashing.verifications(),
+        app.statements.get(),
+    ];
+    (output, [0, 1, 2].map(|i| after[i] - before[i]))
+}
+
+#[tokio::test]
+async fn every_failed_login_costs_one_verification_and_the_same_queries() {
+    let app = spawn_app_with(&[
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
+        ("LOGIN_ADDRESS_FREE_FAILURES", "1000"),
+    ])
+    .await;
+    app.user("walter").await;
+    app.user("dora").await;
+    app.user("tess").await;
+    app.db()
+        .await
+        .execute_unprepared("UPDATE users SET is_active = false WHERE username = 'dora'")
+        .await
+        .unwrap();
+
+    let (wrong, wrong_cost) = cost(&app, app.login("walter", "not the password")).await;
+    let (unknown, unknown_cost) = cost(&app, app.login("nobody", "not the password")).await;
+    let (inactive, inactive_cost) = cost(&app, app.login("dora", PASSWORD)).await;
+    let (by_email, by_email_cost) = cost(&app, app.login("nobody@example.com", PASSWORD)).await;
+    for body in [&wrong, &unknown, &inactive, &by_email] {
+        assert_eq!(code(body), "UNAUTHENTICATED", "{body}");
+        assert_eq!(body, &wrong, "failures read the same");
+    }
+    assert_eq!(wrong_cost[..2], [0, 1], "one verification, no hash");
+    assert_eq!(
+        unknown_cost, wrong_cost,
+        "an unknown account costs the same"
+    );
+    assert_eq!(
+        inactive_cost, wrong_cost,
+        "a deactivated account costs the same"
+    );
+    assert_eq!(by_email_cost, wrong_cost, "an unknown email costs the same");
+
+    // A password too short to be anyone's fails before the lookup, after the same argon2
+    // work; the API states the length rule, so skipping the lookup reveals nothing.
+    let (short, short_cost) = cost(&app, app.login("walter", "short")).await;
+    assert_eq!(short, wrong);
+    assert_eq!(short_cost, [0, 1, 0]);
+
+    // tess reaches the account limit; throttled, real or unknown, the work is the same.
+    for _ in 0..3 {
+        assert_eq!(code(&app.login("tess", "wrong").await), "UNAUTHENTICATED");
+        assert_eq!(code(&app.login("ghost", "wrong").await), "UNAUTHENTICATED");
+    }
+    let (real, real_cost) = cost(&app, app.login("tess", PASSWORD)).await;
+    let (ghost, ghost_cost) = cost(&app, app.login("ghost", PASSWORD)).await;
+    assert_eq!(code(&real), "RATE_LIMITED", "{real}");
+    assert_eq!(code(&ghost), "RATE_LIMITED", "{ghost}");
+    assert_eq!(real_cost, [0, 1, 0]);
+    assert_eq!(ghost_cost, real_cost);
+
+    // walter failed twice, under the limit. The success path verifies once too (its hash has the configured cost: no rehash).
+    let (success, success_cost) = cost(&app, app.login("walter", PASSWORD)).await;
+    assert!(success["data"]["login"].is_object(), "{success}");
+    assert_eq!(success_cost[..2], [0, 1]);
+}
+
+#[tokio::test]
+async fn register_refusals_the_api_does_not_explain_cost_the_same() {
+    let app = spawn_app_with(&[]).await;
+    app.user("taken").await;
+    let register = |username: &str, email: &str, password: &str| {
+        app.gql(
+            None,
+            "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+            json!({ "i": { "username": username, "email": email, "password": password } }),
+        )
+    };
+
+    // A weak password is refused before any lookup, whether the name is taken or not.
+    let (weak_taken, weak_taken_cost) =
+        cost(&app, register("taken", "new1@example.com", "password1")).await;
+    let (weak_free, weak_free_cost) =
+        cost(&app, register("free", "new2@example.com", "password1")).await;
+    assert_eq!(code(&weak_taken), "BAD_USER_INPUT");
+    assert_eq!(weak_taken["errors"], weak_free["errors"]);
+    assert_eq!(weak_taken_cost, [0, 0, 0]);
+    assert_eq!(weak_free_cost, weak_taken_cost);
+    // Likewise an email address taken or not, and a malformed one.
+    let (weak_email, weak_email_cost) =
+        cost(&app, register("other", "taken@example.com", "password1")).await;
+    assert_eq!(weak_email["errors"], weak_free["errors"]);
+    assert_eq!(weak_email_cost, [0, 0, 0]);
+
+    // With a strong password, a taken name is CONFLICT (the API says so) after the same
+    // hashing work as a successful sign-up.
+    let (conflict, conflict_cost) = cost(
+        &app,
+        register("TAKEN", "new3@example.com", "a perfectly decent passphrase"),
+    )
+    .await;
+    let (created, created_cost) = cost(
+        &app,
+        register("fresh", "new4@example.com", "a perfectly decent passphrase"),
+    )
+    .await;
+    assert_eq!(code(&conflict), "CONFLICT", "{conflict}");
+    assert!(created["data"]["register"].is_object(), "{created}");
+    assert_eq!(conflict_cost[..2], [1, 0]);
+    assert_eq!(created_cost[..2], [1, 0]);
+}
