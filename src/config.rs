@@ -344,6 +344,20 @@ impl Config {
                 "must be between 0.1 and 300",
             ));
         }
+        let request_timeout = Duration::from_secs_f64(timeout_seconds);
+        // A login makes a few Redis calls in turn; each must be able to time out, and the
+        // request carry on with local counters, well before the deadline cancels it.
+        if let Some(redis) = &redis
+            && redis.timeout.saturating_mul(4) > request_timeout
+        {
+            return Err(ConfigError::new(
+                "REDIS_TIMEOUT_MS",
+                format!(
+                    "must be at most a quarter of REQUEST_TIMEOUT_SECONDS ({} ms here), so that requests finish on local counters while Redis hangs",
+                    request_timeout.as_millis() / 4
+                ),
+            ));
+        }
 
         Ok(Self {
             database_url,
@@ -369,7 +383,7 @@ impl Config {
             cors,
             max_batch,
             ws_auth_recheck: Duration::from_secs(recheck_seconds),
-            request_timeout: Duration::from_secs_f64(timeout_seconds),
+            request_timeout,
         })
     }
 }
@@ -545,6 +559,33 @@ mod tests {
         let err = load(&[("SECRET_KEY", KEY), ("REDIS_URL", "hunter2")]).unwrap_err();
         assert_eq!(err.var, "REDIS_URL");
         assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn the_redis_timeout_fits_four_times_into_the_request_deadline() {
+        let vars = |redis_ms, deadline| {
+            load(&[
+                ("SECRET_KEY", KEY),
+                ("REDIS_URL", "redis://127.0.0.1:6379"),
+                ("REDIS_TIMEOUT_MS", redis_ms),
+                ("REQUEST_TIMEOUT_SECONDS", deadline),
+            ])
+        };
+        assert!(vars("250", "1").is_ok());
+        assert!(vars("2500", "10").is_ok());
+        let err = vars("251", "1").unwrap_err();
+        assert_eq!(err.var, "REDIS_TIMEOUT_MS");
+        assert_eq!(
+            err.message,
+            "must be at most a quarter of REQUEST_TIMEOUT_SECONDS (250 ms here), so that requests finish on local counters while Redis hangs"
+        );
+        assert_eq!(vars("10000", "10").unwrap_err().var, "REDIS_TIMEOUT_MS");
+        let without_redis = load(&[
+            ("SECRET_KEY", KEY),
+            ("REDIS_TIMEOUT_MS", "10000"),
+            ("REQUEST_TIMEOUT_SECONDS", "0.1"),
+        ]);
+        assert!(without_redis.is_ok(), "the timeout only matters with Redis");
     }
 
     #[test]

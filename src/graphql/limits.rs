@@ -41,7 +41,13 @@ pub const MAX_FRAGMENT_DEPTH: usize = 10;
 pub const MAX_EXPANDED_FIELDS: usize = MAX_COMPLEXITY;
 /// The mutations that check a credential: each may appear once per document, and one of
 /// them once per batched request, so that aliases or batches buy no extra guesses.
-pub const AUTH_MUTATIONS: [&str; 4] = ["login", "register", "refreshToken", "changePassword"];
+pub const AUTH_MUTATIONS: [&str; 5] = [
+    "login",
+    "register",
+    "refreshToken",
+    "changePassword",
+    "deleteAccount",
+];
 
 /// A document that breaks a limit: the client's to fix.
 fn refused(message: String) -> ServerError {
@@ -509,10 +515,12 @@ mod tests {
             "mutation { login(input: $i) { accessToken } register(input: $r) { id } }",
             "mutation { refreshToken(refreshToken: \"x\") { accessToken } ...F } fragment F on Mutation { changePassword(currentPassword: \"a\", newPassword: \"b\") }",
             "mutation A { login(input: $i) { accessToken } } mutation B { login(input: $i) { accessToken } }",
+            "mutation { a: deleteAccount(password: \"a\") b: deleteAccount(password: \"b\") }",
+            "mutation { changePassword(currentPassword: \"a\", newPassword: \"b\") deleteAccount(password: \"a\") }",
         ] {
             assert_eq!(
                 refusal(twice),
-                "`login`, `register`, `refreshToken`, `changePassword` may appear at most once per document.",
+                "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount` may appear at most once per document.",
                 "{twice}"
             );
         }

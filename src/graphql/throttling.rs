@@ -15,7 +15,7 @@ use crate::auth::Authentication;
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::store::{self, sessions::ClientMeta};
-use crate::throttle::Limit;
+use crate::throttle::{Limit, client_network};
 
 /// Installs the rate limits on the schema.
 pub struct Throttling;
@@ -51,7 +51,7 @@ async fn check(ctx: &ExtensionContext<'_>, info: &ResolveInfo<'_>) -> ServerResu
     let ip = ctx
         .data_opt::<ClientMeta>()
         .and_then(|client| client.ip.as_deref());
-    let by_ip = ip.unwrap_or("unknown").to_owned();
+    let by_ip = client_network(ip.unwrap_or("unknown"));
     let mut limits = Vec::with_capacity(2);
     match (info.parent_type, info.name) {
         ("Mutation", "register") => limits.push((Limit::Register, by_ip)),

@@ -35,19 +35,19 @@ impl TrustedProxies {
     /// The client's address. A peer that is not trusted is the client. Behind trusted
     /// proxies it is the right-most `X-Forwarded-For` address that is not trusted: entries
     /// further left were written by the client and prove nothing. If every entry is
-    /// trusted, the left-most; an entry that is not an address ends the walk at the
-    /// address to its right.
+    /// trusted, the left-most; an entry that is not an address (including one with bytes
+    /// outside ASCII) ends the walk at the address to its right. Entries are split per
+    /// entry, not per header line, so garbage a client writes on the left cannot hide the
+    /// address a proxy appended on the right.
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let mut client = peer.to_canonical();
         if !self.trusts(client) {
             return client;
         }
-        let forwarded: Vec<&str> = headers
+        let forwarded: Vec<&[u8]> = headers
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
+            .flat_map(|value| value.as_bytes().split(|byte| *byte == b','))
             .collect();
         for entry in forwarded.iter().rev() {
             let Some(ip) = parse_forwarded(entry) else {
@@ -62,8 +62,11 @@ impl TrustedProxies {
     }
 }
 
-/// An `X-Forwarded-For` entry: an address, possibly with a port (`[::1]:80`, `1.2.3.4:80`).
-fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+/// An `X-Forwarded-For` entry: an address, possibly with a port (`[::1]:80`, `1.2.3.4:80`),
+/// and spaces around it.
+fn parse_forwarded(entry: &[u8]) -> Option<IpAddr> {
+    // Only ASCII is an address: a non-breaking space or similar is garbage, not padding.
+    let entry = std::str::from_utf8(entry.trim_ascii()).ok()?;
     entry
         .parse::<IpAddr>()
         .or_else(|_| entry.parse::<SocketAddr>().map(|socket| socket.ip()))
@@ -133,6 +136,28 @@ mod tests {
         assert_eq!(client(&["[2001:db8::1]:443"]), ip("2001:db8::1"));
         assert_eq!(client(&["::ffff:198.51.100.1"]), ip("198.51.100.1"));
         let mapped = ip("::ffff:127.0.0.1");
+        let raw = |bytes: &[u8]| {
+            let mut headers = HeaderMap::new();
+            headers.append("x-forwarded-for", HeaderValue::from_bytes(bytes).unwrap());
+            proxies.client_ip(peer, &headers)
+        };
+        assert_eq!(
+            raw(b"caf\xc3\xa9, 198.51.100.1"),
+            ip("198.51.100.1"),
+            "a non-ASCII entry on the left does not hide the proxy's entry"
+        );
+        assert_eq!(raw(b"\xff\xfe, 198.51.100.1, 10.0.0.2"), ip("198.51.100.1"));
+        assert_eq!(
+            raw(b"198.51.100.1, \xff, 10.0.0.2"),
+            ip("10.0.0.2"),
+            "garbage ends the walk at the address to its right"
+        );
+        assert_eq!(raw(b"198.51.100.1,\t203.0.113.5 "), ip("203.0.113.5"));
+        assert_eq!(
+            raw("198.51.100.1, \u{a0}203.0.113.5".as_bytes()),
+            peer,
+            "non-ASCII padding is garbage"
+        );
         assert_eq!(
             proxies.client_ip(mapped, &headers(&["198.51.100.1"])),
             ip("198.51.100.1"),

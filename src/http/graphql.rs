@@ -214,6 +214,18 @@ impl Refusal {
 /// are many times larger than their source.
 const MAX_PERSISTED_QUERY_BYTES: usize = 8 * 1024;
 
+/// Why `request` may not run: it asks to keep a document larger than the persisted-query
+/// cache takes. Checked over HTTP and WebSocket alike, since both fill the one cache.
+pub(super) fn persisted_too_large(request: &Request) -> Option<String> {
+    (request.extensions.contains_key("persistedQuery")
+        && request.query.len() > MAX_PERSISTED_QUERY_BYTES)
+        .then(|| {
+            format!(
+                "Persisted documents are limited to {MAX_PERSISTED_QUERY_BYTES} bytes; send larger ones without `persistedQuery`."
+            )
+        })
+}
+
 /// One checked operation: run it, or answer without running anything.
 enum Prepared {
     Run {
@@ -265,15 +277,8 @@ async fn prepare(
                 }
             },
         }
-    } else if request.extensions.contains_key("persistedQuery")
-        && request.query.len() > MAX_PERSISTED_QUERY_BYTES
-    {
-        return Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "Persisted documents are limited to {MAX_PERSISTED_QUERY_BYTES} bytes; send larger ones without `persistedQuery`."
-            ),
-        ));
+    } else if let Some(message) = persisted_too_large(&request) {
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, message));
     }
     // A cached persisted document was checked when it was first sent; any other is
     // checked here, before the parser sees it.

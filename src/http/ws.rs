@@ -35,6 +35,7 @@ use uuid::Uuid;
 
 use super::HttpState;
 use crate::auth::{Authentication, authenticate};
+use crate::error::request_error;
 use crate::graphql::limits::{check_document, check_source};
 use crate::graphql::{TaskqlSchema, connection_data};
 use crate::store::sessions::ClientMeta;
@@ -234,7 +235,8 @@ async fn serve(
     let _ = sink.close().await;
 }
 
-/// The schema as a socket runs it: only documents within the limits.
+/// The schema as a socket runs it: only documents within the limits, and persisted ones
+/// no larger than HTTP lets into the shared cache.
 #[derive(Clone)]
 struct Bounded(TaskqlSchema);
 
@@ -251,6 +253,10 @@ impl Executor for Bounded {
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, GraphQLResponse> {
+        if let Some(message) = super::graphql::persisted_too_large(&request) {
+            let error = request_error(message, "BAD_USER_INPUT");
+            return stream::once(future::ready(GraphQLResponse::from_errors(vec![error]))).boxed();
+        }
         let checked = check_source(&request.query).and_then(|()| {
             // A document that does not parse is the schema's to report.
             match request.parsed_query() {

@@ -13,9 +13,11 @@
 mod local;
 mod shared;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ipnet::Ipv6Net;
 
 pub use shared::RedisSettings;
 
@@ -129,6 +131,19 @@ fn seconds_until(until_ms: i64, now: DateTime<Utc>) -> Option<u64> {
     (left > 0).then(|| (left as u64).div_ceil(1000).max(1))
 }
 
+/// The part of a client address that the throttles count as one client: an IPv4 address
+/// itself, or the /64 network of an IPv6 one. A provider hands each subscriber at least a
+/// /64, so counting its addresses apart would give one client 2^64 budgets. Sessions and
+/// audit lines keep the full address. Text that is not an address is kept as it is.
+pub fn client_network(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => {
+            Ipv6Net::new(v6, 64).map_or_else(|_| ip.to_owned(), |net| net.trunc().to_string())
+        }
+        Ok(IpAddr::V4(_)) | Err(_) => ip.to_owned(),
+    }
+}
+
 /// The throttles of one process, with their counters.
 #[derive(Clone)]
 pub struct Throttle {
@@ -162,7 +177,7 @@ impl Throttle {
         let identifier: String = identifier.trim().chars().take(256).collect();
         (
             format!("login:account:{}", identifier.to_lowercase()),
-            ip.map(|ip| format!("login:ip:{ip}")),
+            ip.map(|ip| format!("login:ip:{}", client_network(ip))),
         )
     }
 
@@ -429,6 +444,47 @@ mod tests {
             throttle.hit(Limit::Register, "10.0.0.1", at(3603)).await,
             Err(3597),
             "the window started with its first event"
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_and_ipv4_ones_by_their_address() {
+        assert_eq!(client_network("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(client_network("2001:db8:1:2::ffff"), "2001:db8:1:2::/64");
+        assert_eq!(client_network("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        assert_eq!(client_network("::1"), "::/64");
+        assert_eq!(client_network("198.51.100.7"), "198.51.100.7");
+        assert_eq!(client_network("unknown"), "unknown");
+        let (_, a) = Throttle::login_keys("alice", Some("2001:db8::1"));
+        let (_, b) = Throttle::login_keys("alice", Some("2001:db8::2:0:0:9"));
+        assert_eq!(a.as_deref(), Some("login:ip:2001:db8::/64"));
+        assert_eq!(a, b);
+    }
+
+    #[tokio::test]
+    async fn rotating_addresses_within_one_ipv6_64_shares_one_address_wait() {
+        let throttle = Throttle::local(limits());
+        let key =
+            |n: u32| Throttle::login_keys(&format!("user{n}"), Some(&format!("2001:db8::{n:x}")));
+        for n in 0..2 {
+            let (account, address) = key(n);
+            throttle
+                .login_failed(&account, address.as_deref(), at(0))
+                .await;
+        }
+        let (account, address) = key(7);
+        assert_eq!(
+            throttle
+                .check_login(&account, address.as_deref(), at(0))
+                .await,
+            Err((Limit::LoginAddress, 10))
+        );
+        let (account, other) = Throttle::login_keys("user7", Some("2001:db8:0:1::7"));
+        assert_eq!(
+            throttle
+                .check_login(&account, other.as_deref(), at(0))
+                .await,
+            Ok(())
         );
     }
 

@@ -20,6 +20,10 @@ use super::local::FORGET_AFTER;
 
 /// How long after a failure Redis is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// A call cancelled after waiting this long (or its whole timeout, if shorter) counts as
+/// a failure: a healthy Redis answers in well under a millisecond. One cancelled sooner,
+/// say because its client hung up, proves nothing about Redis.
+const SLOW_CALL: Duration = Duration::from_millis(100);
 
 /// Counts one failure of a login key, sets its wait once the free failures are spent and
 /// keeps the key until its wait is over plus the forgetting period.
@@ -84,6 +88,20 @@ impl SharedCounters {
     /// Prepares the connection and tries it once. An unreachable server is not an error:
     /// it is logged and the local counters serve until it answers.
     pub(super) async fn connect(settings: &RedisSettings) -> anyhow::Result<Self> {
+        let counters = Self::new(settings)?;
+        let mut ping = ::redis::cmd("PING");
+        ping.arg("taskql");
+        let pong = counters
+            .call(|mut conn| async move { ping.query_async::<String>(&mut conn).await })
+            .await;
+        if pong.is_some() {
+            tracing::info!("throttling counters are shared through Redis");
+        }
+        Ok(counters)
+    }
+
+    /// Prepares the connection, which opens on the first call.
+    fn new(settings: &RedisSettings) -> anyhow::Result<Self> {
         let client = Client::open(settings.url.expose_secret())
             .map_err(|_| anyhow::anyhow!("REDIS_URL: not a valid Redis URL"))?;
         let config = ConnectionManagerConfig::new()
@@ -94,7 +112,7 @@ impl SharedCounters {
             .set_max_delay(settings.timeout);
         let connection = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|err| anyhow::anyhow!("REDIS_URL: {err}"))?;
-        let counters = Self {
+        Ok(Self {
             inner: Arc::new(Inner {
                 connection,
                 prefix: settings.key_prefix.clone(),
@@ -104,16 +122,7 @@ impl SharedCounters {
                 down: AtomicBool::new(false),
                 retry_at: Mutex::new(None),
             }),
-        };
-        let mut ping = ::redis::cmd("PING");
-        ping.arg("taskql");
-        let pong = counters
-            .call(|mut conn| async move { ping.query_async::<String>(&mut conn).await })
-            .await;
-        if pong.is_some() {
-            tracing::info!("throttling counters are shared through Redis");
-        }
-        Ok(counters)
+        })
     }
 
     pub(super) async fn blocked_until(&self, key: &str) -> Option<Option<i64>> {
@@ -181,7 +190,16 @@ impl SharedCounters {
                 _ => *retry_at = Some(Instant::now() + RETRY_AFTER),
             }
         }
-        match tokio::time::timeout(inner.timeout, call(inner.connection.clone())).await {
+        // The request's deadline may drop this future before its own timeout ends it; the
+        // guard then records the failure, or every later call would wait on Redis again.
+        let mut pending = Pending {
+            counters: self,
+            started: Instant::now(),
+            finished: false,
+        };
+        let outcome = tokio::time::timeout(inner.timeout, call(inner.connection.clone())).await;
+        pending.finished = true;
+        match outcome {
             Ok(Ok(value)) => {
                 if inner.down.swap(false, Ordering::Relaxed) {
                     tracing::info!("Redis answers again: throttling counters are shared again");
@@ -209,5 +227,78 @@ impl SharedCounters {
                 "Redis is unreachable: throttling falls back to this process's counters"
             );
         }
+    }
+}
+
+/// A Redis call in flight; dropped before it finished, it marks Redis down if it had
+/// waited long enough to say so.
+struct Pending<'a> {
+    counters: &'a SharedCounters,
+    started: Instant,
+    finished: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        let slow = SLOW_CALL.min(self.counters.inner.timeout);
+        if !self.finished && self.started.elapsed() >= slow {
+            self.counters
+                .went_down("cancelled while waiting for an answer");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// Counters whose Redis accepts connections and never answers, as a hung server does.
+    async fn silent_redis(timeout: Duration) -> SharedCounters {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        SharedCounters::new(&RedisSettings {
+            url: SecretString::from(url),
+            key_prefix: "test:".into(),
+            timeout,
+        })
+        .unwrap()
+    }
+
+    fn down(counters: &SharedCounters) -> bool {
+        counters.inner.down.load(Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn a_call_cancelled_while_redis_hangs_marks_it_down() {
+        let counters = silent_redis(Duration::from_secs(5)).await;
+        let cancelled = |wait| tokio::time::timeout(wait, counters.hit("k", 1000));
+        assert!(cancelled(Duration::from_millis(10)).await.is_err());
+        assert!(!down(&counters), "a call cancelled at once proves nothing");
+        assert!(cancelled(Duration::from_millis(300)).await.is_err());
+        assert!(
+            down(&counters),
+            "a call cancelled after 300 ms means Redis hangs"
+        );
+        // Down: the next calls answer at once, and the local counters serve.
+        let started = Instant::now();
+        assert_eq!(counters.hit("k", 1000).await, None);
+        assert!(started.elapsed() < Duration::from_millis(100));
+    }
+
+    #[tokio::test]
+    async fn a_call_that_outlasts_its_timeout_marks_redis_down() {
+        let counters = silent_redis(Duration::from_millis(50)).await;
+        let started = Instant::now();
+        assert_eq!(counters.hit("k", 1000).await, None);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(down(&counters));
     }
 }

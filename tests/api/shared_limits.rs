@@ -1,6 +1,7 @@
 //! Throttling counters shared through Redis by every replica, and what happens while Redis
-//! is away. These tests need `TEST_REDIS_URL` (e.g. redis://127.0.0.1:6379); without it
-//! they say so and pass.
+//! is away. The tests against a real server need `TEST_REDIS_URL` (e.g.
+//! redis://127.0.0.1:6379); without it they say so and pass. The one against a server
+//! that never answers needs nothing.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -238,4 +239,35 @@ async fn concurrent_requests_on_two_replicas_never_exceed_the_shared_budget() {
         .filter(|(status, _, _)| *status == 429)
         .count();
     assert_eq!((served, refused), (7, 17));
+}
+
+#[tokio::test]
+async fn a_redis_that_accepts_and_never_answers_leaves_requests_to_local_limits() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("redis://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let app = spawn_app_with(&[
+        ("REDIS_URL", url.as_str()),
+        ("REDIS_TIMEOUT_MS", "200"),
+        ("REQUEST_TIMEOUT_SECONDS", "1"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
+    ])
+    .await;
+    let started = std::time::Instant::now();
+    let (status, _, body) = send(&app, None, None, REGISTER, register_input("joan")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["register"]["id"].is_string(), "{body}");
+    for _ in 0..3 {
+        // Past the probe interval, so that a call waits on the silent server again.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let (status, _, body) = login(&app, "joan", "wrong password").await;
+        assert_eq!((status, code(&body)), (200, "UNAUTHENTICATED"), "{body}");
+    }
+    assert_eq!(assert_refused(&login(&app, "joan", PASSWORD).await), 30);
+    assert!(started.elapsed() < Duration::from_secs(15));
 }

@@ -302,6 +302,54 @@ async fn subscribing_before_initialising_or_with_an_oversized_message_closes_the
 }
 
 #[tokio::test]
+async fn a_persisted_subscription_larger_than_http_allows_is_refused_and_not_kept() {
+    use sha2::Digest;
+    let app = spawn_app().await;
+    let user = app.user("apq").await;
+    let query = format!("# {}\n{EVENTS}", "x".repeat(9 * 1024));
+    let hash = format!("{:x}", sha2::Sha256::digest(query.as_bytes()));
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let mut socket = open(&app, "graphql-transport-ws").await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", user.token) } }),
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "extensions": extensions } }),
+    )
+    .await;
+    let answer = receive(&mut socket).await;
+    assert_eq!(answer["type"], "next", "{answer}");
+    let error = &answer["payload"]["errors"][0];
+    assert_eq!(
+        error["message"],
+        "Persisted documents are limited to 8192 bytes; send larger ones without `persistedQuery`.",
+        "{answer}"
+    );
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{answer}");
+    assert_eq!(receive(&mut socket).await["type"], "complete");
+    // The shared cache did not keep it: its hash alone is unknown over HTTP.
+    let body: Value = app
+        .client
+        .post(app.graphql_url())
+        .bearer_auth(&user.token)
+        .json(&json!({ "extensions": extensions }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["errors"][0]["message"], "PersistedQueryNotFound",
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn the_legacy_subscriptions_transport_ws_protocol_is_served() {
     let app = spawn_app().await;
     let user = app.user("erin").await;

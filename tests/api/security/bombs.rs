@@ -264,10 +264,33 @@ async fn probe_two_aliased_logins() {
     assert_eq!(code(&body), "BAD_USER_INPUT");
     assert_eq!(
         message(&body),
-        "`login`, `register`, `refreshToken`, `changePassword` may appear at most once per document."
+        "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount` may appear at most once per document."
     );
     assert!(body["data"].is_null(), "{body}");
     assert_eq!(app.count("sessions").await, 0);
+}
+
+#[tokio::test]
+async fn probe_aliased_account_deletions_guessing_the_password() {
+    let app = spawn_app().await;
+    let user = app.user("victim").await;
+    let guesses: String = (0..10)
+        .map(|i| format!("g{i}: deleteAccount(password: \"guess number {i}\") "))
+        .collect();
+    let (status, body) = send(
+        &app,
+        Some(&user.token),
+        &json!({ "query": format!("mutation {{ {guesses} }}") }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        message(&body),
+        "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount` may appear at most once per document."
+    );
+    assert!(body["data"].is_null(), "{body}");
+    assert_eq!(app.count("users").await, 1);
 }
 
 #[tokio::test]
@@ -304,7 +327,7 @@ async fn probe_authentication_mutations_across_a_batch() {
     assert_eq!(code(&body), "BAD_USER_INPUT");
     assert_eq!(
         message(&body),
-        "`login`, `register`, `refreshToken`, `changePassword` may appear at most once per batched request."
+        "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount` may appear at most once per batched request."
     );
     assert_eq!(app.count("sessions").await, 0);
     // One per batch is fine.

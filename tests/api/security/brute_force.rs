@@ -107,6 +107,63 @@ async fn probe_a_spoofed_left_most_forwarded_entry_does_not_help() {
 }
 
 #[tokio::test]
+async fn probe_non_ascii_bytes_in_forwarded_for_do_not_make_the_client_the_proxy() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
+        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
+    ])
+    .await;
+    app.user("target").await;
+    for account in ["amy", "bert", "cleo"] {
+        assert_wrong(&login(&app, Some("198.51.100.1"), account, "guess one two").await);
+    }
+    // The client writes a non-ASCII entry; the proxy appends the real address after it.
+    for forwarded in [&b"caf\xc3\xa9, 198.51.100.1"[..], b"\xff, 198.51.100.1"] {
+        let response = app
+            .client
+            .post(app.graphql_url())
+            .header(
+                "x-forwarded-for",
+                reqwest::header::HeaderValue::from_bytes(forwarded).unwrap(),
+            )
+            .json(&json!({
+                "query": LOGIN,
+                "variables": { "i": { "username": "target", "password": PASSWORD } },
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|value| value.to_str().unwrap().to_owned());
+        assert_refused(&(status, retry_after, response.json().await.unwrap()));
+    }
+}
+
+#[tokio::test]
+async fn probe_rotating_addresses_within_one_ipv6_64_gains_nothing() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
+        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
+    ])
+    .await;
+    app.user("target").await;
+    for (i, account) in ["amy", "bert", "cleo"].iter().enumerate() {
+        let forwarded = format!("2001:db8:5:6::{:x}", i + 1);
+        assert_wrong(&login(&app, Some(&forwarded), account, "guess one two").await);
+    }
+    for forwarded in ["2001:db8:5:6::99", "2001:db8:5:6:ffff:ffff:ffff:ffff"] {
+        assert_refused(&login(&app, Some(forwarded), "target", PASSWORD).await);
+    }
+    // The next /64 is another subscriber.
+    assert_signed_in(&login(&app, Some("2001:db8:5:7::1"), "target", PASSWORD).await);
+}
+
+#[tokio::test]
 async fn probe_many_forwarded_clients_against_one_account_hit_the_account_limit() {
     let app = spawn_app_with(&[
         ("TRUSTED_PROXIES", "127.0.0.1"),
