@@ -77,20 +77,21 @@ pub async fn login(
     let throttle = &state.throttle;
     let (account_key, address_key) = Throttle::login_keys(username, meta.ip.as_deref());
     let address_key = address_key.as_deref();
-    if let Err((limit, wait)) = throttle
-        .check_login(&account_key, address_key, store::now())
+    // Counted as a failure from here on: only a success takes it back.
+    let attempt = match throttle
+        .begin_login(&account_key, address_key, store::now())
         .await
     {
-        // Same work as any failed login, so a throttled answer reveals nothing by its timing.
-        state.passwords.verify_dummy().await?;
-        audit::throttled(limit.name(), meta.ip.as_deref(), None, wait);
-        return Err(AppError::RateLimited(wait));
-    }
+        Ok(attempt) => attempt,
+        Err((limit, wait)) => {
+            // Same work as any failed login, so a throttled answer reveals nothing by its timing.
+            state.passwords.verify_dummy().await?;
+            audit::throttled(limit.name(), meta.ip.as_deref(), None, wait);
+            return Err(AppError::RateLimited(wait));
+        }
+    };
     let (Some(login), Ok(password)) = (Login::parse(username), Password::parse(password)) else {
         state.passwords.verify_dummy().await?;
-        throttle
-            .login_failed(&account_key, address_key, store::now())
-            .await;
         audit::account(Event::LoginFailure, None, &meta);
         return Err(AppError::InvalidCredentials);
     };
@@ -99,13 +100,10 @@ pub async fn login(
     let matches = state.passwords.verify(&password, hash).await?;
     let user_id = user.as_ref().map(|user| user.id);
     let Some(user) = user.filter(|user| matches && user.is_active) else {
-        throttle
-            .login_failed(&account_key, address_key, store::now())
-            .await;
         audit::account(Event::LoginFailure, user_id, &meta);
         return Err(AppError::InvalidCredentials);
     };
-    throttle.login_succeeded(&account_key).await;
+    throttle.login_succeeded(attempt, store::now()).await;
     let mut verified_hash = user.password_hash.clone();
     if state.passwords.needs_rehash(&user.password_hash) {
         let upgraded = state.passwords.hash(&password).await?;

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use moka::Expiry;
+use moka::ops::compute::Op;
 use moka::sync::Cache;
 
 use super::BackoffRule;
@@ -12,6 +13,8 @@ use super::BackoffRule;
 const CAPACITY: u64 = 200_000;
 /// A login key with no failure for this long after its wait is over starts over.
 pub(super) const FORGET_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long a client that signed in to an account stays known to it.
+pub(super) const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// One counter: consecutive failures (backoff) or events in a window (rates).
 #[derive(Debug, Clone, Copy)]
@@ -43,9 +46,20 @@ impl Expiry<String, Entry> for KeepAsAsked {
     }
 }
 
+/// What [`LocalCounters::reserve`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reservation {
+    /// The key must wait until then (Unix milliseconds); nothing was counted.
+    Blocked(i64),
+    /// A failure was counted, setting a wait until then when one was due.
+    Counted(Option<i64>),
+}
+
 #[derive(Clone)]
 pub(super) struct LocalCounters {
     entries: Cache<String, Entry>,
+    /// Clients that signed in to an account, by [`super::Throttle`]'s known-client key.
+    known: Cache<String, ()>,
 }
 
 impl LocalCounters {
@@ -55,7 +69,21 @@ impl LocalCounters {
                 .max_capacity(CAPACITY)
                 .expire_after(KeepAsAsked)
                 .build(),
+            known: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(KNOWN_FOR)
+                .build(),
         }
+    }
+
+    /// Whether `key` (a client of an account) has signed in within [`KNOWN_FOR`].
+    pub(super) fn knows(&self, key: &str) -> bool {
+        self.known.contains_key(key)
+    }
+
+    /// Remembers a client that signed in, for [`KNOWN_FOR`] from now.
+    pub(super) fn remember(&self, key: &str) {
+        self.known.insert(key.to_owned(), ());
     }
 
     /// Until when `key` must wait (Unix milliseconds), if it has had to.
@@ -63,20 +91,70 @@ impl LocalCounters {
         self.entries.get(key).and_then(|entry| entry.blocked_until)
     }
 
-    /// Records a failure of `key` at `now`. The entry outlives its wait by
-    /// [`FORGET_AFTER`], so a long wait is never cut short by expiry.
-    pub(super) fn fail(&self, key: &str, rule: BackoffRule, now: DateTime<Utc>) {
-        self.entries.entry_by_ref(key).and_upsert_with(|existing| {
-            let count = existing.map_or(0, |entry| entry.into_value().count) + 1;
-            let wait = rule.wait_after(u32::try_from(count).unwrap_or(u32::MAX));
-            Entry {
-                count,
-                blocked_until: wait.map(|wait| {
-                    now.timestamp_millis()
-                        .saturating_add(wait.as_millis() as i64)
-                }),
-                keep: wait.unwrap_or_default() + FORGET_AFTER,
+    /// In one step: `Blocked` with the end of the wait when `key` must still wait at `now`
+    /// and `enforce` holds; otherwise counts a failure of `key` in advance and returns the
+    /// wait it set, if any. The entry outlives its wait by [`FORGET_AFTER`], so a long
+    /// wait is never cut short by expiry.
+    pub(super) fn reserve(
+        &self,
+        key: &str,
+        rule: BackoffRule,
+        now: DateTime<Utc>,
+        enforce: bool,
+    ) -> Reservation {
+        let now_ms = now.timestamp_millis();
+        let mut outcome = Reservation::Counted(None);
+        self.entries.entry_by_ref(key).and_compute_with(|existing| {
+            let existing = existing.map(|entry| entry.into_value());
+            if let Some(until) = existing.and_then(|entry| entry.blocked_until)
+                && enforce
+                && until > now_ms
+            {
+                outcome = Reservation::Blocked(until);
+                return Op::Nop;
             }
+            let count = existing.map_or(0, |entry| entry.count) + 1;
+            let wait = rule.wait_after(u32::try_from(count).unwrap_or(u32::MAX));
+            let blocked_until = wait.map(|wait| now_ms.saturating_add(wait.as_millis() as i64));
+            outcome = Reservation::Counted(blocked_until);
+            Op::Put(Entry {
+                count,
+                blocked_until,
+                keep: wait.unwrap_or_default() + FORGET_AFTER,
+            })
+        });
+        outcome
+    }
+
+    /// Takes back a failure counted by [`reserve`](Self::reserve) with `enforce` (so no
+    /// wait was running then). The wait that reservation set (`reserved_until`) goes with
+    /// it, and so does any wait once the count is below the free failures again.
+    pub(super) fn refund(
+        &self,
+        key: &str,
+        rule: BackoffRule,
+        reserved_until: Option<i64>,
+        now: DateTime<Utc>,
+    ) {
+        let now_ms = now.timestamp_millis();
+        self.entries.entry_by_ref(key).and_compute_with(|existing| {
+            let Some(entry) = existing.map(|entry| entry.into_value()) else {
+                return Op::Nop;
+            };
+            let count = entry.count.saturating_sub(1);
+            if count == 0 {
+                return Op::Remove;
+            }
+            let below_free = count < u64::from(rule.free_failures);
+            let blocked_until = entry
+                .blocked_until
+                .filter(|until| !below_free && Some(*until) != reserved_until);
+            let left = blocked_until.map_or(0, |until| until.saturating_sub(now_ms).max(0));
+            Op::Put(Entry {
+                count,
+                blocked_until,
+                keep: Duration::from_millis(left as u64) + FORGET_AFTER,
+            })
         });
     }
 
@@ -124,7 +202,7 @@ mod tests {
             ..rule()
         };
         for _ in 0..100 {
-            counters.fail("login:account:alice", rule, at(0));
+            counters.reserve("login:account:alice", rule, at(0), false);
         }
         let entry = counters.entries.get("login:account:alice").unwrap();
         assert_eq!(entry.count, 100);
@@ -140,5 +218,75 @@ mod tests {
             None,
         );
         assert_eq!(kept, Some(Duration::from_secs(86_400) + FORGET_AFTER));
+    }
+
+    #[test]
+    fn a_reservation_counts_unless_the_key_must_wait() {
+        let counters = LocalCounters::new();
+        let rule = rule();
+        let key = "login:ip:10.0.0.1";
+        for _ in 0..4 {
+            assert_eq!(
+                counters.reserve(key, rule, at(0), true),
+                Reservation::Counted(None)
+            );
+        }
+        let until = at(30).timestamp_millis();
+        assert_eq!(
+            counters.reserve(key, rule, at(0), true),
+            Reservation::Counted(Some(until))
+        );
+        assert_eq!(
+            counters.reserve(key, rule, at(29), true),
+            Reservation::Blocked(until)
+        );
+        assert_eq!(counters.entries.get(key).unwrap().count, 5, "not counted");
+        assert_eq!(
+            counters.reserve(key, rule, at(29), false),
+            Reservation::Counted(Some(at(89).timestamp_millis())),
+            "counted when the wait is not enforced"
+        );
+    }
+
+    #[test]
+    fn a_refund_takes_back_the_failure_and_the_wait_it_set() {
+        let counters = LocalCounters::new();
+        let rule = rule();
+        let key = "login:ip:10.0.0.1";
+        for _ in 0..6 {
+            counters.reserve(key, rule, at(0), false);
+        }
+        // The wait of the sixth failure has passed; the seventh attempt sets its own.
+        let Reservation::Counted(reserved) = counters.reserve(key, rule, at(100), true) else {
+            panic!("not blocked after the wait");
+        };
+        assert_eq!(reserved, Some(at(220).timestamp_millis()));
+        counters.refund(key, rule, reserved, at(101));
+        let entry = counters.entries.get(key).unwrap();
+        assert_eq!((entry.count, entry.blocked_until), (6, None));
+        // A wait that another failure set stays while the count is not below the free ones.
+        counters.reserve(key, rule, at(200), true);
+        counters.refund(key, rule, None, at(201));
+        assert_eq!(
+            counters.entries.get(key).unwrap().blocked_until,
+            Some(at(320).timestamp_millis())
+        );
+        counters.refund(key, rule, None, at(201));
+        let entry = counters.entries.get(key).unwrap();
+        assert_eq!(
+            (entry.count, entry.blocked_until),
+            (5, Some(at(320).timestamp_millis()))
+        );
+        counters.refund(key, rule, None, at(201));
+        let entry = counters.entries.get(key).unwrap();
+        assert_eq!(
+            (entry.count, entry.blocked_until),
+            (4, None),
+            "below the free failures"
+        );
+        for _ in 0..4 {
+            counters.refund(key, rule, None, at(201));
+        }
+        assert!(counters.entries.get(key).is_none());
     }
 }

@@ -15,8 +15,8 @@ use ::redis::{Client, FromRedisValue, RedisResult, Script, ScriptInvocation};
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::BackoffRule;
-use super::local::FORGET_AFTER;
+use super::local::{FORGET_AFTER, KNOWN_FOR};
+use super::{BackoffRule, LoginKeys};
 
 /// How long after a failure Redis is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -25,22 +25,68 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// say because its client hung up, proves nothing about Redis.
 const SLOW_CALL: Duration = Duration::from_millis(100);
 
-/// Counts one failure of a login key, sets its wait once the free failures are spent and
-/// keeps the key until its wait is over plus the forgetting period.
-/// KEYS[1] key; ARGV now_ms, free_failures, base_ms, max_ms, forget_ms.
-const FAIL: &str = r"
-local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+/// One login attempt, in one step: when the account (unless its client is known to it)
+/// or the address must still wait, returns `{0, account_left_ms, address_left_ms}` and
+/// counts nothing; otherwise counts a failure of each in advance, sets a wait once its free
+/// failures are spent, keeps each key until its wait is over plus the forgetting period,
+/// and returns `{1, account_until_ms, address_until_ms}` (-1: no wait set).
+/// KEYS[1] account, then with a client address KEYS[2] known client and KEYS[3] address;
+/// ARGV now_ms, forget_ms, then free_failures, base_ms, max_ms of the account and of the
+/// address.
+const RESERVE: &str = r"
 local now = tonumber(ARGV[1])
-local free = tonumber(ARGV[2])
-local wait = 0
-if failures >= free then
-  wait = math.min(tonumber(ARGV[3]) * 2 ^ math.min(failures - free, 31), tonumber(ARGV[4]))
-  redis.call('HSET', KEYS[1], 'until', string.format('%.0f', now + wait))
-else
-  redis.call('HDEL', KEYS[1], 'until')
+local forget = tonumber(ARGV[2])
+local function left(key)
+  local till = tonumber(redis.call('HGET', key, 'until'))
+  if till and till > now then return till - now end
+  return 0
 end
-redis.call('PEXPIRE', KEYS[1], string.format('%.0f', wait + tonumber(ARGV[5])))
-return failures
+local function fail(key, free, base, max)
+  local failures = redis.call('HINCRBY', key, 'failures', 1)
+  local wait = 0
+  local till = -1
+  if failures >= free then
+    wait = math.min(base * 2 ^ math.min(failures - free, 31), max)
+    till = now + wait
+    redis.call('HSET', key, 'until', string.format('%.0f', till))
+  else
+    redis.call('HDEL', key, 'until')
+  end
+  redis.call('PEXPIRE', key, string.format('%.0f', wait + forget))
+  return till
+end
+local account_left = 0
+local known = KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1
+if not known then account_left = left(KEYS[1]) end
+local address_left = 0
+if KEYS[3] then address_left = left(KEYS[3]) end
+if account_left > 0 or address_left > 0 then return {0, account_left, address_left} end
+local account_until = fail(KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
+local address_until = -1
+if KEYS[3] then
+  address_until = fail(KEYS[3], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
+end
+return {1, account_until, address_until}
+";
+
+/// A login that succeeded: clears the account, remembers the client as known to it, and
+/// takes back the failure reserved on the address with the wait that reservation set (any
+/// wait once the address is below its free failures again).
+/// KEYS[1] account, then with a client address KEYS[2] known client and KEYS[3] address
+/// (only when its failure was reserved here); ARGV known_ms, the address's reserved
+/// until_ms (-1: none), the address's free_failures.
+const SUCCEED: &str = r"
+redis.call('DEL', KEYS[1])
+if KEYS[2] then redis.call('SET', KEYS[2], '1', 'PX', ARGV[1]) end
+if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then
+  local failures = redis.call('HINCRBY', KEYS[3], 'failures', -1)
+  if failures <= 0 then
+    redis.call('DEL', KEYS[3])
+  elseif failures < tonumber(ARGV[3]) or redis.call('HGET', KEYS[3], 'until') == ARGV[2] then
+    redis.call('HDEL', KEYS[3], 'until')
+  end
+end
+return 1
 ";
 
 /// Counts one event of a rate; the key's first event starts its window, and the key
@@ -76,7 +122,8 @@ struct Inner {
     connection: ConnectionManager,
     prefix: String,
     timeout: Duration,
-    fail: Script,
+    reserve: Script,
+    succeed: Script,
     hit: Script,
     /// Whether the last call failed.
     down: AtomicBool,
@@ -117,7 +164,8 @@ impl SharedCounters {
                 connection,
                 prefix: settings.key_prefix.clone(),
                 timeout: settings.timeout,
-                fail: Script::new(FAIL),
+                reserve: Script::new(RESERVE),
+                succeed: Script::new(SUCCEED),
                 hit: Script::new(HIT),
                 down: AtomicBool::new(false),
                 retry_at: Mutex::new(None),
@@ -125,36 +173,53 @@ impl SharedCounters {
         })
     }
 
-    pub(super) async fn blocked_until(&self, key: &str) -> Option<Option<i64>> {
-        let key = self.key(key);
-        let mut get = ::redis::cmd("HGET");
-        get.arg(&key).arg("until");
-        self.call(|mut conn| async move { get.query_async::<Option<i64>>(&mut conn).await })
-            .await
-    }
-
-    pub(super) async fn fail(
+    /// Runs [`RESERVE`] for a login: `(counted, account, address)`, where the last two
+    /// are the milliseconds left to wait when not counted, else the waits' ends (-1: none).
+    pub(super) async fn reserve(
         &self,
-        key: &str,
-        rule: BackoffRule,
+        keys: &LoginKeys<'_>,
+        account_rule: BackoffRule,
+        address_rule: BackoffRule,
         now: DateTime<Utc>,
-    ) -> Option<()> {
-        let mut invocation = self.inner.fail.key(self.key(key));
+    ) -> Option<(bool, i64, i64)> {
+        let mut invocation = self.inner.reserve.key(self.key(keys.account));
+        if let Some((known, address)) = keys.client {
+            invocation.key(self.key(known)).key(self.key(address));
+        }
         invocation
             .arg(now.timestamp_millis())
-            .arg(rule.free_failures)
-            .arg(rule.base.as_millis() as u64)
-            .arg(rule.max.as_millis() as u64)
             .arg(FORGET_AFTER.as_millis() as u64);
-        self.invoke::<u64>(invocation).await.map(drop)
+        for rule in [account_rule, address_rule] {
+            invocation
+                .arg(rule.free_failures)
+                .arg(rule.base.as_millis() as u64)
+                .arg(rule.max.as_millis() as u64);
+        }
+        self.invoke::<(i64, i64, i64)>(invocation)
+            .await
+            .map(|(counted, account, address)| (counted == 1, account, address))
     }
 
-    pub(super) async fn clear(&self, key: &str) -> Option<()> {
-        let mut del = ::redis::cmd("DEL");
-        del.arg(self.key(key));
-        self.call(|mut conn| async move { del.query_async::<u64>(&mut conn).await })
-            .await
-            .map(drop)
+    /// Runs [`SUCCEED`]; the address is refunded only when `refund` holds the wait its
+    /// reservation here set (`None` inside: none).
+    pub(super) async fn succeed(
+        &self,
+        keys: &LoginKeys<'_>,
+        refund: Option<Option<i64>>,
+        address_rule: BackoffRule,
+    ) -> Option<()> {
+        let mut invocation = self.inner.succeed.key(self.key(keys.account));
+        if let Some((known, address)) = keys.client {
+            invocation.key(self.key(known));
+            if refund.is_some() {
+                invocation.key(self.key(address));
+            }
+        }
+        invocation
+            .arg(KNOWN_FOR.as_millis() as u64)
+            .arg(refund.flatten().unwrap_or(-1))
+            .arg(address_rule.free_failures);
+        self.invoke::<i64>(invocation).await.map(drop)
     }
 
     /// The window's count after this event, and the milliseconds left in it.

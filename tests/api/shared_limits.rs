@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::helpers::{PASSWORD, TestApp, code, spawn_app_with};
-use crate::throttle::{assert_refused, register_input, send};
+use crate::throttle::{assert_refused, parallel_guesses, register_input, registered, send};
 
 const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { id } }";
 const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
@@ -270,4 +270,129 @@ async fn a_redis_that_accepts_and_never_answers_leaves_requests_to_local_limits(
     }
     assert_eq!(assert_refused(&login(&app, "joan", PASSWORD).await), 30);
     assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[tokio::test]
+async fn parallel_guesses_on_two_replicas_are_counted_before_any_is_verified() {
+    let Some(redis) =
+        redis_url("parallel_guesses_on_two_replicas_are_counted_before_any_is_verified")
+    else {
+        return;
+    };
+    for (account_free, address_free, expected) in [("5", "1000", (5, 35)), ("1000", "4", (4, 36))] {
+        let prefix = unique_prefix();
+        let vars = [
+            ("REDIS_URL", redis.as_str()),
+            ("REDIS_KEY_PREFIX", prefix.as_str()),
+            ("LOGIN_ACCOUNT_FREE_FAILURES", account_free),
+            ("LOGIN_ADDRESS_FREE_FAILURES", address_free),
+        ];
+        let a = spawn_app_with(&vars).await;
+        let b = a.replica(&vars).await;
+        registered(&a, "judy").await;
+        let outcome = if account_free == "5" {
+            parallel_guesses(&[&a, &b], 40, |_| "judy".into()).await
+        } else {
+            parallel_guesses(&[&a, &b], 40, |i| format!("victim{i}")).await
+        };
+        assert_eq!(
+            outcome, expected,
+            "free failures {account_free}/{address_free}"
+        );
+        assert_refused(&login(&b, "judy", PASSWORD).await);
+    }
+}
+
+/// Logs in as `username` from the client `forwarded` (the app trusts 127.0.0.1).
+async fn login_as(
+    app: &TestApp,
+    forwarded: &str,
+    username: &str,
+    password: &str,
+) -> (u16, Option<String>, serde_json::Value) {
+    let input = json!({ "i": { "username": username, "password": password } });
+    send(app, None, Some(forwarded), LOGIN, input).await
+}
+
+#[tokio::test]
+async fn a_client_that_signed_in_through_one_replica_is_known_to_the_others() {
+    let Some(redis) =
+        redis_url("a_client_that_signed_in_through_one_replica_is_known_to_the_others")
+    else {
+        return;
+    };
+    let prefix = unique_prefix();
+    let vars = [
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
+    ];
+    let a = spawn_app_with(&vars).await;
+    let b = a.replica(&vars).await;
+    registered(&a, "owner").await;
+    let (home, attacker, stranger) = ("192.0.2.10", "203.0.113.66", "198.51.100.5");
+    let (status, _, body) = login_as(&a, home, "owner", PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    for _ in 0..3 {
+        let (_, _, body) = login_as(&b, attacker, "owner", "guess one two").await;
+        assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    }
+    assert_eq!(
+        assert_refused(&login_as(&a, stranger, "owner", PASSWORD).await),
+        30
+    );
+    let (status, _, body) = login_as(&b, home, "owner", PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn a_success_clears_the_local_wait_too_so_it_does_not_return_with_the_next_outage() {
+    let Some(redis) =
+        redis_url("a_success_clears_the_local_wait_too_so_it_does_not_return_with_the_next_outage")
+    else {
+        return;
+    };
+    let proxy = Proxy::start(&redis).await;
+    let prefix = unique_prefix();
+    let app = spawn_app_with(&[
+        ("REDIS_URL", proxy.url.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("REDIS_TIMEOUT_MS", "200"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "2"),
+    ])
+    .await;
+    registered(&app, "lena").await;
+    let (home, laptop) = ("192.0.2.10", "198.51.100.5");
+
+    proxy.cut();
+    // Redis is away: two failures make the account wait in this process's counters.
+    for _ in 0..2 {
+        let (_, _, body) = login_as(&app, laptop, "lena", "wrong password").await;
+        assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    }
+    assert_refused(&login_as(&app, laptop, "lena", PASSWORD).await);
+
+    proxy.restore();
+    // Redis knows no failure of lena: once it answers again, she signs in.
+    let mut signed_in = false;
+    for _ in 0..40 {
+        let (status, _, body) = login_as(&app, home, "lena", PASSWORD).await;
+        if status == 200 {
+            assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+            signed_in = true;
+            break;
+        }
+        assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(signed_in, "Redis did not answer again within 10 s");
+
+    proxy.cut();
+    // That success cleared the local wait too: at the next outage it does not come back.
+    let (status, _, body) = login_as(&app, laptop, "lena", PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
 }

@@ -22,6 +22,15 @@ async fn login_from(app: &TestApp, username: &str, password: &str, forwarded_for
         .unwrap()
 }
 
+/// Registers `username` without signing in, so no client is known to the account yet and
+/// its waits hold every client (see `security::brute_force` for known clients).
+pub async fn registered(app: &TestApp, username: &str) {
+    let body = app
+        .register(username, &format!("{username}@example.com"), PASSWORD)
+        .await;
+    assert!(body["data"]["register"]["id"].is_string(), "{body}");
+}
+
 /// Logs in with the right password and asserts a whole-request refusal; the body.
 async fn refused_login(app: &TestApp, username: &str) -> Value {
     let login = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
@@ -51,7 +60,7 @@ async fn repeated_failures_on_one_account_make_it_wait_known_or_not() {
         ("LOGIN_ADDRESS_FREE_FAILURES", "1000"),
     ])
     .await;
-    app.user("alice").await;
+    registered(&app, "alice").await;
     app.user("bob").await;
     for attempt in ["wrong one", "wrong two", "wrong three"] {
         assert_eq!(code(&app.login("alice", attempt).await), "UNAUTHENTICATED");
@@ -116,7 +125,7 @@ async fn waits_grow_with_further_failures() {
         ("LOGIN_BACKOFF_MAX_SECONDS", "60"),
     ])
     .await;
-    app.user("ivan").await;
+    registered(&app, "ivan").await;
     assert_eq!(
         code(&app.login("ivan", "wrong password!").await),
         "UNAUTHENTICATED"
@@ -133,6 +142,61 @@ async fn waits_grow_with_further_failures() {
         body["errors"][0]["extensions"]["retryAfter"], 2,
         "doubled: {body}"
     );
+}
+
+/// Sends `count` logins with wrong passwords at once, for `username(i)`; the numbers
+/// answered UNAUTHENTICATED (verified) and refused with a 429.
+pub async fn parallel_guesses(
+    apps: &[&TestApp],
+    count: usize,
+    username: impl Fn(usize) -> String,
+) -> (usize, usize) {
+    let login = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
+    let guesses = (0..count).map(|i| {
+        let input =
+            json!({ "i": { "username": username(i), "password": format!("guess {i} of many") } });
+        send(apps[i % apps.len()], None, None, login, input)
+    });
+    let outcomes = futures::future::join_all(guesses).await;
+    let verified = outcomes
+        .iter()
+        .filter(|(status, _, body)| *status == 200 && code(body) == "UNAUTHENTICATED")
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|outcome| outcome.0 == 429 && assert_refused(outcome) >= 1)
+        .count();
+    (verified, refused)
+}
+
+#[tokio::test]
+async fn parallel_guesses_at_one_account_are_counted_before_any_is_verified() {
+    let app = spawn_app_with(&[("LOGIN_ADDRESS_FREE_FAILURES", "1000")]).await;
+    registered(&app, "judy").await;
+    let (verified, refused) = parallel_guesses(&[&app], 40, |_| "judy".into()).await;
+    assert_eq!(
+        (verified, refused),
+        (5, 35),
+        "only the 5 free failures are verified"
+    );
+    assert_eq!(code(&refused_login(&app, "judy").await), "RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn parallel_guesses_from_one_address_are_counted_before_any_is_verified() {
+    let app = spawn_app_with(&[
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
+        ("LOGIN_ADDRESS_FREE_FAILURES", "4"),
+    ])
+    .await;
+    app.user("kate").await;
+    let (verified, refused) = parallel_guesses(&[&app], 40, |i| format!("victim{i}")).await;
+    assert_eq!(
+        (verified, refused),
+        (4, 36),
+        "only the 4 free failures are verified"
+    );
+    assert_eq!(code(&refused_login(&app, "kate").await), "RATE_LIMITED");
 }
 
 /// POSTs `query` with an optional token and `X-Forwarded-For`, returning status,

@@ -6,6 +6,7 @@ use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp, code, spawn_app_with};
+use crate::throttle::registered;
 
 /// The argon2 hashes, argon2 verifications and SQL statements `action` costs the server.
 async fn cost<F: Future>(app: &TestApp, action: F) -> (F::Output, [u64; 3]) {
@@ -32,7 +33,7 @@ async fn every_failed_login_costs_one_verification_and_the_same_queries() {
     .await;
     app.user("walter").await;
     app.user("dora").await;
-    app.user("tess").await;
+    registered(&app, "tess").await;
     app.db()
         .await
         .execute_unprepared("UPDATE users SET is_active = false WHERE username = 'dora'")

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, code, spawn_app, spawn_app_with};
-use crate::throttle::{assert_refused, register_input, send};
+use crate::throttle::{assert_refused, register_input, registered, send};
 
 const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
 const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { id } }";
@@ -40,7 +40,7 @@ fn assert_signed_in(outcome: &(u16, Option<String>, Value)) {
 #[tokio::test]
 async fn probe_guessing_one_password_from_rotating_forwarded_addresses() {
     let app = spawn_app_with(&[("LOGIN_ACCOUNT_FREE_FAILURES", "3")]).await;
-    app.user("victim").await;
+    registered(&app, "victim").await;
     for i in 0..3 {
         let forwarded = format!("198.51.100.{i}");
         assert_wrong(&login(&app, Some(&forwarded), "victim", "guess one two").await);
@@ -179,13 +179,46 @@ async fn probe_many_forwarded_clients_against_one_account_hit_the_account_limit(
 }
 
 #[tokio::test]
+async fn probe_locking_an_account_does_not_lock_out_the_clients_its_owner_signs_in_from() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
+    ])
+    .await;
+    registered(&app, "owner").await;
+    let (home, attacker, stranger) = ("192.0.2.10", "203.0.113.66", "198.51.100.5");
+    assert_signed_in(&login(&app, Some(home), "owner", PASSWORD).await);
+    for _ in 0..3 {
+        assert_wrong(&login(&app, Some(attacker), "owner", "guess one two").await);
+    }
+    // The account now waits for the attacker and for any client never seen signing in.
+    assert_eq!(
+        assert_refused(&login(&app, Some(attacker), "owner", PASSWORD).await),
+        30
+    );
+    assert_eq!(
+        assert_refused(&login(&app, Some(stranger), "owner", PASSWORD).await),
+        30
+    );
+    // Not for the owner's client: its mistakes are verified (and counted), and the right
+    // password gets in.
+    assert_wrong(&login(&app, Some(home), "owner", "a typo of mine").await);
+    assert_eq!(
+        assert_refused(&login(&app, Some(stranger), "owner", PASSWORD).await),
+        60,
+        "the owner's failure counts against the account"
+    );
+    assert_signed_in(&login(&app, Some(home), "owner", PASSWORD).await);
+}
+
+#[tokio::test]
 async fn probe_a_throttled_unknown_account_answers_exactly_like_a_real_one() {
     let app = spawn_app_with(&[
         ("LOGIN_ACCOUNT_FREE_FAILURES", "2"),
         ("LOGIN_ADDRESS_FREE_FAILURES", "1000"),
     ])
     .await;
-    app.user("realname").await;
+    registered(&app, "realname").await;
     for _ in 0..2 {
         assert_wrong(&login(&app, None, "realname", "guess one two").await);
         assert_wrong(&login(&app, None, "nosuchname", "guess one two").await);
@@ -214,7 +247,7 @@ async fn probe_the_longest_wait_ends_and_the_right_password_works_again() {
         ("LOGIN_BACKOFF_MAX_SECONDS", "1"),
     ])
     .await;
-    app.user("patient").await;
+    registered(&app, "patient").await;
     assert_wrong(&login(&app, None, "patient", "guess one two").await);
     assert_eq!(
         assert_refused(&login(&app, None, "patient", PASSWORD).await),
