@@ -81,8 +81,9 @@ pub async fn login(
         .check_login(&account_key, address_key, store::now())
         .await
     {
-        // Same work as any failed login, so a throttled answer reveals nothing by its timing.
-        state.passwords.verify_dummy().await?;
+        // As long as any failed login, so a throttled answer reveals nothing by its timing,
+        // yet without argon2 work: a throttled client cannot keep the hashing pool busy.
+        state.passwords.sleep_like_verify().await;
         audit::throttled(limit.name(), meta.ip.as_deref(), None, wait);
         return Err(AppError::RateLimited(wait));
     }
