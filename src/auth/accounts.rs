@@ -285,7 +285,7 @@ pub async fn change_password(
     new: &str,
     client: &ClientMeta,
 ) -> Result<(), AppError> {
-    let user = confirm_password(state, viewer, current, "currentPassword").await?;
+    let user = confirm_password(state, viewer, current, "currentPassword", client).await?;
     let username = Username::parse(&user.username)?;
     let email = Email::parse(&user.email)?;
     let password = acceptable_password(new, &username, &email)?;
@@ -310,7 +310,7 @@ pub async fn delete_account(
     password: &str,
     client: &ClientMeta,
 ) -> Result<(), AppError> {
-    let user = confirm_password(state, viewer, password, "password").await?;
+    let user = confirm_password(state, viewer, password, "password", client).await?;
     let ended = sessions::ids_of(&state.db, user.id).await?;
     users::delete(&state.db, user.id).await?;
     state.session_cache.forget(&ended);
@@ -319,13 +319,26 @@ pub async fn delete_account(
 }
 
 /// The viewer's account, if `password` is its password; BAD_USER_INPUT naming `argument`
-/// otherwise.
+/// otherwise. Wrong passwords back off per user as failed logins do per account, so a
+/// stolen access token does not buy a guess per mutation the rate limit allows.
 async fn confirm_password(
     state: &AppState,
     viewer: &Viewer,
     password: &str,
     argument: &str,
+    client: &ClientMeta,
 ) -> Result<UserRecord, AppError> {
+    let throttle = &state.throttle;
+    let key = format!("login:user:{}", viewer.user_id());
+    if let Err((limit, wait)) = throttle.check_login(&key, None, store::now()).await {
+        audit::throttled(
+            limit.name(),
+            client.ip.as_deref(),
+            Some(viewer.user_id()),
+            wait,
+        );
+        return Err(AppError::RateLimited(wait));
+    }
     let user = users::find(&state.db, viewer.user_id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
@@ -342,7 +355,9 @@ async fn confirm_password(
         }
     };
     if !matches {
+        throttle.login_failed(&key, None, store::now()).await;
         return Err(AppError::bad_input(format!("`{argument}` is incorrect")));
     }
+    throttle.login_succeeded(&key).await;
     Ok(user)
 }
