@@ -84,8 +84,10 @@ pub async fn login(
     {
         Ok(attempt) => attempt,
         Err((limit, wait)) => {
-            // Same work as any failed login, so a throttled answer reveals nothing by its timing.
-            state.passwords.verify_dummy().await?;
+            // As long as any failed login, so a throttled answer reveals nothing by its
+            // timing, yet without argon2 work: a throttled client cannot keep the hashing
+            // pool busy.
+            state.passwords.sleep_like_verify().await;
             audit::throttled(limit.name(), meta.ip.as_deref(), None, wait);
             return Err(AppError::RateLimited(wait));
         }
@@ -282,7 +284,7 @@ pub async fn change_password(
     new: &str,
     client: &ClientMeta,
 ) -> Result<(), AppError> {
-    let user = confirm_password(state, viewer, current, "currentPassword").await?;
+    let user = confirm_password(state, viewer, current, "currentPassword", client).await?;
     let username = Username::parse(&user.username)?;
     let email = Email::parse(&user.email)?;
     let password = acceptable_password(new, &username, &email)?;
@@ -307,7 +309,7 @@ pub async fn delete_account(
     password: &str,
     client: &ClientMeta,
 ) -> Result<(), AppError> {
-    let user = confirm_password(state, viewer, password, "password").await?;
+    let user = confirm_password(state, viewer, password, "password", client).await?;
     let ended = sessions::ids_of(&state.db, user.id).await?;
     users::delete(&state.db, user.id).await?;
     state.session_cache.forget(&ended);
@@ -316,13 +318,31 @@ pub async fn delete_account(
 }
 
 /// The viewer's account, if `password` is its password; BAD_USER_INPUT naming `argument`
-/// otherwise.
+/// otherwise. Wrong passwords back off per user as failed logins do per account, so a
+/// stolen access token does not buy a guess per mutation the rate limit allows.
 async fn confirm_password(
     state: &AppState,
     viewer: &Viewer,
     password: &str,
     argument: &str,
+    client: &ClientMeta,
 ) -> Result<UserRecord, AppError> {
+    let throttle = &state.throttle;
+    let key = format!("login:user:{}", viewer.user_id());
+    // Counted as a failure from here on, so parallel guesses cannot pass the backoff
+    // together: only a right password takes it back.
+    let attempt = match throttle.begin_login(&key, None, store::now()).await {
+        Ok(attempt) => attempt,
+        Err((limit, wait)) => {
+            audit::throttled(
+                limit.name(),
+                client.ip.as_deref(),
+                Some(viewer.user_id()),
+                wait,
+            );
+            return Err(AppError::RateLimited(wait));
+        }
+    };
     let user = users::find(&state.db, viewer.user_id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
@@ -341,5 +361,6 @@ async fn confirm_password(
     if !matches {
         return Err(AppError::bad_input(format!("`{argument}` is incorrect")));
     }
+    throttle.login_succeeded(attempt, store::now()).await;
     Ok(user)
 }

@@ -1,7 +1,9 @@
 //! argon2id hashing on a bounded blocking pool.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
@@ -24,29 +26,84 @@ pub struct PasswordHasher {
     work: HashingWork,
 }
 
-/// How many argon2 hashes and verifications a [`PasswordHasher`] has run. Each costs the
-/// same configured time, so equal counts mean equal time: this is how the tests prove that
-/// login outcomes the API keeps apart only by their answer cannot be told apart by timing.
+/// How many argon2 hashes and verifications a [`PasswordHasher`] has run, how often it
+/// slept instead of verifying, and how long a verification typically takes. Each hash or
+/// verification costs the same configured time and each sleep lasts a typical
+/// verification, so equal counts mean equal time: this is how the tests prove that login
+/// outcomes the API keeps apart only by their answer cannot be told apart by timing.
 #[derive(Debug, Clone, Default)]
-pub struct HashingWork(Arc<[AtomicU64; 2]>);
+pub struct HashingWork(Arc<Counters>);
+
+#[derive(Debug, Default)]
+struct Counters {
+    hashes: AtomicU64,
+    verifications: AtomicU64,
+    sleeps: AtomicU64,
+    recent: Mutex<RecentDurations>,
+}
 
 impl HashingWork {
     /// Hashes computed so far.
     pub fn hashes(&self) -> u64 {
-        self.0[0].load(Ordering::Relaxed)
+        self.0.hashes.load(Ordering::Relaxed)
     }
 
     /// Verifications run so far, the dummy ones included.
     pub fn verifications(&self) -> u64 {
-        self.0[1].load(Ordering::Relaxed)
+        self.0.verifications.load(Ordering::Relaxed)
+    }
+
+    /// Times a verification's duration was slept instead of running one.
+    pub fn sleeps(&self) -> u64 {
+        self.0.sleeps.load(Ordering::Relaxed)
+    }
+
+    /// The median duration of the latest verifications: what a sleep in place of one lasts.
+    pub fn typical_verification(&self) -> Duration {
+        self.recent().median()
     }
 
     fn count_hash(&self) {
-        self.0[0].fetch_add(1, Ordering::Relaxed);
+        self.0.hashes.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn count_verification(&self) {
-        self.0[1].fetch_add(1, Ordering::Relaxed);
+    fn count_verification(&self, took: Duration) {
+        self.0.verifications.fetch_add(1, Ordering::Relaxed);
+        self.recent().record(took);
+    }
+
+    fn count_sleep(&self) {
+        self.0.sleeps.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn recent(&self) -> MutexGuard<'_, RecentDurations> {
+        // The guarded code cannot panic, so a poisoned lock still holds consistent data.
+        self.0.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// How many of the latest verification times the typical one is taken from: enough that a
+/// few preempted or cheaper (older-parameter) verifications do not move the median, few
+/// enough that it follows a change of load soon.
+const RECENT_VERIFICATIONS: usize = 31;
+
+/// The latest verification times, oldest first.
+#[derive(Debug, Default)]
+struct RecentDurations(VecDeque<Duration>);
+
+impl RecentDurations {
+    fn record(&mut self, took: Duration) {
+        if self.0.len() == RECENT_VERIFICATIONS {
+            self.0.pop_front();
+        }
+        self.0.push_back(took);
+    }
+
+    /// The median (the upper one of an even count); zero before any verification.
+    fn median(&self) -> Duration {
+        let mut sorted: Vec<Duration> = self.0.iter().copied().collect();
+        sorted.sort_unstable();
+        sorted.get(sorted.len() / 2).copied().unwrap_or_default()
     }
 }
 
@@ -55,12 +112,23 @@ impl PasswordHasher {
     /// [`Params::DEFAULT`] is).
     pub fn new(params: Params, max_concurrent: usize) -> anyhow::Result<Self> {
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let dummy_hash = hash_with(&argon2, &generate_dummy_password())?;
+        let dummy_password = generate_dummy_password();
+        let dummy_hash = hash_with(&argon2, &dummy_password)?;
+        // One verification of the dummy hash seeds the typical duration, so a throttled
+        // login that comes before any real verification already takes the right time.
+        let work = HashingWork::default();
+        let parsed = PasswordHash::new(&dummy_hash)
+            .map_err(|err| anyhow::anyhow!("dummy hash is malformed: {err}"))?;
+        let started = Instant::now();
+        argon2
+            .verify_password(dummy_password.as_bytes(), &parsed)
+            .map_err(|err| anyhow::anyhow!("dummy hash does not verify: {err}"))?;
+        work.recent().record(started.elapsed());
         Ok(Self {
             argon2,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             dummy_hash: dummy_hash.into(),
-            work: HashingWork::default(),
+            work,
         })
     }
 
@@ -96,8 +164,10 @@ impl PasswordHasher {
             .run(move || {
                 PasswordHash::new(&hash)
                     .map(|parsed| {
-                        work.count_verification();
-                        argon2.verify_password(password.as_bytes(), &parsed).is_ok()
+                        let started = Instant::now();
+                        let matches = argon2.verify_password(password.as_bytes(), &parsed).is_ok();
+                        work.count_verification(started.elapsed());
+                        matches
                     })
                     .map_err(|err| anyhow::anyhow!("stored password hash is malformed: {err}"))
             })
@@ -126,6 +196,15 @@ impl PasswordHasher {
     pub async fn verify_dummy(&self) -> Result<(), AppError> {
         let placeholder = Password::parse(&generate_dummy_password())?;
         self.verify(&placeholder, None).await.map(|_| ())
+    }
+
+    /// Takes as long as a typical verification without running one, for answers that must
+    /// not be told apart from a failed login by their timing but must not occupy the
+    /// hashing pool either: a throttled client would otherwise keep it busy for free and
+    /// make real logins queue.
+    pub async fn sleep_like_verify(&self) {
+        self.work.count_sleep();
+        tokio::time::sleep(self.work.typical_verification()).await;
     }
 
     /// Runs `work` on the blocking pool once a permit is free. The permit moves into the
@@ -236,6 +315,45 @@ mod tests {
         // A malformed stored hash is refused before any argon2 work.
         assert!(hasher.verify(&password, Some("not-a-hash")).await.is_err());
         assert_eq!(work.verifications(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_sleep_lasts_a_typical_verification_and_runs_none() {
+        let hasher = PasswordHasher::new(Params::DEFAULT, 1).unwrap();
+        let work = hasher.work();
+        let typical = work.typical_verification();
+        assert!(typical > Duration::ZERO, "seeded at startup");
+        let started = Instant::now();
+        hasher.sleep_like_verify().await;
+        assert!(started.elapsed() >= typical);
+        assert_eq!(
+            (work.hashes(), work.verifications(), work.sleeps()),
+            (0, 0, 1)
+        );
+    }
+
+    #[test]
+    fn the_typical_duration_is_the_median_of_the_latest_verifications() {
+        let ms = Duration::from_millis;
+        let mut recent = RecentDurations::default();
+        assert_eq!(recent.median(), Duration::ZERO);
+        recent.record(ms(40));
+        assert_eq!(recent.median(), ms(40));
+        // A few outliers, however long, do not move it.
+        for took in [ms(38), ms(900), ms(41), ms(5000)] {
+            recent.record(took);
+        }
+        assert_eq!(recent.median(), ms(41));
+        // Only the latest count: a change of load shows once it fills half the window.
+        for _ in 0..RECENT_VERIFICATIONS / 2 {
+            recent.record(ms(80));
+        }
+        assert_eq!(recent.median(), ms(80));
+        for _ in 0..RECENT_VERIFICATIONS {
+            recent.record(ms(20));
+        }
+        assert_eq!(recent.0.len(), RECENT_VERIFICATIONS);
+        assert_eq!(recent.median(), ms(20));
     }
 
     #[tokio::test]

@@ -222,6 +222,8 @@ impl UserMutation {
     }
 
     /// Replaces the viewer's password. The current session stays; every other session ends.
+    /// After repeated wrong current passwords (counted with `deleteAccount`'s), RATE_LIMITED
+    /// with `extensions.retryAfter` in seconds.
     async fn change_password(
         &self,
         ctx: &Context<'_>,
@@ -240,7 +242,9 @@ impl UserMutation {
         Ok(true)
     }
 
-    /// Deletes the viewer's account, its tasks and its sessions, for good.
+    /// Deletes the viewer's account, its tasks and its sessions, for good. After repeated
+    /// wrong passwords (counted with `changePassword`'s), RATE_LIMITED with
+    /// `extensions.retryAfter` in seconds.
     async fn delete_account(
         &self,
         ctx: &Context<'_>,

@@ -414,3 +414,107 @@ async fn a_redis_that_is_down_at_startup_leaves_the_service_serving_with_local_l
     assert!(body["data"]["register"]["id"].is_string(), "{body}");
     assert_refused(&send(&app, None, None, REGISTER, register_input("duo")).await);
 }
+
+const NEW_PASSWORD: &str = "violet harbor lantern 42";
+
+async fn change_password(
+    app: &TestApp,
+    token: &str,
+    current: &str,
+) -> (u16, Option<String>, Value) {
+    let query = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+    let variables = json!({ "c": current, "n": NEW_PASSWORD });
+    send(app, Some(token), None, query, variables).await
+}
+
+async fn delete_account(
+    app: &TestApp,
+    token: &str,
+    password: &str,
+) -> (u16, Option<String>, Value) {
+    let query = "mutation($p: String!) { deleteAccount(password: $p) }";
+    send(app, Some(token), None, query, json!({ "p": password })).await
+}
+
+/// Asserts the wrong-password answer of `changePassword` or `deleteAccount`.
+fn assert_incorrect(outcome: &(u16, Option<String>, Value), argument: &str) {
+    let (status, retry_after, body) = outcome;
+    assert_eq!((*status, retry_after.as_deref()), (200, None), "{body}");
+    assert_eq!(code(body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        message(body),
+        format!("`{argument}` is incorrect"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_in_change_password_and_delete_account_back_off_per_user() {
+    let app = spawn_app_with(&[("LOGIN_ACCOUNT_FREE_FAILURES", "3")]).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    for guess in ["guess one", "guess two"] {
+        assert_incorrect(
+            &change_password(&app, &alice.token, guess).await,
+            "currentPassword",
+        );
+    }
+    assert_incorrect(
+        &delete_account(&app, &alice.token, "guess three").await,
+        "password",
+    );
+    // Both mutations count against one budget of alice's; now even her right password
+    // waits the first backoff, and the refusal spends no argon2 work.
+    let verifications = app.hashing.verifications();
+    assert_eq!(
+        assert_refused(&change_password(&app, &alice.token, PASSWORD).await),
+        30
+    );
+    assert_eq!(
+        assert_refused(&delete_account(&app, &alice.token, PASSWORD).await),
+        30
+    );
+    assert_eq!(app.hashing.verifications(), verifications);
+    assert_eq!(app.count("users").await, 2, "nothing was deleted");
+    // Her logins have a budget of their own, and so has every other user.
+    assert!(app.login("alice", PASSWORD).await["data"]["login"].is_object());
+    assert_incorrect(
+        &change_password(&app, &bob.token, "guess one").await,
+        "currentPassword",
+    );
+    let (status, _, body) = change_password(&app, &bob.token, PASSWORD).await;
+    assert_eq!(
+        (status, &body["data"]["changePassword"]),
+        (200, &json!(true)),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_confirmed_password_clears_the_users_failures() {
+    let app = spawn_app_with(&[("LOGIN_ACCOUNT_FREE_FAILURES", "3")]).await;
+    let carol = app.user("carol").await;
+    for guess in ["guess one", "guess two"] {
+        assert_incorrect(
+            &change_password(&app, &carol.token, guess).await,
+            "currentPassword",
+        );
+    }
+    let (status, _, body) = change_password(&app, &carol.token, PASSWORD).await;
+    assert_eq!(
+        (status, &body["data"]["changePassword"]),
+        (200, &json!(true)),
+        "{body}"
+    );
+    // Two more failures, which without the success would make her wait.
+    for guess in ["guess three", "guess four"] {
+        assert_incorrect(&delete_account(&app, &carol.token, guess).await, "password");
+    }
+    let (status, _, body) = delete_account(&app, &carol.token, NEW_PASSWORD).await;
+    assert_eq!(
+        (status, &body["data"]["deleteAccount"]),
+        (200, &json!(true)),
+        "{body}"
+    );
+    assert_eq!(app.count("users").await, 0);
+}
