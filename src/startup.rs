@@ -14,31 +14,9 @@ use crate::events::TaskEvents;
 use crate::graphql::build_schema;
 use crate::graphql::schema::PERSISTED_QUERIES;
 use crate::http::{HttpState, router};
+use crate::state::{AppState, SessionSettings};
 use crate::store::{self, StatementCounter};
 use crate::throttle::Throttle;
-
-/// What resolvers and handlers share: the pool, the keys, the hashing pool and the
-/// session rules.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub keys: JwtKeys,
-    pub passwords: PasswordHasher,
-    pub events: TaskEvents,
-    pub sessions: SessionSettings,
-    pub session_cache: SessionCache,
-    /// Login backoff and rate limits, with their counters.
-    pub throttle: Throttle,
-}
-
-/// How refresh tokens behave.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionSettings {
-    /// Lifetime of a refresh token; each rotation extends the session by this much.
-    pub refresh_ttl: Duration,
-    /// How long a rotated refresh token still yields a new one.
-    pub reuse_grace: Duration,
-}
 
 /// A migrated database, a bound listener and the router, ready to serve.
 pub struct Application {

@@ -11,7 +11,7 @@ use crate::auth::refresh::{self, RefreshToken};
 use crate::auth::{AccessToken, TokenSubject, Viewer};
 use crate::domain::{Email, Password, Username};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::sessions::{self, ClientMeta, Rotation};
 use crate::store::users::{self, Login, NewUser};
 use crate::store::{self, SessionRecord, UserRecord};

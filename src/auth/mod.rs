@@ -13,7 +13,7 @@ pub use jwt::{AccessToken, JwtKeys, KeyMaterial, TokenSubject};
 pub use password::{HashingWork, PasswordHasher};
 pub use viewer::Viewer;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, sessions};
 
 /// The outcome of reading a request's credentials, decided once at the transport edge.

@@ -15,7 +15,7 @@ pub use schema::{TaskqlSchema, build_schema, sdl};
 
 use crate::auth::{Authentication, Viewer};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::sessions::ClientMeta;
 
 /// Attaches what one request's resolvers need: who is asking, from where, and a fresh

@@ -9,7 +9,7 @@ use super::sessions::{SessionMutation, SessionQuery};
 use super::tasks::{TaskMutation, TaskQuery, TaskSubscription};
 use super::throttling::Throttling;
 use super::users::{UserMutation, UserQuery};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Deepest selection accepted (the introspection query of GraphiQL needs 13).
 pub const MAX_DEPTH: usize = 16;

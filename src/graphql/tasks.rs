@@ -18,7 +18,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::events::{TaskChange, TaskChangeKind};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::TaskRecord;
 use crate::store::tasks::{
     self as store, Cursor, NewTask, Page, PageQuery, PageSize, SearchText, Sort, SortKey,

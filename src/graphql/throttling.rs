@@ -13,7 +13,7 @@ use async_graphql::{PathSegment, ServerError, ServerResult, Value};
 use crate::audit;
 use crate::auth::Authentication;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, sessions::ClientMeta};
 use crate::throttle::{Limit, client_network};
 

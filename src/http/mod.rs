@@ -21,7 +21,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::CorsOrigins;
 use crate::graphql::TaskqlSchema;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What the handlers share.
 #[derive(Clone)]

@@ -1,0 +1,33 @@
+//! The state every resolver and handler shares, apart from the code that builds it, so
+//! that `auth`, `graphql` and `http` need not import startup.
+
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::{JwtKeys, PasswordHasher, SessionCache};
+use crate::events::TaskEvents;
+use crate::throttle::Throttle;
+
+/// What resolvers and handlers share: the pool, the keys, the hashing pool and the
+/// session rules.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub keys: JwtKeys,
+    pub passwords: PasswordHasher,
+    pub events: TaskEvents,
+    pub sessions: SessionSettings,
+    pub session_cache: SessionCache,
+    /// Login backoff and rate limits, with their counters.
+    pub throttle: Throttle,
+}
+
+/// How refresh tokens behave.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// Lifetime of a refresh token; each rotation extends the session by this much.
+    pub refresh_ttl: Duration,
+    /// How long a rotated refresh token still yields a new one.
+    pub reuse_grace: Duration,
+}
