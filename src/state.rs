@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
-use crate::auth::{JwtKeys, PasswordHasher, SessionCache};
+use crate::auth::{Authenticator, JwtKeys, PasswordHasher, SessionCache};
 use crate::events::TaskEvents;
 use crate::throttle::Throttle;
 
@@ -30,4 +30,15 @@ pub struct SessionSettings {
     pub refresh_ttl: Duration,
     /// How long a rotated refresh token still yields a new one.
     pub reuse_grace: Duration,
+}
+
+impl AppState {
+    /// The part of the state that authenticates a request.
+    pub fn authenticator(&self) -> Authenticator<'_> {
+        Authenticator {
+            keys: &self.keys,
+            session_cache: &self.session_cache,
+            db: &self.db,
+        }
+    }
 }

@@ -13,7 +13,8 @@ pub use jwt::{AccessToken, JwtKeys, KeyMaterial, TokenSubject};
 pub use password::{HashingWork, PasswordHasher};
 pub use viewer::Viewer;
 
-use crate::state::AppState;
+use sea_orm::DatabaseConnection;
+
 use crate::store::{self, sessions};
 
 /// The outcome of reading a request's credentials, decided once at the transport edge.
@@ -36,44 +37,55 @@ impl Authentication {
     }
 }
 
-/// Decides the [`Authentication`] for the value of an `Authorization` header: the token's
-/// signature and claims, then one indexed lookup (or the session cache) for its session
-/// and account.
-pub async fn authenticate(state: &AppState, authorization: Option<&str>) -> Authentication {
-    let Some(header) = authorization else {
-        return Authentication::Anonymous;
-    };
-    let Some(token) = bearer_token(header) else {
-        return Authentication::Invalid;
-    };
-    let Ok(subject) = state.keys.verify(token) else {
-        return Authentication::Invalid;
-    };
-    let viewer = match state.session_cache.get(subject.session_id) {
-        Some(cached) => cached,
-        None => {
-            let now = store::now();
-            match sessions::active_account(&state.db, subject.user_id, subject.session_id, now)
-                .await
-            {
-                Ok(account) => {
-                    let viewer =
-                        account.map(|user| Viewer::new(user.id, subject.session_id, user.role));
-                    state
-                        .session_cache
-                        .insert(subject.session_id, viewer.clone());
-                    viewer
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "cannot check the session");
-                    return Authentication::Unavailable;
+/// What deciding an [`Authentication`] reads: the keys that verify tokens, the session
+/// cache and the connection that checks a session. Borrowed from the application state,
+/// so the transport hands authentication these and nothing else.
+#[derive(Clone, Copy)]
+pub struct Authenticator<'a> {
+    pub keys: &'a JwtKeys,
+    pub session_cache: &'a SessionCache,
+    pub db: &'a DatabaseConnection,
+}
+
+impl Authenticator<'_> {
+    /// Decides the [`Authentication`] for the value of an `Authorization` header: the
+    /// token's signature and claims, then one indexed lookup (or the session cache) for its
+    /// session and account.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Authentication {
+        let Some(header) = authorization else {
+            return Authentication::Anonymous;
+        };
+        let Some(token) = bearer_token(header) else {
+            return Authentication::Invalid;
+        };
+        let Ok(subject) = self.keys.verify(token) else {
+            return Authentication::Invalid;
+        };
+        let viewer = match self.session_cache.get(subject.session_id) {
+            Some(cached) => cached,
+            None => {
+                let now = store::now();
+                match sessions::active_account(self.db, subject.user_id, subject.session_id, now)
+                    .await
+                {
+                    Ok(account) => {
+                        let viewer =
+                            account.map(|user| Viewer::new(user.id, subject.session_id, user.role));
+                        self.session_cache
+                            .insert(subject.session_id, viewer.clone());
+                        viewer
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "cannot check the session");
+                        return Authentication::Unavailable;
+                    }
                 }
             }
+        };
+        match viewer {
+            Some(viewer) if viewer.user_id() == subject.user_id => Authentication::Viewer(viewer),
+            _ => Authentication::Invalid,
         }
-    };
-    match viewer {
-        Some(viewer) if viewer.user_id() == subject.user_id => Authentication::Viewer(viewer),
-        _ => Authentication::Invalid,
     }
 }
 

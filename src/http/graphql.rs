@@ -21,7 +21,7 @@ use axum::response::{Html, IntoResponse};
 use http_body_util::LengthLimitError;
 
 use super::HttpState;
-use crate::auth::{Authentication, authenticate};
+use crate::auth::Authentication;
 use crate::error::{deadline_exceeded, ensure_codes, request_error};
 use crate::graphql::limits::{auth_message, check_document, check_source};
 use crate::graphql::prepare_request;
@@ -328,7 +328,7 @@ async fn authentication(state: &HttpState, headers: &HeaderMap) -> Authenticatio
         .collect::<Vec<_>>();
     match authorization.as_slice() {
         [] => Authentication::Anonymous,
-        [Some(value)] => authenticate(&state.app, Some(value)).await,
+        [Some(value)] => state.app.authenticator().authenticate(Some(value)).await,
         _ => Authentication::Invalid,
     }
 }

@@ -2,7 +2,7 @@
 //! (the `graphql-ws` library) and the legacy `subscriptions-transport-ws`.
 //!
 //! The access token arrives in the `connection_init` payload as
-//! `{"Authorization": "Bearer …"}` and is checked with the same [`authenticate`] as HTTP
+//! `{"Authorization": "Bearer …"}` and is checked with the same [`authenticate`](crate::auth::Authenticator::authenticate) as HTTP
 //! requests. Without a valid one the socket is closed with 4403 (Forbidden). Afterwards it
 //! is checked again periodically, so an expired token, a revoked session or a deactivated
 //! account closes the socket too.
@@ -34,7 +34,7 @@ use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
 use super::HttpState;
-use crate::auth::{Authentication, authenticate};
+use crate::auth::Authentication;
 use crate::error::request_error;
 use crate::graphql::limits::{check_document, check_source};
 use crate::graphql::{TaskqlSchema, connection_data};
@@ -162,7 +162,7 @@ async fn serve(
         .on_connection_init(move |payload| async move {
             let header = authorization(&payload);
             let authentication = match &header {
-                Some(header) => authenticate(&app, Some(header)).await,
+                Some(header) => app.authenticator().authenticate(Some(header)).await,
                 None => Authentication::Anonymous,
             };
             match (header, authentication) {
@@ -215,7 +215,7 @@ async fn serve(
             _ = recheck.tick() => match decided.get() {
                 None | Some(None) => {}
                 Some(Some((header, user_id))) => {
-                    match authenticate(&state.app, Some(header)).await {
+                    match state.app.authenticator().authenticate(Some(header)).await {
                         Authentication::Viewer(viewer) if viewer.user_id() == *user_id => {}
                         // The database is down: not the client's fault; check again later.
                         Authentication::Unavailable => {}
