@@ -1,6 +1,5 @@
 //! Who is asking: passwords, tokens, sessions, and the viewer the request guard decides.
 
-pub mod accounts;
 mod cache;
 pub mod jwt;
 pub mod password;

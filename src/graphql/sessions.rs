@@ -6,8 +6,8 @@ use uuid::Uuid;
 use super::scalars::DateTime;
 use super::users::AuthPayload;
 use super::{client, state, viewer};
-use crate::auth::accounts;
 use crate::error::AppError;
+use crate::services::accounts;
 use crate::store::SessionRecord;
 
 /// A signed-in device or browser: one login and the refresh tokens rotated from it.

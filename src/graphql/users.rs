@@ -10,10 +10,10 @@ use uuid::Uuid;
 
 use super::scalars::DateTime;
 use super::{client, state, viewer};
-use crate::auth::accounts::{self, SignedIn};
 use crate::auth::policy;
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::services::accounts::{self, SignedIn};
 use crate::store::sessions::ClientMeta;
 use crate::store::{UserRecord, users};
 
