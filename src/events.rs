@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::store::TaskRecord;
+use crate::store::tasks::Task;
 
 /// PostgreSQL channel the changes travel on.
 const CHANNEL: &str = "taskql_task_events";
@@ -44,7 +44,7 @@ pub struct TaskChange {
     pub kind: TaskChangeKind,
     /// The task after the change; `None` for a deletion, and for a task too large for a
     /// PostgreSQL notification (subscribers then read it back).
-    pub task: Option<TaskRecord>,
+    pub task: Option<Task>,
 }
 
 /// The publish/subscribe hub of task changes.

@@ -19,7 +19,6 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::events::{TaskChange, TaskChangeKind};
 use crate::startup::AppState;
-use crate::store::TaskRecord;
 use crate::store::tasks::{
     self as store, Cursor, NewTask, Page, PageQuery, PageSize, SearchText, Sort, SortKey,
     TaskPatch, ViewerTasks,
@@ -69,8 +68,8 @@ impl Task {
     }
 }
 
-impl From<TaskRecord> for Task {
-    fn from(task: TaskRecord) -> Self {
+impl From<store::Task> for Task {
+    fn from(task: store::Task) -> Self {
         Self {
             id: ID(task.id.to_string()),
             title: task.title,
@@ -458,7 +457,7 @@ impl TaskMutation {
     }
 }
 
-async fn publish(state: &AppState, task: &TaskRecord, kind: TaskChangeKind) {
+async fn publish(state: &AppState, task: &store::Task, kind: TaskChangeKind) {
     let change = TaskChange {
         owner_id: task.owner_id,
         task_id: task.id,

@@ -1,5 +1,7 @@
 //! Data access. Entities stay private to this module: the rest of taskql reads and writes
-//! through [`users`] and [`tasks`], and tasks only through a viewer's [`tasks::ViewerTasks`].
+//! through [`users`], [`sessions`] and [`tasks`], and tasks only through a viewer's
+//! [`tasks::ViewerTasks`]. Every function returns plain types of this module's own, so
+//! nothing outside it can reach a table around the owner scope.
 
 mod entities;
 pub mod sessions;
@@ -15,10 +17,6 @@ use chrono::{DateTime, SubsecRound, Utc};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
-
-pub use entities::session::Model as SessionRecord;
-pub use entities::task::Model as TaskRecord;
-pub use entities::user::Model as UserRecord;
 
 /// Opens the pool. A missing SQLite file is created; SQLite gets WAL, enforced foreign keys
 /// and a busy timeout, so concurrent requests wait for the writer instead of failing.

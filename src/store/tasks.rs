@@ -16,12 +16,44 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::task::{self, Column, Entity as Tasks};
-use super::{TaskRecord, now};
+use super::now;
 use crate::auth::Viewer;
 use crate::domain::{
     OrderDirection, OrderField, TaskDescription, TaskPriority, TaskStatus, TaskTitle,
 };
 use crate::error::AppError;
+
+/// One task as the rest of taskql sees it: plain data, no way back to the table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Task {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    pub priority: TaskPriority,
+    pub due_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<task::Model> for Task {
+    fn from(task: task::Model) -> Self {
+        Self {
+            id: task.id,
+            owner_id: task.owner_id,
+            title: task.title,
+            description: task.description,
+            status: task.status,
+            priority: task.priority,
+            due_at: task.due_at,
+            completed_at: task.completed_at,
+            created_at: task.created_at,
+            updated_at: task.updated_at,
+        }
+    }
+}
 
 /// One key of an order: a field and its direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,7 +241,7 @@ enum Key {
 }
 
 impl Key {
-    fn of(task: &TaskRecord, field: OrderField) -> Self {
+    fn of(task: &Task, field: OrderField) -> Self {
         match field {
             OrderField::CreatedAt => Key::Time(task.created_at),
             OrderField::UpdatedAt => Key::Time(task.updated_at),
@@ -288,7 +320,7 @@ impl Cursor {
     /// Longest cursor string accepted (a 200-character title fits comfortably).
     const MAX_LEN: usize = 4096;
 
-    fn of(task: &TaskRecord, sort: &Sort) -> Self {
+    fn of(task: &Task, sort: &Sort) -> Self {
         Self {
             keys: sort.0.iter().map(|o| Key::of(task, o.field)).collect(),
             id: task.id,
@@ -400,7 +432,7 @@ fn strictly_beyond(
 /// One page of tasks.
 #[derive(Debug)]
 pub struct Page {
-    pub tasks: Vec<(Cursor, TaskRecord)>,
+    pub tasks: Vec<(Cursor, Task)>,
     pub sort: Sort,
     pub has_next_page: bool,
     pub has_previous_page: bool,
@@ -455,8 +487,9 @@ impl<'a> ViewerTasks<'a> {
     }
 
     /// The viewer's task with this id; `None` also when it is someone else's.
-    pub async fn get(&self, id: Uuid) -> Result<Option<TaskRecord>, AppError> {
-        Ok(self.scoped().filter(Column::Id.eq(id)).one(self.db).await?)
+    pub async fn get(&self, id: Uuid) -> Result<Option<Task>, AppError> {
+        let found = self.scoped().filter(Column::Id.eq(id)).one(self.db).await?;
+        Ok(found.map(Task::from))
     }
 
     /// One page of the viewer's tasks that match the filter, in the query's order,
@@ -519,7 +552,10 @@ impl<'a> ViewerTasks<'a> {
         Ok(Page {
             tasks: rows
                 .into_iter()
-                .map(|t| (Cursor::of(&t, &query.sort), t))
+                .map(|row| {
+                    let task = Task::from(row);
+                    (Cursor::of(&task, &query.sort), task)
+                })
                 .collect(),
             total_count: filtered.count(self.db).await?,
             sort: query.sort,
@@ -528,7 +564,7 @@ impl<'a> ViewerTasks<'a> {
         })
     }
 
-    pub async fn create(&self, new: NewTask) -> Result<TaskRecord, AppError> {
+    pub async fn create(&self, new: NewTask) -> Result<Task, AppError> {
         let now = now();
         let row = task::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -542,12 +578,12 @@ impl<'a> ViewerTasks<'a> {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        Ok(row.insert(self.db).await?)
+        Ok(row.insert(self.db).await?.into())
     }
 
     /// Applies `patch` in one owner-filtered statement, so concurrent updates of other
     /// fields are not overwritten; NOT_FOUND when the task is absent or not the viewer's.
-    pub async fn update(&self, id: Uuid, patch: TaskPatch) -> Result<TaskRecord, AppError> {
+    pub async fn update(&self, id: Uuid, patch: TaskPatch) -> Result<Task, AppError> {
         if patch.is_empty() {
             return self.get(id).await?.ok_or(AppError::NotFound("Task"));
         }
@@ -577,6 +613,7 @@ impl<'a> ViewerTasks<'a> {
             .exec_with_returning(self.db)
             .await?
             .pop()
+            .map(Task::from)
             .ok_or(AppError::NotFound("Task"))
     }
 
