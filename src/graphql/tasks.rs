@@ -6,19 +6,18 @@ use std::collections::HashSet;
 use async_graphql::{
     ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, SimpleObject, Subscription,
 };
-use futures_util::{Stream, StreamExt, future};
-use tokio_stream::wrappers::BroadcastStream;
+use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
 use super::scalars::DateTime;
 use super::users::{CachingUserLoader, User};
 use super::{parse_id, state, viewer};
+use crate::auth::Viewer;
 use crate::domain::{
     OrderDirection, OrderField, TaskDescription, TaskPriority, TaskStatus, TaskTitle,
 };
 use crate::error::AppError;
-use crate::events::{TaskChange, TaskChangeKind};
-use crate::startup::AppState;
+use crate::store::events::{TaskChange, TaskChangeKind};
 use crate::store::tasks::{
     self as store, Cursor, NewTask, Page, PageQuery, PageSize, SearchText, Sort, SortKey,
     TaskPatch, ViewerTasks,
@@ -286,7 +285,7 @@ impl TaskQuery {
     ) -> Result<Option<Task>, AppError> {
         let viewer = viewer(ctx)?;
         let id = parse_id(&id, "id")?;
-        let task = ViewerTasks::new(&state(ctx).db, viewer).get(id).await?;
+        let task = viewer_tasks(ctx, viewer).get(id).await?;
         Ok(task.map(Task::from))
     }
 
@@ -360,7 +359,7 @@ impl TaskQuery {
             sort,
             size,
         };
-        let page = ViewerTasks::new(&state(ctx).db, viewer).page(query).await?;
+        let page = viewer_tasks(ctx, viewer).page(query).await?;
         load_owners(ctx, &page).await?;
         Ok(page.into())
     }
@@ -411,9 +410,7 @@ impl TaskMutation {
             priority: input.priority.unwrap_or_default(),
             due_at: input.due_at.map(|at| at.0),
         };
-        let state = state(ctx);
-        let task = ViewerTasks::new(&state.db, viewer).create(new).await?;
-        publish(state, &task, TaskChangeKind::Created).await;
+        let task = viewer_tasks(ctx, viewer).create(new).await?;
         Ok(task.into())
     }
 
@@ -427,11 +424,7 @@ impl TaskMutation {
         let viewer = viewer(ctx)?;
         let id = parse_id(&id, "id")?;
         let patch = input.into_patch()?;
-        let state = state(ctx);
-        let task = ViewerTasks::new(&state.db, viewer)
-            .update(id, patch)
-            .await?;
-        publish(state, &task, TaskChangeKind::Updated).await;
+        let task = viewer_tasks(ctx, viewer).update(id, patch).await?;
         Ok(task.into())
     }
 
@@ -444,27 +437,15 @@ impl TaskMutation {
     ) -> Result<ID, AppError> {
         let viewer = viewer(ctx)?;
         let task_id = parse_id(&id, "id")?;
-        let state = state(ctx);
-        ViewerTasks::new(&state.db, viewer).delete(task_id).await?;
-        let change = TaskChange {
-            owner_id: viewer.user_id(),
-            task_id,
-            kind: TaskChangeKind::Deleted,
-            task: None,
-        };
-        state.events.publish(change).await;
+        viewer_tasks(ctx, viewer).delete(task_id).await?;
         Ok(ID(task_id.to_string()))
     }
 }
 
-async fn publish(state: &AppState, task: &store::Task, kind: TaskChangeKind) {
-    let change = TaskChange {
-        owner_id: task.owner_id,
-        task_id: task.id,
-        kind,
-        task: Some(task.clone()),
-    };
-    state.events.publish(change).await;
+/// The viewer's task repository.
+fn viewer_tasks<'a>(ctx: &Context<'a>, viewer: &Viewer) -> ViewerTasks<'a> {
+    let state = state(ctx);
+    ViewerTasks::new(&state.db, &state.events, viewer)
 }
 
 /// A change to one of the viewer's tasks.
@@ -491,47 +472,18 @@ impl TaskSubscription {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Result<TaskEvent, async_graphql::Error>> + use<>, AppError> {
-        let viewer = viewer(ctx)?.clone();
-        let db = state(ctx).db.clone();
-        let changes = BroadcastStream::new(state(ctx).events.subscribe()).scan(
-            false,
-            |fell_behind, change| {
-                let next = (!*fell_behind).then_some(change);
-                *fell_behind = matches!(next, Some(Err(_)));
-                future::ready(next)
-            },
-        );
-        Ok(changes.filter_map(move |change| {
-            let viewer = viewer.clone();
-            let db = db.clone();
-            async move {
-                let change = match change {
-                    Ok(change) if change.owner_id == viewer.user_id() => change,
-                    Ok(_) => return None,
-                    Err(err) => {
-                        return Some(Err(AppError::Internal(anyhow::anyhow!(
-                            "a subscriber fell behind: {err}"
-                        ))
-                        .into()));
-                    }
-                };
-                let task = match (change.kind, change.task) {
-                    (TaskChangeKind::Deleted, _) => None,
-                    (_, Some(task)) => Some(Task::from(task)),
-                    // Too large to travel with the notification: read it through the
-                    // viewer's own scope. Deleted meanwhile: its DELETED event follows.
-                    (_, None) => match ViewerTasks::new(&db, &viewer).get(change.task_id).await {
-                        Ok(Some(task)) => Some(Task::from(task)),
-                        Ok(None) => return None,
-                        Err(err) => return Some(Err(err.into())),
-                    },
-                };
-                Some(Ok(TaskEvent {
-                    kind: change.kind,
-                    task_id: ID(change.task_id.to_string()),
-                    task,
-                }))
-            }
-        }))
+        let viewer = viewer(ctx)?;
+        let changes = viewer_tasks(ctx, viewer).changes();
+        Ok(changes.map(|change| change.map(TaskEvent::from).map_err(Into::into)))
+    }
+}
+
+impl From<TaskChange> for TaskEvent {
+    fn from(change: TaskChange) -> Self {
+        Self {
+            kind: change.kind,
+            task_id: ID(change.task_id.to_string()),
+            task: change.task.map(Task::from),
+        }
     }
 }

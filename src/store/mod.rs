@@ -4,6 +4,7 @@
 //! nothing outside it can reach a table around the owner scope.
 
 mod entities;
+pub mod events;
 pub mod sessions;
 pub mod tasks;
 pub mod users;
