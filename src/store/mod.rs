@@ -3,6 +3,31 @@
 //! [`tasks::ViewerTasks`]. Every function returns plain types of this module's own, so
 //! nothing outside it can reach a table around the owner scope.
 
+/// Declares a plain type of the store's own holding columns of an entity's model, and its
+/// conversion from the model. The store returns these instead of models, so no caller can
+/// reach a table through what it was given. Each field names a column of the model.
+macro_rules! plain_from_model {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident from $model:ty {
+            $($(#[$field_meta:meta])* pub $field:ident: $type:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: $type,)*
+        }
+
+        impl From<$model> for $name {
+            fn from(model: $model) -> Self {
+                Self {
+                    $($field: model.$field,)*
+                }
+            }
+        }
+    };
+}
+
 mod entities;
 pub mod events;
 pub mod sessions;

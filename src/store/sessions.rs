@@ -28,29 +28,24 @@ pub struct ClientMeta {
     pub ip: Option<String>,
 }
 
-/// One login as its owner may see it: when and from where, never a token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub user_agent: Option<String>,
-    pub ip: Option<String>,
-}
-
-impl From<session::Model> for Session {
-    fn from(session: session::Model) -> Self {
-        Self {
-            id: session.id,
-            user_id: session.user_id,
-            created_at: session.created_at,
-            last_used_at: session.last_used_at,
-            expires_at: session.expires_at,
-            user_agent: session.user_agent,
-            ip: session.ip,
-        }
+plain_from_model! {
+    /// One login as its owner may see it: when and from where, never a token.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Session from session::Model {
+        /// The session's id; access tokens name it.
+        pub id: Uuid,
+        /// The account that logged in.
+        pub user_id: Uuid,
+        /// When the login happened.
+        pub created_at: DateTime<Utc>,
+        /// When it last logged in or refreshed.
+        pub last_used_at: DateTime<Utc>,
+        /// When it ends unless refreshed before.
+        pub expires_at: DateTime<Utc>,
+        /// The client's User-Agent at login.
+        pub user_agent: Option<String>,
+        /// The client's address at login.
+        pub ip: Option<String>,
     }
 }
 

@@ -17,30 +17,25 @@ use super::now;
 use crate::domain::{Email, Role, Username};
 use crate::error::AppError;
 
-/// A taskql account as the rest of the application sees it: plain data, no password
-/// hash, no way back to the table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    pub id: Uuid,
-    pub username: String,
-    pub email: String,
-    pub role: Role,
-    pub is_active: bool,
-    pub email_verified: bool,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<user::Model> for Account {
-    fn from(user: user::Model) -> Self {
-        Self {
-            id: user.id,
-            username: user.username,
-            email: user.email,
-            role: user.role,
-            is_active: user.is_active,
-            email_verified: user.email_verified,
-            created_at: user.created_at,
-        }
+plain_from_model! {
+    /// A taskql account as the rest of the application sees it: plain data, no password
+    /// hash, no way back to the table.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Account from user::Model {
+        /// The account's id.
+        pub id: Uuid,
+        /// As typed at sign-up.
+        pub username: String,
+        /// In lower case.
+        pub email: String,
+        /// What the account may do.
+        pub role: Role,
+        /// False once an operator has deactivated it.
+        pub is_active: bool,
+        /// Whether the address has been confirmed.
+        pub email_verified: bool,
+        /// When it was created.
+        pub created_at: DateTime<Utc>,
     }
 }
 

@@ -22,34 +22,29 @@ pub use repository::{NewTask, Page, PageQuery, PageSize, TaskPatch, ViewerTasks}
 use super::entities::task;
 use crate::domain::{TaskPriority, TaskStatus};
 
-/// One task as the rest of taskql sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Task {
-    pub id: Uuid,
-    pub owner_id: Uuid,
-    pub title: String,
-    pub description: Option<String>,
-    pub status: TaskStatus,
-    pub priority: TaskPriority,
-    pub due_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<task::Model> for Task {
-    fn from(task: task::Model) -> Self {
-        Self {
-            id: task.id,
-            owner_id: task.owner_id,
-            title: task.title,
-            description: task.description,
-            status: task.status,
-            priority: task.priority,
-            due_at: task.due_at,
-            completed_at: task.completed_at,
-            created_at: task.created_at,
-            updated_at: task.updated_at,
-        }
+plain_from_model! {
+    /// One task as the rest of taskql sees it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Task from task::Model {
+        /// The task's id.
+        pub id: Uuid,
+        /// The account it belongs to.
+        pub owner_id: Uuid,
+        /// 1 to 200 characters.
+        pub title: String,
+        /// Free text, if any.
+        pub description: Option<String>,
+        /// Where the task stands.
+        pub status: TaskStatus,
+        /// How urgent it is.
+        pub priority: TaskPriority,
+        /// When it should be done, if ever.
+        pub due_at: Option<DateTime<Utc>>,
+        /// When it became DONE, while it is.
+        pub completed_at: Option<DateTime<Utc>>,
+        /// When it was created.
+        pub created_at: DateTime<Utc>,
+        /// When it last changed.
+        pub updated_at: DateTime<Utc>,
     }
 }
