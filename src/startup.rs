@@ -10,11 +10,11 @@ use tokio::net::TcpListener;
 
 use crate::auth::{HashingWork, JwtKeys, KeyMaterial, PasswordHasher, SessionCache};
 use crate::config::{Config, key_bytes};
-use crate::events::TaskEvents;
 use crate::graphql::build_schema;
 use crate::graphql::schema::PERSISTED_QUERIES;
 use crate::http::{HttpState, router};
 use crate::state::{AppState, SessionSettings};
+use crate::store::events::TaskEvents;
 use crate::store::{self, StatementCounter};
 use crate::throttle::Throttle;
 

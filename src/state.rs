@@ -6,7 +6,7 @@ use std::time::Duration;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{Authenticator, JwtKeys, PasswordHasher, SessionCache};
-use crate::events::TaskEvents;
+use crate::store::events::TaskEvents;
 use crate::throttle::Throttle;
 
 /// What resolvers and handlers share: the pool, the keys, the hashing pool and the

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::domain::Password;
 use crate::error::AppError;
+use crate::store::users::PasswordHash as StoredHash;
 
 /// Hashes and verifies passwords off the async workers. At most `max_concurrent`
 /// hashes run at once, so a login flood queues here instead of starving other requests.
@@ -138,7 +139,7 @@ impl PasswordHasher {
     }
 
     /// A PHC string for `password`.
-    pub async fn hash(&self, password: &Password) -> Result<String, AppError> {
+    pub async fn hash(&self, password: &Password) -> Result<StoredHash, AppError> {
         let argon2 = self.argon2.clone();
         let password = password.expose().to_owned();
         let work = self.work.clone();
@@ -147,16 +148,21 @@ impl PasswordHasher {
             hash_with(&argon2, &password)
         })
         .await?
+        .map(StoredHash::new)
         .map_err(AppError::from)
     }
 
     /// Whether `password` matches `hash`; with no hash, spends one verification against
     /// the dummy hash and returns false.
-    pub async fn verify(&self, password: &Password, hash: Option<&str>) -> Result<bool, AppError> {
+    pub async fn verify(
+        &self,
+        password: &Password,
+        hash: Option<&StoredHash>,
+    ) -> Result<bool, AppError> {
         let argon2 = self.argon2.clone();
         let password = password.expose().to_owned();
         let (hash, real) = match hash {
-            Some(hash) => (hash.to_owned(), true),
+            Some(hash) => (hash.expose().to_owned(), true),
             None => (self.dummy_hash.to_string(), false),
         };
         let work = self.work.clone();
@@ -177,8 +183,8 @@ impl PasswordHasher {
 
     /// Whether `hash` was made with another algorithm or weaker parameters than configured,
     /// so that a successful login should store a fresh hash.
-    pub fn needs_rehash(&self, hash: &str) -> bool {
-        let Ok(parsed) = PasswordHash::new(hash) else {
+    pub fn needs_rehash(&self, hash: &StoredHash) -> bool {
+        let Ok(parsed) = PasswordHash::new(hash.expose()) else {
             return true;
         };
         let Ok(stored) = Params::try_from(&parsed) else {
@@ -252,11 +258,12 @@ mod tests {
         let hasher = PasswordHasher::new(Params::DEFAULT, 2).unwrap();
         let password = Password::parse("correct horse battery staple").unwrap();
         let hash = hasher.hash(&password).await.unwrap();
+        let text = hash.expose();
         assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
+            text.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{text}"
         );
-        assert!(!hash.contains("correct horse"));
+        assert!(!text.contains("correct horse"));
         assert!(hasher.verify(&password, Some(&hash)).await.unwrap());
         let wrong = Password::parse("incorrect horse battery").unwrap();
         assert!(!hasher.verify(&wrong, Some(&hash)).await.unwrap());
@@ -277,7 +284,7 @@ mod tests {
         let stronger = PasswordHasher::new(Params::new(32768, 3, 1, None).unwrap(), 1).unwrap();
         assert!(stronger.needs_rehash(&current));
         assert!(!weak.needs_rehash(&current));
-        assert!(hasher.needs_rehash("$2b$12$notargon"));
+        assert!(hasher.needs_rehash(&StoredHash::new("$2b$12$notargon".into())));
     }
 
     #[tokio::test]
@@ -287,7 +294,7 @@ mod tests {
         let password = Password::parse("correct horse battery staple").unwrap();
         let real = hasher.hash(&password).await.unwrap();
         let (real, dummy) = (
-            PasswordHash::new(&real).unwrap(),
+            PasswordHash::new(real.expose()).unwrap(),
             PasswordHash::new(&hasher.dummy_hash).unwrap(),
         );
         assert_eq!(dummy.algorithm, Algorithm::Argon2id.ident());
@@ -313,7 +320,12 @@ mod tests {
         hasher.verify_dummy().await.unwrap();
         assert_eq!((work.hashes(), work.verifications()), (1, 3));
         // A malformed stored hash is refused before any argon2 work.
-        assert!(hasher.verify(&password, Some("not-a-hash")).await.is_err());
+        assert!(
+            hasher
+                .verify(&password, Some(&StoredHash::new("not-a-hash".into())))
+                .await
+                .is_err()
+        );
         assert_eq!(work.verifications(), 3);
     }
 
@@ -369,7 +381,7 @@ mod tests {
         let hasher = PasswordHasher::new(Params::DEFAULT, 1).unwrap();
         let password = Password::parse("whatever password").unwrap();
         let err = hasher
-            .verify(&password, Some("not-a-hash"))
+            .verify(&password, Some(&StoredHash::new("not-a-hash".into())))
             .await
             .unwrap_err();
         assert_eq!(err.code(), "INTERNAL_SERVER_ERROR");

@@ -8,7 +8,7 @@ use super::users::AuthPayload;
 use super::{client, state, viewer};
 use crate::error::AppError;
 use crate::services::accounts;
-use crate::store::SessionRecord;
+use crate::store::sessions;
 
 /// A signed-in device or browser: one login and the refresh tokens rotated from it.
 /// Never carries a token or its hash.
@@ -31,7 +31,7 @@ pub struct Session {
 }
 
 impl Session {
-    fn new(session: SessionRecord, current: Uuid) -> Self {
+    fn new(session: sessions::Session, current: Uuid) -> Self {
         Self {
             id: ID(session.id.to_string()),
             created_at: session.created_at.into(),

@@ -15,7 +15,7 @@ use crate::domain::Role;
 use crate::error::AppError;
 use crate::services::accounts::{self, SignedIn};
 use crate::store::sessions::ClientMeta;
-use crate::store::{UserRecord, users};
+use crate::store::users::{self, Account};
 
 /// A taskql account. Never carries a password, a hash or a token.
 #[derive(SimpleObject)]
@@ -36,8 +36,8 @@ pub struct User {
     created_at: DateTime,
 }
 
-impl From<UserRecord> for User {
-    fn from(user: UserRecord) -> Self {
+impl From<Account> for User {
+    fn from(user: Account) -> Self {
         Self {
             id: ID(user.id.to_string()),
             username: user.username,
@@ -69,10 +69,10 @@ impl UserLoader {
 }
 
 impl Loader<Uuid> for UserLoader {
-    type Value = UserRecord;
+    type Value = Account;
     type Error = Arc<AppError>;
 
-    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, UserRecord>, Self::Error> {
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Account>, Self::Error> {
         let users = users::find_many(&self.db, ids).await.map_err(Arc::new)?;
         Ok(users.into_iter().map(|user| (user.id, user)).collect())
     }

@@ -12,14 +12,14 @@ use crate::auth::{AccessToken, TokenSubject, Viewer};
 use crate::domain::{Email, Password, Username};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::sessions::{self, ClientMeta, Rotation};
-use crate::store::users::{self, Login, NewUser};
-use crate::store::{self, SessionRecord, UserRecord};
+use crate::store;
+use crate::store::sessions::{self, ClientMeta, Rotation, Session};
+use crate::store::users::{self, Account, Login, NewUser};
 use crate::throttle::Throttle;
 
 /// What a successful login or refresh hands to the client.
 pub struct SignedIn {
-    pub user: UserRecord,
+    pub user: Account,
     pub session_id: Uuid,
     pub access: AccessToken,
     pub refresh: RefreshToken,
@@ -33,7 +33,7 @@ pub async fn register(
     email: &str,
     password: &str,
     client: &ClientMeta,
-) -> Result<UserRecord, AppError> {
+) -> Result<Account, AppError> {
     let username = Username::parse(username)?;
     let email = Email::parse(email)?;
     let password = acceptable_password(password, &username, &email)?;
@@ -97,17 +97,17 @@ pub async fn login(
         audit::account(Event::LoginFailure, None, &meta);
         return Err(AppError::InvalidCredentials);
     };
-    let user = users::find_by_login(&state.db, &login).await?;
-    let hash = user.as_ref().map(|user| user.password_hash.as_str());
+    let credential = users::find_by_login(&state.db, &login).await?;
+    let hash = credential.as_ref().map(|(_, hash)| hash);
     let matches = state.passwords.verify(&password, hash).await?;
-    let user_id = user.as_ref().map(|user| user.id);
-    let Some(user) = user.filter(|user| matches && user.is_active) else {
+    let user_id = credential.as_ref().map(|(user, _)| user.id);
+    let Some((user, mut verified_hash)) = credential.filter(|(user, _)| matches && user.is_active)
+    else {
         audit::account(Event::LoginFailure, user_id, &meta);
         return Err(AppError::InvalidCredentials);
     };
     throttle.login_succeeded(attempt, store::now()).await;
-    let mut verified_hash = user.password_hash.clone();
-    if state.passwords.needs_rehash(&user.password_hash) {
+    if state.passwords.needs_rehash(&verified_hash) {
         let upgraded = state.passwords.hash(&password).await?;
         if users::upgrade_password_hash(&state.db, user.id, &verified_hash, upgraded.clone())
             .await?
@@ -119,8 +119,7 @@ pub async fn login(
     let signed_in = start_session(state, user, meta.clone()).await?;
     // A password change that raced this login revokes sessions after storing its hash;
     // a session started after that revocation must not survive it.
-    let current = users::find(&state.db, signed_in.user.id).await?;
-    if current.is_none_or(|user| user.password_hash != verified_hash) {
+    if !users::has_password_hash(&state.db, signed_in.user.id, &verified_hash).await? {
         sessions::revoke(
             &state.db,
             signed_in.user.id,
@@ -142,7 +141,7 @@ pub async fn login(
 
 async fn start_session(
     state: &AppState,
-    user: UserRecord,
+    user: Account,
     meta: ClientMeta,
 ) -> Result<SignedIn, AppError> {
     let now = store::now();
@@ -269,10 +268,7 @@ pub async fn revoke_session(
 }
 
 /// The viewer's live sessions.
-pub async fn list_sessions(
-    state: &AppState,
-    viewer: &Viewer,
-) -> Result<Vec<SessionRecord>, AppError> {
+pub async fn list_sessions(state: &AppState, viewer: &Viewer) -> Result<Vec<Session>, AppError> {
     sessions::list_live(&state.db, viewer.user_id(), store::now()).await
 }
 
@@ -326,7 +322,7 @@ async fn confirm_password(
     password: &str,
     argument: &str,
     client: &ClientMeta,
-) -> Result<UserRecord, AppError> {
+) -> Result<Account, AppError> {
     let throttle = &state.throttle;
     let key = format!("login:user:{}", viewer.user_id());
     // Counted as a failure from here on, so parallel guesses cannot pass the backoff
@@ -343,16 +339,11 @@ async fn confirm_password(
             return Err(AppError::RateLimited(wait));
         }
     };
-    let user = users::find(&state.db, viewer.user_id())
+    let (user, hash) = users::find_credential(&state.db, viewer.user_id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
     let matches = match Password::parse(password) {
-        Ok(password) => {
-            state
-                .passwords
-                .verify(&password, Some(&user.password_hash))
-                .await?
-        }
+        Ok(password) => state.passwords.verify(&password, Some(&hash)).await?,
         Err(_) => {
             state.passwords.verify_dummy().await?;
             false

@@ -1,7 +1,35 @@
 //! Data access. Entities stay private to this module: the rest of taskql reads and writes
-//! through [`users`] and [`tasks`], and tasks only through a viewer's [`tasks::ViewerTasks`].
+//! through [`users`], [`sessions`] and [`tasks`], and tasks only through a viewer's
+//! [`tasks::ViewerTasks`]. Every function returns plain types of this module's own, so
+//! nothing outside it can reach a table around the owner scope.
+
+/// Declares a plain type of the store's own holding columns of an entity's model, and its
+/// conversion from the model. The store returns these instead of models, so no caller can
+/// reach a table through what it was given. Each field names a column of the model.
+macro_rules! plain_from_model {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident from $model:ty {
+            $($(#[$field_meta:meta])* pub $field:ident: $type:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: $type,)*
+        }
+
+        impl From<$model> for $name {
+            fn from(model: $model) -> Self {
+                Self {
+                    $($field: model.$field,)*
+                }
+            }
+        }
+    };
+}
 
 mod entities;
+pub mod events;
 pub mod sessions;
 pub mod tasks;
 pub mod users;
@@ -15,10 +43,6 @@ use chrono::{DateTime, SubsecRound, Utc};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
-
-pub use entities::session::Model as SessionRecord;
-pub use entities::task::Model as TaskRecord;
-pub use entities::user::Model as UserRecord;
 
 /// Opens the pool. A missing SQLite file is created; SQLite gets WAL, enforced foreign keys
 /// and a busy timeout, so concurrent requests wait for the writer instead of failing.

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::entities::refresh_token::{self, Entity as RefreshTokens};
 use super::entities::session::{self, Entity as Sessions};
 use super::entities::user::{self, Entity as Users};
-use super::{SessionRecord, UserRecord};
+use super::users::Account;
 use crate::error::AppError;
 
 /// Where a login came from, as recorded on its session.
@@ -28,13 +28,34 @@ pub struct ClientMeta {
     pub ip: Option<String>,
 }
 
+plain_from_model! {
+    /// One login as its owner may see it: when and from where, never a token.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Session from session::Model {
+        /// The session's id; access tokens name it.
+        pub id: Uuid,
+        /// The account that logged in.
+        pub user_id: Uuid,
+        /// When the login happened.
+        pub created_at: DateTime<Utc>,
+        /// When it last logged in or refreshed.
+        pub last_used_at: DateTime<Utc>,
+        /// When it ends unless refreshed before.
+        pub expires_at: DateTime<Utc>,
+        /// The client's User-Agent at login.
+        pub user_agent: Option<String>,
+        /// The client's address at login.
+        pub ip: Option<String>,
+    }
+}
+
 /// The result of presenting a refresh token.
 #[derive(Debug)]
 pub enum Rotation {
     /// A new token was stored for the session.
     Rotated {
         session_id: Uuid,
-        user: Box<UserRecord>,
+        user: Box<Account>,
     },
     /// The token had already been rotated and its grace period is over: the session is
     /// revoked now.
@@ -55,7 +76,7 @@ pub async fn start(
     token_hash: String,
     now: DateTime<Utc>,
     ttl: Duration,
-) -> Result<SessionRecord, AppError> {
+) -> Result<Session, AppError> {
     let session = session::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user_id),
@@ -69,7 +90,7 @@ pub async fn start(
     .insert(db)
     .await?;
     store_token(db, session.id, token_hash, now, ttl).await?;
-    Ok(session)
+    Ok(session.into())
 }
 
 async fn store_token(
@@ -154,7 +175,7 @@ pub async fn rotate(
         .await?;
     Ok(Rotation::Rotated {
         session_id: session.id,
-        user: Box::new(user),
+        user: Box::new(user.into()),
     })
 }
 
@@ -180,14 +201,15 @@ pub async fn find_by_token(
     db: &DatabaseConnection,
     token_hash: &str,
     now: DateTime<Utc>,
-) -> Result<Option<SessionRecord>, AppError> {
+) -> Result<Option<Session>, AppError> {
     let found = RefreshTokens::find_by_id(token_hash)
         .find_also_related(Sessions)
         .one(db)
         .await?;
     Ok(found
         .and_then(|(_, session)| session)
-        .filter(|session| session.revoked_at.is_none() && session.expires_at > now))
+        .filter(|session| session.revoked_at.is_none() && session.expires_at > now)
+        .map(Session::from))
 }
 
 /// Revokes one of `user_id`'s live sessions; false when there is no such session.
@@ -241,14 +263,15 @@ pub async fn list_live(
     db: &DatabaseConnection,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Vec<SessionRecord>, AppError> {
-    Ok(Sessions::find()
+) -> Result<Vec<Session>, AppError> {
+    let found = Sessions::find()
         .filter(session::Column::UserId.eq(user_id))
         .filter(live(now))
         .order_by_desc(session::Column::LastUsedAt)
         .order_by_desc(session::Column::Id)
         .all(db)
-        .await?)
+        .await?;
+    Ok(found.into_iter().map(Session::from).collect())
 }
 
 /// The request guard's check, in one primary-key lookup: the account behind an access
@@ -258,15 +281,16 @@ pub async fn active_account(
     user_id: Uuid,
     session_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<UserRecord>, AppError> {
-    Ok(Users::find()
+) -> Result<Option<Account>, AppError> {
+    let found = Users::find()
         .inner_join(Sessions)
         .filter(session::Column::Id.eq(session_id))
         .filter(user::Column::Id.eq(user_id))
         .filter(user::Column::IsActive.eq(true))
         .filter(live(now))
         .one(db)
-        .await?)
+        .await?;
+    Ok(found.map(Account::from))
 }
 
 /// Deletes revoked and expired sessions with their tokens, and expired tokens of live

@@ -1,39 +1,96 @@
 //! Accounts: creation, look-up for login and for the request guard, activation.
+//!
+//! Lookups return an [`Account`], which carries no password hash; only the two lookups
+//! that check a credential ([`find_by_login`], [`find_credential`]) hand out a
+//! [`PasswordHash`] beside it.
 
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Set, SqlErr,
 };
 use uuid::Uuid;
 
 use super::entities::user::{self, Entity as Users};
-use super::{UserRecord, now};
+use super::now;
 use crate::domain::{Email, Role, Username};
 use crate::error::AppError;
+
+plain_from_model! {
+    /// A taskql account as the rest of the application sees it: plain data, no password
+    /// hash, no way back to the table.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Account from user::Model {
+        /// The account's id.
+        pub id: Uuid,
+        /// As typed at sign-up.
+        pub username: String,
+        /// In lower case.
+        pub email: String,
+        /// What the account may do.
+        pub role: Role,
+        /// False once an operator has deactivated it.
+        pub is_active: bool,
+        /// Whether the address has been confirmed.
+        pub email_verified: bool,
+        /// When it was created.
+        pub created_at: DateTime<Utc>,
+    }
+}
+
+/// A stored argon2 PHC string. Its text is for the password verifier alone: `Debug`
+/// redacts it, and it has no `Display` and no serialisation, so it cannot reach a log
+/// line or a response by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Wraps a hash the password hasher just made.
+    pub(crate) fn new(phc: String) -> Self {
+        Self(phc)
+    }
+
+    /// The PHC string, for verifying a password against it and judging its parameters.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+fn with_hash(user: user::Model) -> (Account, PasswordHash) {
+    let hash = PasswordHash(user.password_hash.clone());
+    (user.into(), hash)
+}
 
 /// What `register` stores.
 pub struct NewUser {
     pub username: Username,
     pub email: Email,
-    pub password_hash: String,
+    pub password_hash: PasswordHash,
 }
 
 /// Inserts an account. The unique indexes decide duplicates (any letter case), so two
 /// racing registrations cannot both succeed.
-pub async fn create(db: &DatabaseConnection, new: NewUser) -> Result<UserRecord, AppError> {
+pub async fn create(db: &DatabaseConnection, new: NewUser) -> Result<Account, AppError> {
     let now = now();
     let row = user::ActiveModel {
         id: Set(Uuid::now_v7()),
         username: Set(new.username.as_str().to_owned()),
         email: Set(new.email.as_str().to_owned()),
-        password_hash: Set(new.password_hash),
+        password_hash: Set(new.password_hash.0),
         role: Set(Role::User),
         is_active: Set(true),
         email_verified: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     };
-    row.insert(db).await.map_err(|err| match err.sql_err() {
+    let inserted = row.insert(db).await.map_err(|err| match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(detail)) if detail.contains("email") => {
             AppError::Conflict("This email address is already registered.".into())
         }
@@ -41,32 +98,43 @@ pub async fn create(db: &DatabaseConnection, new: NewUser) -> Result<UserRecord,
             AppError::Conflict("This username is already taken.".into())
         }
         _ => err.into(),
-    })
+    })?;
+    Ok(inserted.into())
 }
 
 /// The account with this id, if any.
-pub async fn find(db: &DatabaseConnection, id: Uuid) -> Result<Option<UserRecord>, AppError> {
-    Ok(Users::find_by_id(id).one(db).await?)
+pub async fn find(db: &DatabaseConnection, id: Uuid) -> Result<Option<Account>, AppError> {
+    Ok(Users::find_by_id(id).one(db).await?.map(Account::from))
+}
+
+/// The account with this id and its password hash, for confirming its password.
+pub async fn find_credential(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> Result<Option<(Account, PasswordHash)>, AppError> {
+    Ok(Users::find_by_id(id).one(db).await?.map(with_hash))
 }
 
 /// The accounts with these ids; missing ids are simply absent.
-pub async fn find_many(db: &DatabaseConnection, ids: &[Uuid]) -> Result<Vec<UserRecord>, AppError> {
-    Ok(Users::find()
+pub async fn find_many(db: &DatabaseConnection, ids: &[Uuid]) -> Result<Vec<Account>, AppError> {
+    let found = Users::find()
         .filter(user::Column::Id.is_in(ids.iter().copied()))
         .all(db)
-        .await?)
+        .await?;
+    Ok(found.into_iter().map(Account::from).collect())
 }
 
-/// The account a login identifier names: an email address or a username, any letter case.
+/// The account a login identifier names (an email address or a username, any letter
+/// case) and its password hash.
 pub async fn find_by_login(
     db: &DatabaseConnection,
     login: &Login,
-) -> Result<Option<UserRecord>, AppError> {
+) -> Result<Option<(Account, PasswordHash)>, AppError> {
     let query = match login {
         Login::Email(email) => Users::find().filter(user::Column::Email.eq(email.as_str())),
         Login::Username(username) => Users::find().filter(username_matches(username)),
     };
-    Ok(query.one(db).await?)
+    Ok(query.one(db).await?.map(with_hash))
 }
 
 /// How a person identifies themselves at login.
@@ -110,10 +178,10 @@ fn username_matches(username: &Username) -> SimpleExpr {
 pub async fn set_password_hash(
     db: &DatabaseConnection,
     id: Uuid,
-    password_hash: String,
+    password_hash: PasswordHash,
 ) -> Result<(), AppError> {
     Users::update_many()
-        .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(user::Column::PasswordHash, Expr::value(password_hash.0))
         .col_expr(user::Column::UpdatedAt, Expr::value(now()))
         .filter(user::Column::Id.eq(id))
         .exec(db)
@@ -126,20 +194,47 @@ pub async fn set_password_hash(
 pub async fn upgrade_password_hash(
     db: &DatabaseConnection,
     id: Uuid,
-    old: &str,
-    new: String,
+    old: &PasswordHash,
+    new: PasswordHash,
 ) -> Result<bool, AppError> {
     let result = Users::update_many()
-        .col_expr(user::Column::PasswordHash, Expr::value(new))
+        .col_expr(user::Column::PasswordHash, Expr::value(new.0))
         .filter(user::Column::Id.eq(id))
-        .filter(user::Column::PasswordHash.eq(old))
+        .filter(user::Column::PasswordHash.eq(old.expose()))
         .exec(db)
         .await?;
     Ok(result.rows_affected > 0)
+}
+
+/// Whether the account still exists with this password hash, so a login can tell that a
+/// password change raced it without reading the hash again.
+pub async fn has_password_hash(
+    db: &DatabaseConnection,
+    id: Uuid,
+    hash: &PasswordHash,
+) -> Result<bool, AppError> {
+    let found = Users::find()
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::PasswordHash.eq(hash.expose()))
+        .count(db)
+        .await?;
+    Ok(found > 0)
 }
 
 /// Deletes the account; its tasks and sessions go with it (ON DELETE CASCADE).
 pub async fn delete(db: &DatabaseConnection, id: Uuid) -> Result<(), AppError> {
     Users::delete_by_id(id).exec(db).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PasswordHash;
+
+    #[test]
+    fn debug_output_leaves_the_password_hash_out() {
+        let hash = PasswordHash::new("$argon2id$v=19$secret".into());
+        let printed = format!("{hash:?}");
+        assert!(!printed.contains("argon2"), "{printed}");
+    }
 }

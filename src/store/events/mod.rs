@@ -1,10 +1,14 @@
-//! Task change notifications behind `taskEvents`.
+//! The hub of task changes behind `taskEvents`.
 //!
-//! Mutations publish a [`TaskChange`]: who owns the task, which task, what happened, and
-//! the task as the mutation left it, so a subscriber sees each state even when the next
-//! change follows at once. Subscribers keep only their own tasks' changes. On SQLite a tokio broadcast channel carries changes within the process;
-//! on PostgreSQL they travel through LISTEN/NOTIFY, so every replica sharing the database
-//! hears every change, its own included.
+//! Only the store reaches it: the viewer's task repository announces each write it makes,
+//! and a subscription opens through [`ViewerTasks::changes`](super::tasks::ViewerTasks::changes),
+//! which keeps that viewer's changes alone. Each change carries the task as the write left
+//! it, so a subscriber sees each state even when the next change follows at once. On SQLite
+//! a tokio broadcast channel carries changes within the process; on PostgreSQL they travel
+//! through LISTEN/NOTIFY as a versioned [`wire`] payload, so every replica sharing the
+//! database hears every change, its own included.
+
+mod wire;
 
 use std::time::Duration;
 
@@ -15,14 +19,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::store::TaskRecord;
+use super::tasks::Task;
 
 /// PostgreSQL channel the changes travel on.
 const CHANNEL: &str = "taskql_task_events";
 /// Changes a slow subscriber may fall behind by before it skips some.
 const BUFFER: usize = 1024;
-/// PostgreSQL refuses notification payloads of 8000 bytes or more.
-const MAX_NOTIFY_BYTES: usize = 7_900;
 
 /// What happened to a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
@@ -36,21 +38,30 @@ pub enum TaskChangeKind {
     Deleted,
 }
 
-/// One change of one task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One change of one of the viewer's tasks, as the viewer's subscription yields it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskChange {
-    pub owner_id: Uuid,
-    pub task_id: Uuid,
     pub kind: TaskChangeKind,
+    pub task_id: Uuid,
+    /// The task after the change; `None` for a deletion.
+    pub task: Option<Task>,
+}
+
+/// A change as it travels from a write to every subscriber, of every owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Announced {
+    pub(super) owner_id: Uuid,
+    pub(super) task_id: Uuid,
+    pub(super) kind: TaskChangeKind,
     /// The task after the change; `None` for a deletion, and for a task too large for a
     /// PostgreSQL notification (subscribers then read it back).
-    pub task: Option<TaskRecord>,
+    pub(super) task: Option<Task>,
 }
 
 /// The publish/subscribe hub of task changes.
 #[derive(Clone)]
 pub struct TaskEvents {
-    sender: broadcast::Sender<TaskChange>,
+    sender: broadcast::Sender<Announced>,
     /// Set on PostgreSQL, where publishing is a NOTIFY.
     notify: Option<DatabaseConnection>,
 }
@@ -75,23 +86,14 @@ impl TaskEvents {
     }
 
     /// Announces a change to every subscriber. A change that cannot be published is
-    /// logged: the mutation it reports has already happened.
-    pub async fn publish(&self, change: TaskChange) {
+    /// logged: the write it reports has already happened.
+    pub(super) async fn publish(&self, change: Announced) {
         let Some(db) = &self.notify else {
             // No receivers is not an error: nobody is subscribed right now.
             let _ = self.sender.send(change);
             return;
         };
-        let payload = serde_json::to_string(&change).and_then(|payload| {
-            if payload.len() <= MAX_NOTIFY_BYTES {
-                return Ok(payload);
-            }
-            serde_json::to_string(&TaskChange {
-                task: None,
-                ..change
-            })
-        });
-        let result = match payload {
+        let result = match wire::encode(&change) {
             Ok(payload) => db
                 .execute_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
@@ -108,22 +110,23 @@ impl TaskEvents {
         }
     }
 
-    /// A receiver of every change published from now on, of every owner.
-    pub fn subscribe(&self) -> broadcast::Receiver<TaskChange> {
+    /// A receiver of every change published from now on, of every owner; the store
+    /// narrows it to one viewer before anything else sees it.
+    pub(super) fn subscribe(&self) -> broadcast::Receiver<Announced> {
         self.sender.subscribe()
     }
 }
 
 /// Forwards notifications from PostgreSQL to the local subscribers. The listener
 /// reconnects by itself after a lost connection; notifications sent meanwhile are lost.
-async fn relay(mut listener: PgListener, sender: broadcast::Sender<TaskChange>) {
+async fn relay(mut listener: PgListener, sender: broadcast::Sender<Announced>) {
     loop {
         match listener.recv().await {
-            Ok(notification) => match serde_json::from_str(notification.payload()) {
+            Ok(notification) => match wire::decode(notification.payload()) {
                 Ok(change) => {
                     let _ = sender.send(change);
                 }
-                Err(err) => tracing::warn!(error = %err, "ignoring a malformed task change"),
+                Err(err) => tracing::warn!(error = %err, "ignoring a task change notification"),
             },
             Err(err) => {
                 tracing::warn!(error = %err, "task change listener lost its connection");
