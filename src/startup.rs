@@ -59,7 +59,7 @@ impl Application {
             db: db.clone(),
             keys,
             passwords: PasswordHasher::new(config.argon2.clone(), hashing_threads)?,
-            sessions: SessionSettings {
+            session_settings: SessionSettings {
                 refresh_ttl: config.refresh_token_ttl,
                 reuse_grace: config.refresh_reuse_grace,
             },

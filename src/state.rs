@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::{Authenticator, JwtKeys, PasswordHasher, SessionCache};
 use crate::events::TaskEvents;
+use crate::services::{Accounts, Sessions};
 use crate::throttle::Throttle;
 
 /// What resolvers and handlers share: the pool, the keys, the hashing pool and the
@@ -17,7 +18,7 @@ pub struct AppState {
     pub keys: JwtKeys,
     pub passwords: PasswordHasher,
     pub events: TaskEvents,
-    pub sessions: SessionSettings,
+    pub session_settings: SessionSettings,
     pub session_cache: SessionCache,
     /// Login backoff and rate limits, with their counters.
     pub throttle: Throttle,
@@ -39,6 +40,26 @@ impl AppState {
             keys: &self.keys,
             session_cache: &self.session_cache,
             db: &self.db,
+        }
+    }
+
+    /// The session service over this state.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions {
+            db: &self.db,
+            keys: &self.keys,
+            session_cache: &self.session_cache,
+            settings: self.session_settings,
+        }
+    }
+
+    /// The account service over this state.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts {
+            db: &self.db,
+            passwords: &self.passwords,
+            throttle: &self.throttle,
+            sessions: self.sessions(),
         }
     }
 }
