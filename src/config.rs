@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::http::TrustedProxies;
+use crate::client::TrustedProxies;
 use crate::throttle::{BackoffRule, Limits, Rate, RedisSettings};
 
 /// Database used when `DATABASE_URL` is not set: a SQLite file in the working directory.

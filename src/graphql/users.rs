@@ -11,10 +11,10 @@ use uuid::Uuid;
 use super::scalars::DateTime;
 use super::{client, state, viewer};
 use crate::auth::policy;
+use crate::client::ClientMeta;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::services::SignedIn;
-use crate::store::sessions::ClientMeta;
 use crate::store::{UserRecord, users};
 
 /// A taskql account. Never carries a password, a hash or a token.

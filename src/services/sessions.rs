@@ -10,9 +10,10 @@ use uuid::Uuid;
 use crate::audit::{self, Event};
 use crate::auth::refresh::{self, RefreshToken};
 use crate::auth::{AccessToken, JwtKeys, SessionCache, TokenSubject, Viewer};
+use crate::client::ClientMeta;
 use crate::error::AppError;
 use crate::state::SessionSettings;
-use crate::store::sessions::{self, ClientMeta, Rotation};
+use crate::store::sessions::{self, Rotation};
 use crate::store::{self, SessionRecord, UserRecord};
 
 /// What a successful login or refresh hands to the client.
