@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::store::sessions;
 use crate::store::users::{self, Login, NewUser};
 use crate::store::{self, UserRecord};
-use crate::throttle::Throttle;
+use crate::throttle::{Throttle, login_keys};
 
 /// The account service: what account operations read, borrowed from the state.
 #[derive(Clone, Copy)]
@@ -61,7 +61,7 @@ impl Accounts<'_> {
         meta: ClientMeta,
     ) -> Result<SignedIn, AppError> {
         let throttle = self.throttle;
-        let (account_key, address_key) = Throttle::login_keys(username, meta.ip.as_deref());
+        let (account_key, address_key) = login_keys(username, meta.ip.as_deref());
         let address_key = address_key.as_deref();
         // Counted as a failure from here on: only a success takes it back.
         let attempt = match throttle
