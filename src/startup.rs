@@ -14,7 +14,8 @@ use crate::events::TaskEvents;
 use crate::graphql::build_schema;
 use crate::graphql::schema::PERSISTED_QUERIES;
 use crate::http::{HttpState, router};
-use crate::state::{AppState, SessionSettings};
+use crate::services::SessionSettings;
+use crate::state::AppState;
 use crate::store::{self, StatementCounter};
 use crate::throttle::Throttle;
 

@@ -1,13 +1,11 @@
 //! The state every resolver and handler shares, apart from the code that builds it, so
 //! that `auth`, `graphql` and `http` need not import startup.
 
-use std::time::Duration;
-
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{Authenticator, JwtKeys, PasswordHasher, SessionCache};
 use crate::events::TaskEvents;
-use crate::services::{Accounts, Sessions};
+use crate::services::{Accounts, SessionSettings, Sessions};
 use crate::throttle::Throttle;
 
 /// What resolvers and handlers share: the pool, the keys, the hashing pool and the
@@ -22,15 +20,6 @@ pub struct AppState {
     pub session_cache: SessionCache,
     /// Login backoff and rate limits, with their counters.
     pub throttle: Throttle,
-}
-
-/// How refresh tokens behave.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionSettings {
-    /// Lifetime of a refresh token; each rotation extends the session by this much.
-    pub refresh_ttl: Duration,
-    /// How long a rotated refresh token still yields a new one.
-    pub reuse_grace: Duration,
 }
 
 impl AppState {

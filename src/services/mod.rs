@@ -5,4 +5,4 @@ pub mod accounts;
 pub mod sessions;
 
 pub use accounts::Accounts;
-pub use sessions::{Sessions, SignedIn};
+pub use sessions::{SessionSettings, Sessions, SignedIn};

@@ -12,7 +12,6 @@ use crate::auth::refresh::{self, RefreshToken};
 use crate::auth::{AccessToken, JwtKeys, SessionCache, TokenSubject, Viewer};
 use crate::client::ClientMeta;
 use crate::error::AppError;
-use crate::state::SessionSettings;
 use crate::store::sessions::{self, Rotation};
 use crate::store::{self, SessionRecord, UserRecord};
 
@@ -23,6 +22,15 @@ pub struct SignedIn {
     pub access: AccessToken,
     pub refresh: RefreshToken,
     pub refresh_expires_in: Duration,
+}
+
+/// How refresh tokens behave.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// Lifetime of a refresh token; each rotation extends the session by this much.
+    pub refresh_ttl: Duration,
+    /// How long a rotated refresh token still yields a new one.
+    pub reuse_grace: Duration,
 }
 
 /// The session service: what session operations read, borrowed from the state.
