@@ -7,8 +7,8 @@
 //! process falls back to its own counters until Redis answers again.
 //!
 //! Time is an argument, so the rules are tested without sleeping. The rules are in
-//! [`rules`], the counter keys in [`keys`], login attempts in [`login`]; a throttled
-//! unknown account answers exactly like a throttled real one.
+//! `rules`, the counter keys in `keys`, login attempts in `login`; a throttled unknown
+//! account answers exactly like a throttled real one.
 
 mod keys;
 mod local;
