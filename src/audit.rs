@@ -8,7 +8,7 @@
 
 use uuid::Uuid;
 
-use crate::store::sessions::ClientMeta;
+use crate::client::ClientMeta;
 
 /// The `target` of every audit line.
 pub const TARGET: &str = "audit";

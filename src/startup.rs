@@ -13,7 +13,8 @@ use crate::config::{Config, key_bytes};
 use crate::graphql::build_schema;
 use crate::graphql::schema::PERSISTED_QUERIES;
 use crate::http::{HttpState, router};
-use crate::state::{AppState, SessionSettings};
+use crate::services::SessionSettings;
+use crate::state::AppState;
 use crate::store::events::TaskEvents;
 use crate::store::{self, StatementCounter};
 use crate::throttle::Throttle;
@@ -59,7 +60,7 @@ impl Application {
             db: db.clone(),
             keys,
             passwords: PasswordHasher::new(config.argon2.clone(), hashing_threads)?,
-            sessions: SessionSettings {
+            session_settings: SessionSettings {
                 refresh_ttl: config.refresh_token_ttl,
                 reuse_grace: config.refresh_reuse_grace,
             },

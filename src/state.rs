@@ -1,11 +1,10 @@
 //! The state every resolver and handler shares, apart from the code that builds it, so
 //! that `auth`, `graphql` and `http` need not import startup.
 
-use std::time::Duration;
-
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{Authenticator, JwtKeys, PasswordHasher, SessionCache};
+use crate::services::{Accounts, SessionSettings, Sessions};
 use crate::store::events::TaskEvents;
 use crate::throttle::Throttle;
 
@@ -17,19 +16,10 @@ pub struct AppState {
     pub keys: JwtKeys,
     pub passwords: PasswordHasher,
     pub events: TaskEvents,
-    pub sessions: SessionSettings,
+    pub session_settings: SessionSettings,
     pub session_cache: SessionCache,
     /// Login backoff and rate limits, with their counters.
     pub throttle: Throttle,
-}
-
-/// How refresh tokens behave.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionSettings {
-    /// Lifetime of a refresh token; each rotation extends the session by this much.
-    pub refresh_ttl: Duration,
-    /// How long a rotated refresh token still yields a new one.
-    pub reuse_grace: Duration,
 }
 
 impl AppState {
@@ -39,6 +29,26 @@ impl AppState {
             keys: &self.keys,
             session_cache: &self.session_cache,
             db: &self.db,
+        }
+    }
+
+    /// The session service over this state.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions {
+            db: &self.db,
+            keys: &self.keys,
+            session_cache: &self.session_cache,
+            settings: self.session_settings,
+        }
+    }
+
+    /// The account service over this state.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts {
+            db: &self.db,
+            passwords: &self.passwords,
+            throttle: &self.throttle,
+            sessions: self.sessions(),
         }
     }
 }

@@ -14,9 +14,9 @@ use uuid::Uuid;
 pub use schema::{TaskqlSchema, build_schema, sdl};
 
 use crate::auth::{Authentication, Viewer};
+use crate::client::ClientMeta;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::sessions::ClientMeta;
 
 /// Attaches what one request's resolvers need: who is asking, from where, and a fresh
 /// user loader (its cache lives exactly as long as the request).

@@ -7,7 +7,6 @@ use super::scalars::DateTime;
 use super::users::AuthPayload;
 use super::{client, state, viewer};
 use crate::error::AppError;
-use crate::services::accounts;
 use crate::store::sessions;
 
 /// A signed-in device or browser: one login and the refresh tokens rotated from it.
@@ -53,7 +52,7 @@ impl SessionQuery {
     /// The viewer's live sessions, most recently used first.
     async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>, AppError> {
         let viewer = viewer(ctx)?;
-        let sessions = accounts::list_sessions(state(ctx), viewer).await?;
+        let sessions = state(ctx).sessions().list_sessions(viewer).await?;
         Ok(sessions
             .into_iter()
             .map(|session| Session::new(session, viewer.session_id()))
@@ -78,7 +77,10 @@ impl SessionMutation {
         #[graphql(desc = "The refresh token from `login` or the last `refreshToken`.")]
         refresh_token: String,
     ) -> Result<AuthPayload, AppError> {
-        let signed_in = accounts::refresh(state(ctx), &refresh_token, client(ctx)).await?;
+        let signed_in = state(ctx)
+            .sessions()
+            .refresh(&refresh_token, client(ctx))
+            .await?;
         Ok(signed_in.into())
     }
 
@@ -89,14 +91,20 @@ impl SessionMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The session's current refresh token.")] refresh_token: String,
     ) -> Result<bool, AppError> {
-        accounts::logout(state(ctx), &refresh_token, client(ctx)).await
+        state(ctx)
+            .sessions()
+            .logout(&refresh_token, client(ctx))
+            .await
     }
 
     /// Ends every session of the viewer, this one included; every access token issued to
     /// the viewer stops working at once.
     async fn logout_all(&self, ctx: &Context<'_>) -> Result<bool, AppError> {
         let viewer = viewer(ctx)?;
-        accounts::logout_all(state(ctx), viewer, client(ctx)).await?;
+        state(ctx)
+            .sessions()
+            .logout_all(viewer, client(ctx))
+            .await?;
         Ok(true)
     }
 
@@ -109,7 +117,10 @@ impl SessionMutation {
         let viewer = viewer(ctx)?;
         let session_id = Uuid::try_parse(id.as_str())
             .map_err(|_| AppError::bad_input("`id` must be a session ID (a UUID)"))?;
-        accounts::revoke_session(state(ctx), viewer, session_id, client(ctx)).await?;
+        state(ctx)
+            .sessions()
+            .revoke_session(viewer, session_id, client(ctx))
+            .await?;
         Ok(true)
     }
 }

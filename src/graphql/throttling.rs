@@ -12,10 +12,11 @@ use async_graphql::{PathSegment, ServerError, ServerResult, Value};
 
 use crate::audit;
 use crate::auth::Authentication;
+use crate::client::{ClientMeta, client_network};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{self, sessions::ClientMeta};
-use crate::throttle::{Limit, client_network};
+use crate::store;
+use crate::throttle::Limit;
 
 /// Installs the rate limits on the schema.
 pub struct Throttling;

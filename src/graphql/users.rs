@@ -11,10 +11,10 @@ use uuid::Uuid;
 use super::scalars::DateTime;
 use super::{client, state, viewer};
 use crate::auth::policy;
+use crate::client::ClientMeta;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::services::accounts::{self, SignedIn};
-use crate::store::sessions::ClientMeta;
+use crate::services::SignedIn;
 use crate::store::users::{self, Account};
 
 /// A taskql account. Never carries a password, a hash or a token.
@@ -196,14 +196,10 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new account's details.")] input: RegisterInput,
     ) -> Result<User, AppError> {
-        let user = accounts::register(
-            state(ctx),
-            &input.username,
-            &input.email,
-            &input.password,
-            client(ctx),
-        )
-        .await?;
+        let user = state(ctx)
+            .accounts()
+            .register(&input.username, &input.email, &input.password, client(ctx))
+            .await?;
         Ok(user.into())
     }
 
@@ -216,8 +212,10 @@ impl UserMutation {
         #[graphql(desc = "Username or email, and password.")] input: LoginInput,
     ) -> Result<AuthPayload, AppError> {
         let client = ctx.data_opt::<ClientMeta>().cloned().unwrap_or_default();
-        let signed_in =
-            accounts::login(state(ctx), &input.username, &input.password, client).await?;
+        let signed_in = state(ctx)
+            .accounts()
+            .login(&input.username, &input.password, client)
+            .await?;
         Ok(signed_in.into())
     }
 
@@ -231,14 +229,10 @@ impl UserMutation {
         #[graphql(desc = "The new password; the same rules as at sign-up.")] new_password: String,
     ) -> Result<bool, AppError> {
         let viewer = viewer(ctx)?;
-        accounts::change_password(
-            state(ctx),
-            viewer,
-            &current_password,
-            &new_password,
-            client(ctx),
-        )
-        .await?;
+        state(ctx)
+            .accounts()
+            .change_password(viewer, &current_password, &new_password, client(ctx))
+            .await?;
         Ok(true)
     }
 
@@ -251,7 +245,10 @@ impl UserMutation {
         #[graphql(desc = "The account's password, as confirmation.")] password: String,
     ) -> Result<bool, AppError> {
         let viewer = viewer(ctx)?;
-        accounts::delete_account(state(ctx), viewer, &password, client(ctx)).await?;
+        state(ctx)
+            .accounts()
+            .delete_account(viewer, &password, client(ctx))
+            .await?;
         Ok(true)
     }
 }

@@ -22,10 +22,10 @@ use http_body_util::LengthLimitError;
 
 use super::HttpState;
 use crate::auth::Authentication;
+use crate::client::ClientMeta;
 use crate::error::{deadline_exceeded, ensure_codes, request_error};
 use crate::graphql::limits::{auth_message, check_document, check_source};
 use crate::graphql::prepare_request;
-use crate::store::sessions::ClientMeta;
 
 type HttpResponse = axum::response::Response;
 

@@ -1,10 +1,7 @@
 //! The HTTP surface: routes, limits and request tracing.
 
-mod client_ip;
 mod graphql;
 mod ws;
-
-pub use client_ip::TrustedProxies;
 
 use std::time::Duration;
 
@@ -19,6 +16,7 @@ use sea_orm::ConnectionTrait;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::client::TrustedProxies;
 use crate::config::CorsOrigins;
 use crate::graphql::TaskqlSchema;
 use crate::state::AppState;

@@ -35,10 +35,10 @@ use uuid::Uuid;
 
 use super::HttpState;
 use crate::auth::Authentication;
+use crate::client::ClientMeta;
 use crate::error::request_error;
 use crate::graphql::limits::{check_document, check_source};
 use crate::graphql::{TaskqlSchema, connection_data};
-use crate::store::sessions::ClientMeta;
 
 /// Close code for a message the socket does not serve (graphql-transport-ws).
 const BAD_REQUEST: u16 = 4400;

@@ -2,3 +2,7 @@
 //! sessions and throttles. Resolvers parse input and call exactly one of these.
 
 pub mod accounts;
+pub mod sessions;
+
+pub use accounts::Accounts;
+pub use sessions::{SessionSettings, Sessions, SignedIn};

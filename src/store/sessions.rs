@@ -19,14 +19,8 @@ use super::entities::refresh_token::{self, Entity as RefreshTokens};
 use super::entities::session::{self, Entity as Sessions};
 use super::entities::user::{self, Entity as Users};
 use super::users::Account;
+use crate::client::ClientMeta;
 use crate::error::AppError;
-
-/// Where a login came from, as recorded on its session.
-#[derive(Debug, Clone, Default)]
-pub struct ClientMeta {
-    pub user_agent: Option<String>,
-    pub ip: Option<String>,
-}
 
 plain_from_model! {
     /// One login as its owner may see it: when and from where, never a token.

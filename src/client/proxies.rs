@@ -1,4 +1,4 @@
-//! Who the client is: the socket peer, or, when the peer is a trusted proxy, the address
+//! The client's address: the socket peer, or, when the peer is a trusted proxy, the address
 //! the proxies forwarded in `X-Forwarded-For`.
 
 use std::net::{IpAddr, SocketAddr};
