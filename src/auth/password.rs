@@ -372,6 +372,6 @@ mod tests {
             .verify(&password, Some("not-a-hash"))
             .await
             .unwrap_err();
-        assert_eq!(err.code(), "INTERNAL_SERVER_ERROR");
+        assert_eq!(err.code(), crate::error::ErrorCode::InternalServerError);
     }
 }

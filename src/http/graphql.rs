@@ -22,7 +22,7 @@ use http_body_util::LengthLimitError;
 
 use super::HttpState;
 use crate::auth::{Authentication, authenticate};
-use crate::error::{deadline_exceeded, ensure_codes, request_error};
+use crate::error::{ErrorCode, deadline_exceeded, request_error, to_wire};
 use crate::graphql::limits::{auth_message, check_document, check_source};
 use crate::graphql::prepare_request;
 use crate::store::sessions::ClientMeta;
@@ -272,7 +272,7 @@ async fn prepare(
                 None => {
                     return Ok(Prepared::answer(request_error(
                         "PersistedQueryNotFound",
-                        "BAD_USER_INPUT",
+                        ErrorCode::BadUserInput,
                     )));
                 }
             },
@@ -297,7 +297,7 @@ async fn prepare(
             // The parser's own message shows its internals; keep only where it failed.
             let mut error = request_error(
                 "Syntax error: the document is not valid GraphQL.",
-                "BAD_USER_INPUT",
+                ErrorCode::BadUserInput,
             );
             error.locations = err.locations;
             return Ok(Prepared::answer(error));
@@ -365,7 +365,7 @@ async fn run(
         Prepared::Answer(response) => *response,
         Prepared::Run { request, .. } => {
             let request = prepare_request(*request, &state.app, authentication, client);
-            ensure_codes(state.schema.execute(request).await)
+            to_wire(state.schema.execute(request).await)
         }
     }
 }
@@ -559,7 +559,10 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// A request refused before any operation ran: the client's to fix, so BAD_USER_INPUT.
 fn refuse(media: MediaType, refusal: Refusal) -> HttpResponse {
-    let response = Response::from_errors(vec![request_error(refusal.message, "BAD_USER_INPUT")]);
+    let response = Response::from_errors(vec![request_error(
+        refusal.message,
+        ErrorCode::BadUserInput,
+    )]);
     let mut http = json(media, refusal.status, &response);
     if refusal.status == StatusCode::METHOD_NOT_ALLOWED {
         http.headers_mut()

@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use super::HttpState;
 use crate::auth::{Authentication, authenticate};
-use crate::error::request_error;
+use crate::error::{ErrorCode, request_error};
 use crate::graphql::limits::{check_document, check_source};
 use crate::graphql::{TaskqlSchema, connection_data};
 use crate::store::sessions::ClientMeta;
@@ -254,7 +254,7 @@ impl Executor for Bounded {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, GraphQLResponse> {
         if let Some(message) = super::graphql::persisted_too_large(&request) {
-            let error = request_error(message, "BAD_USER_INPUT");
+            let error = request_error(message, ErrorCode::BadUserInput);
             return stream::once(future::ready(GraphQLResponse::from_errors(vec![error]))).boxed();
         }
         let checked = check_source(&request.query).and_then(|()| {
