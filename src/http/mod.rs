@@ -1,7 +1,12 @@
 //! The HTTP surface: routes, limits and request tracing.
 
+mod batch;
 mod client_ip;
 mod graphql;
+mod media;
+mod prepare;
+mod refusal;
+mod reply;
 mod ws;
 
 pub use client_ip::TrustedProxies;
@@ -22,6 +27,9 @@ use tower_http::trace::TraceLayer;
 use crate::config::CorsOrigins;
 use crate::graphql::TaskqlSchema;
 use crate::startup::AppState;
+
+/// What the handlers answer with.
+type HttpResponse = axum::response::Response;
 
 /// What the handlers share.
 #[derive(Clone)]

@@ -12,6 +12,7 @@ mod schema;
 mod security;
 mod sessions;
 mod shared_limits;
+mod socket_errors;
 mod subscriptions;
 mod tasks;
 mod throttle;
