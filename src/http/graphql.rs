@@ -1,3 +1,5 @@
+//! Our own handler: async-graphql-axum's `GraphQLRequest` is looser than the rules below.
+//!
 //! The `/graphql` endpoint. The bearer token becomes an [`Authentication`] here, once;
 //! resolvers only read it from the request data.
 //!

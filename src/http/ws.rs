@@ -1,3 +1,5 @@
+//! Our own socket loop: async-graphql-axum's closes a refused `connection_init` with 1002, not 4403.
+//!
 //! `/graphql/ws`: subscriptions over WebSocket, with the `graphql-transport-ws` protocol
 //! (the `graphql-ws` library) and the legacy `subscriptions-transport-ws`.
 //!

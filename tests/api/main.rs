@@ -13,6 +13,7 @@ mod security;
 mod sessions;
 mod shared_limits;
 mod socket_errors;
+mod socket_protocol;
 mod subscriptions;
 mod tasks;
 mod throttle;
