@@ -26,18 +26,14 @@ async fn over_socket(app: &TestApp, token: &str, protocol: &str, query: &str) ->
         "graphql-transport-ws" => ("subscribe", "next"),
         _ => ("start", "data"),
     };
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
+    let operation = json!({ "id": "1", "type": operation, "payload": { "query": query } });
     let mut socket = open(app, protocol).await;
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
-    )
-    .await;
+    // The operation waits in line until connection_init is accepted.
+    for message in [init, operation] {
+        send(&mut socket, message).await;
+    }
     assert_eq!(receive(&mut socket).await["type"], "connection_ack");
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": operation, "payload": { "query": query } }),
-    )
-    .await;
     let message = receive(&mut socket).await;
     assert_eq!(message["type"], answer, "{message}");
     assert_eq!(message["id"], "1");

@@ -1,12 +1,33 @@
 //! Subprotocol negotiation on `/graphql/ws`: the socket speaks exactly the subprotocol its
 //! handshake names, whatever order the client offers them in.
 
+use std::time::Duration;
+
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Message, http::HeaderValue};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::helpers::spawn_app;
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Sends `message` and returns the answer; panics after 10 s.
+async fn exchange(socket: &mut Socket, message: Value) -> Value {
+    socket
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .expect("an answer within 10 s");
+    let Some(Ok(Message::Text(answer))) = answer else {
+        panic!("{answer:?}");
+    };
+    serde_json::from_str(&answer).unwrap()
+}
 
 #[tokio::test]
 async fn a_client_offering_both_subprotocols_is_served_the_one_the_handshake_names() {
@@ -29,31 +50,13 @@ async fn a_client_offering_both_subprotocols_is_served_the_one_the_handshake_nam
             "{offer}"
         );
         let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", user.token) } });
-        socket
-            .send(Message::Text(init.to_string().into()))
-            .await
-            .unwrap();
-        let ack = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
-            .await
-            .expect("an answer within 10 s");
-        let Some(Ok(Message::Text(ack))) = ack else {
-            panic!("{offer}: {ack:?}");
-        };
-        let ack: Value = serde_json::from_str(&ack).unwrap();
-        assert_eq!(ack["type"], "connection_ack", "{offer}");
+        assert_eq!(
+            exchange(&mut socket, init).await["type"],
+            "connection_ack",
+            "{offer}"
+        );
         // Only graphql-transport-ws answers a ping with a pong.
-        let ping = json!({ "type": "ping" });
-        socket
-            .send(Message::Text(ping.to_string().into()))
-            .await
-            .unwrap();
-        let pong = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
-            .await
-            .expect("an answer within 10 s");
-        let Some(Ok(Message::Text(pong))) = pong else {
-            panic!("{offer}: {pong:?}");
-        };
-        let pong: Value = serde_json::from_str(&pong).unwrap();
+        let pong = exchange(&mut socket, json!({ "type": "ping" })).await;
         assert_eq!(pong["type"], "pong", "{offer}");
     }
 }
