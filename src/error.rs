@@ -4,6 +4,8 @@
 //! `custom-error-conversion`, so nothing but [`AppError`] (through the `From` impl below)
 //! can become a GraphQL error: a database error cannot slip to a client through `?`.
 
+use std::sync::Arc;
+
 use async_graphql::{ErrorExtensionValues, Response, ServerError};
 
 /// Message for every failure to present valid credentials, whatever the cause.
@@ -40,14 +42,14 @@ pub enum AppError {
 
 impl AppError {
     /// The `extensions.code` this error carries.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AppError::Unauthenticated | AppError::InvalidCredentials => "UNAUTHENTICATED",
-            AppError::BadUserInput(_) => "BAD_USER_INPUT",
-            AppError::NotFound(_) => "NOT_FOUND",
-            AppError::Conflict(_) => "CONFLICT",
-            AppError::RateLimited(_) => "RATE_LIMITED",
-            AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
+            AppError::Unauthenticated | AppError::InvalidCredentials => ErrorCode::Unauthenticated,
+            AppError::BadUserInput(_) => ErrorCode::BadUserInput,
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::Conflict(_) => ErrorCode::Conflict,
+            AppError::RateLimited(_) => ErrorCode::RateLimited,
+            AppError::Internal(_) => ErrorCode::InternalServerError,
         }
     }
 
@@ -72,37 +74,102 @@ impl From<AppError> for async_graphql::Error {
             }
             other => other.to_string(),
         };
-        let mut extensions = ErrorExtensionValues::default();
-        extensions.set("code", err.code());
-        if let AppError::RateLimited(seconds) = err {
-            extensions.set("retryAfter", seconds);
-        }
+        let retry_after = match err {
+            AppError::RateLimited(seconds) => Some(seconds),
+            _ => None,
+        };
+        let fault = Fault {
+            code: err.code(),
+            retry_after,
+        };
         async_graphql::Error {
             message,
-            source: None,
-            extensions: Some(extensions),
+            extensions: Some(fault.extensions()),
+            source: Some(Arc::new(fault)),
         }
     }
 }
 
-/// Gives every error of a response a code. Errors the engine raises itself (a document
-/// that fails validation, an argument of the wrong type) are the client's: BAD_USER_INPUT.
-pub fn ensure_codes(mut response: Response) -> Response {
+/// The codes of the error contract that taskql answers with, and their wire strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// No valid credentials.
+    Unauthenticated,
+    /// The request or an argument breaks a rule: the client's to fix.
+    BadUserInput,
+    /// Absent, or not the viewer's.
+    NotFound,
+    /// A unique value is already taken.
+    Conflict,
+    /// Throttled; `extensions.retryAfter` says for how long.
+    RateLimited,
+    /// The server failed; nothing of the cause is sent.
+    InternalServerError,
+}
+
+impl ErrorCode {
+    /// The value of `extensions.code`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}
+
+/// What an error of taskql means, kept as the error's `source` so that a transport reads
+/// it back typed ([`ServerError::source`]) instead of parsing `extensions` strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// The error's code.
+    pub code: ErrorCode,
+    /// Whole seconds to wait, for RATE_LIMITED.
+    pub retry_after: Option<u64>,
+}
+
+impl Fault {
+    fn extensions(self) -> ErrorExtensionValues {
+        let mut extensions = ErrorExtensionValues::default();
+        extensions.set("code", self.code.as_str());
+        if let Some(seconds) = self.retry_after {
+            extensions.set("retryAfter", seconds);
+        }
+        extensions
+    }
+}
+
+/// The wire form of a response, over HTTP and WebSocket alike, single or batched: every
+/// error carries a code. Errors the engine raises itself (a document that fails
+/// validation, an argument of the wrong type) have none of taskql's and are the client's:
+/// BAD_USER_INPUT.
+pub fn to_wire(mut response: Response) -> Response {
     for error in &mut response.errors {
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", "BAD_USER_INPUT");
+        if error.source::<Fault>().is_none() {
+            let code = ErrorCode::BadUserInput;
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            extensions.set("code", code.as_str());
+            error.source = Some(Arc::new(Fault {
+                code,
+                retry_after: None,
+            }));
         }
     }
     response
 }
 
 /// A request-level error, for failures before any operation runs.
-pub fn request_error(message: impl Into<String>, code: &str) -> ServerError {
+pub fn request_error(message: impl Into<String>, code: ErrorCode) -> ServerError {
+    let fault = Fault {
+        code,
+        retry_after: None,
+    };
     let mut error = ServerError::new(message, None);
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", code);
-    error.extensions = Some(extensions);
+    error.extensions = Some(fault.extensions());
+    error.source = Some(Arc::new(fault));
     error
 }
 
@@ -115,6 +182,6 @@ pub fn deadline_exceeded(timeout: std::time::Duration) -> ServerError {
             "The request did not complete within {} seconds and was cancelled.",
             timeout.as_secs_f64()
         ),
-        "INTERNAL_SERVER_ERROR",
+        ErrorCode::InternalServerError,
     )
 }

@@ -384,6 +384,6 @@ mod tests {
             .verify(&password, Some(&StoredHash::new("not-a-hash".into())))
             .await
             .unwrap_err();
-        assert_eq!(err.code(), "INTERNAL_SERVER_ERROR");
+        assert_eq!(err.code(), crate::error::ErrorCode::InternalServerError);
     }
 }

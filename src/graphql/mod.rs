@@ -1,6 +1,7 @@
 //! The GraphQL schema: one module per domain, merged in [`schema`].
 
 pub mod limits;
+mod rules;
 mod scalars;
 pub mod schema;
 mod sessions;

@@ -1,7 +1,8 @@
-//! Rate limits checked as each root field starts, before its resolver runs: `register` and
-//! `refreshToken` per client IP, `passwordStrength` per viewer (per client IP without
-//! one), and every mutation per signed-in user. A refused field's resolver never runs: it
-//! fails with RATE_LIMITED and `retryAfter`, and the usual GraphQL null rules apply.
+//! Rate limits checked as each root field starts, before its resolver runs, as the field's
+//! [rule](super::rules) lists them: `register` and `refreshToken` per client IP,
+//! `passwordStrength` per viewer (per client IP without one), and every mutation per
+//! signed-in user. A refused field's resolver never runs: it fails with RATE_LIMITED and
+//! `retryAfter`, and the usual GraphQL null rules apply.
 
 use std::sync::Arc;
 
@@ -10,13 +11,13 @@ use async_graphql::extensions::{
 };
 use async_graphql::{PathSegment, ServerError, ServerResult, Value};
 
+use super::rules::{Subject, rule};
 use crate::audit;
 use crate::auth::Authentication;
 use crate::client::{ClientMeta, client_network};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store;
-use crate::throttle::Limit;
 
 /// Installs the rate limits on the schema.
 pub struct Throttling;
@@ -52,20 +53,17 @@ async fn check(ctx: &ExtensionContext<'_>, info: &ResolveInfo<'_>) -> ServerResu
     let ip = ctx
         .data_opt::<ClientMeta>()
         .and_then(|client| client.ip.as_deref());
-    let by_ip = client_network(ip.unwrap_or("unknown"));
-    let mut limits = Vec::with_capacity(2);
-    match (info.parent_type, info.name) {
-        ("Mutation", "register") => limits.push((Limit::Register, by_ip)),
-        ("Mutation", "refreshToken") => limits.push((Limit::Refresh, by_ip)),
-        ("Query", "passwordStrength") => limits.push((
-            Limit::PasswordStrength,
-            user_id.map_or(by_ip, |id| format!("user:{id}")),
-        )),
-        _ => {}
-    }
-    if let ("Mutation", Some(id)) = (info.parent_type, user_id) {
-        limits.push((Limit::Mutations, id.to_string()));
-    }
+    let by_ip = || client_network(ip.unwrap_or("unknown"));
+    let limits = rule(info.parent_type, info.name).map_or(&[][..], |rule| rule.limits);
+    let limits = limits.iter().filter_map(|&(limit, subject)| {
+        let key = match (subject, user_id) {
+            (Subject::Client, _) | (Subject::ViewerOrClient, None) => by_ip(),
+            (Subject::ViewerOrClient, Some(id)) => format!("user:{id}"),
+            (Subject::SignedIn, Some(id)) => id.to_string(),
+            (Subject::SignedIn, None) => return None,
+        };
+        Some((limit, key))
+    });
     let state = ctx.data_unchecked::<AppState>();
     for (limit, subject) in limits {
         if let Err(wait) = state.throttle.hit(limit, &subject, store::now()).await {

@@ -1,6 +1,11 @@
 //! The HTTP surface: routes, limits and request tracing.
 
+mod batch;
 mod graphql;
+mod media;
+mod prepare;
+mod refusal;
+mod reply;
 mod ws;
 
 use std::time::Duration;
@@ -20,6 +25,9 @@ use crate::client::TrustedProxies;
 use crate::config::CorsOrigins;
 use crate::graphql::TaskqlSchema;
 use crate::state::AppState;
+
+/// What the handlers answer with.
+type HttpResponse = axum::response::Response;
 
 /// What the handlers share.
 #[derive(Clone)]

@@ -1,3 +1,5 @@
+//! Our own socket loop: async-graphql-axum's closes a refused `connection_init` with 1002, not 4403.
+//!
 //! `/graphql/ws`: subscriptions over WebSocket, with the `graphql-transport-ws` protocol
 //! (the `graphql-ws` library) and the legacy `subscriptions-transport-ws`.
 //!
@@ -19,6 +21,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use async_graphql::extensions::apollo_persisted_queries::LruCacheStorage;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphQLWebSocket, WebSocketProtocols, WsMessage,
 };
@@ -34,10 +37,11 @@ use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
 use super::HttpState;
+use super::prepare::{Prepared, prepare};
 use crate::auth::Authentication;
 use crate::client::ClientMeta;
-use crate::error::request_error;
-use crate::graphql::limits::{check_document, check_source};
+use crate::error::to_wire;
+use crate::graphql::limits::check_source;
 use crate::graphql::{TaskqlSchema, connection_data};
 
 /// Close code for a message the socket does not serve (graphql-transport-ws).
@@ -158,28 +162,35 @@ async fn serve(
     let decided: Arc<OnceLock<Option<(String, Uuid)>>> = Arc::default();
     let app = state.app.clone();
     let decision = Arc::clone(&decided);
-    let mut protocol_stream = GraphQLWebSocket::new(Bounded(state.schema.clone()), input, protocol)
-        .on_connection_init(move |payload| async move {
-            let header = authorization(&payload);
-            let authentication = match &header {
-                Some(header) => app.authenticator().authenticate(Some(header)).await,
-                None => Authentication::Anonymous,
-            };
-            match (header, authentication) {
-                (Some(header), Authentication::Viewer(viewer)) => {
-                    let _ = decision.set(Some((header, viewer.user_id())));
-                    Ok(connection_data(
-                        &app,
-                        Authentication::Viewer(viewer),
-                        client,
-                    ))
-                }
-                _ => {
-                    let _ = decision.set(None);
-                    Err::<Data, _>(async_graphql::Error::new("Forbidden"))
-                }
+    let mut protocol_stream = GraphQLWebSocket::new(
+        Bounded {
+            schema: state.schema.clone(),
+            persisted: state.persisted.clone(),
+        },
+        input,
+        protocol,
+    )
+    .on_connection_init(move |payload| async move {
+        let header = authorization(&payload);
+        let authentication = match &header {
+            Some(header) => app.authenticator().authenticate(Some(header)).await,
+            None => Authentication::Anonymous,
+        };
+        match (header, authentication) {
+            (Some(header), Authentication::Viewer(viewer)) => {
+                let _ = decision.set(Some((header, viewer.user_id())));
+                Ok(connection_data(
+                    &app,
+                    Authentication::Viewer(viewer),
+                    client,
+                ))
             }
-        });
+            _ => {
+                let _ = decision.set(None);
+                Err::<Data, _>(async_graphql::Error::new("Forbidden"))
+            }
+        }
+    });
 
     let init_deadline = tokio::time::sleep(INIT_WAIT);
     tokio::pin!(init_deadline);
@@ -235,10 +246,14 @@ async fn serve(
     let _ = sink.close().await;
 }
 
-/// The schema as a socket runs it: only documents within the limits, and persisted ones
-/// no larger than HTTP lets into the shared cache.
+/// The schema as a socket runs it: each operation prepared as over HTTP (the same limits,
+/// the same syntax errors, persisted documents no larger than HTTP lets into the shared
+/// cache), and every response in its wire form.
 #[derive(Clone)]
-struct Bounded(TaskqlSchema);
+struct Bounded {
+    schema: TaskqlSchema,
+    persisted: LruCacheStorage,
+}
 
 impl Executor for Bounded {
     async fn execute(&self, request: Request) -> GraphQLResponse {
@@ -250,28 +265,22 @@ impl Executor for Bounded {
 
     fn execute_stream(
         &self,
-        mut request: Request,
+        request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, GraphQLResponse> {
-        if let Some(message) = super::graphql::persisted_too_large(&request) {
-            let error = request_error(message, "BAD_USER_INPUT");
-            return stream::once(future::ready(GraphQLResponse::from_errors(vec![error]))).boxed();
-        }
-        let checked = check_source(&request.query).and_then(|()| {
-            // A document that does not parse is the schema's to report.
-            match request.parsed_query() {
-                Ok(document) => check_document(document).map(drop),
-                Err(_) => Ok(()),
-            }
-        });
-        match checked {
-            Ok(()) => self
-                .0
-                .execute_stream_with_session_data(request, session_data.unwrap_or_default()),
-            Err(error) => {
-                stream::once(future::ready(GraphQLResponse::from_errors(vec![error]))).boxed()
-            }
-        }
+        let schema = self.schema.clone();
+        let persisted = self.persisted.clone();
+        let session_data = session_data.unwrap_or_default();
+        stream::once(async move { prepare(&persisted, request, false).await })
+            .flat_map(move |prepared| match prepared {
+                Ok(Prepared::Run { request, .. }) => schema
+                    .execute_stream_with_session_data(*request, Arc::clone(&session_data))
+                    .boxed(),
+                Ok(Prepared::Answer(response)) => stream::once(future::ready(*response)).boxed(),
+                Err(refusal) => stream::once(future::ready(refusal.into_graphql())).boxed(),
+            })
+            .map(to_wire)
+            .boxed()
     }
 }
 

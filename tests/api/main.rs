@@ -12,6 +12,8 @@ mod schema;
 mod security;
 mod sessions;
 mod shared_limits;
+mod socket_errors;
+mod socket_protocol;
 mod subscriptions;
 mod tasks;
 mod throttle;

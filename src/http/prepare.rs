@@ -1,0 +1,140 @@
+//! Request preparation, shared by HTTP and the subscription socket: before anything runs,
+//! an operation has a document within the [limits](crate::graphql::limits) that parses
+//! (its syntax errors reported without the parser's internals), or a known
+//! persisted-query hash.
+
+use async_graphql::extensions::apollo_persisted_queries::{CacheStorage, LruCacheStorage};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::{Request, Response, ServerError};
+use axum::http::StatusCode;
+
+use super::refusal::Refusal;
+use crate::error::{ErrorCode, request_error};
+use crate::graphql::limits::{check_document, check_source};
+
+/// Largest document kept as a persisted query: the cache holds parsed documents, which
+/// are many times larger than their source.
+const MAX_PERSISTED_QUERY_BYTES: usize = 8 * 1024;
+
+/// Why `request` may not run: it asks to keep a document larger than the persisted-query
+/// cache takes. Checked over HTTP and WebSocket alike, since both fill the one cache.
+fn persisted_too_large(request: &Request) -> Option<String> {
+    (request.extensions.contains_key("persistedQuery")
+        && request.query.len() > MAX_PERSISTED_QUERY_BYTES)
+        .then(|| {
+            format!(
+                "Persisted documents are limited to {MAX_PERSISTED_QUERY_BYTES} bytes; send larger ones without `persistedQuery`."
+            )
+        })
+}
+
+/// One checked operation: run it, or answer without running anything.
+pub(super) enum Prepared {
+    /// Checked: run it.
+    Run {
+        request: Box<Request>,
+        /// Authentication mutations in its document (0 or 1).
+        auth_mutations: usize,
+    },
+    /// Answered without running anything.
+    Answer(Box<Response>),
+}
+
+impl Prepared {
+    fn answer(error: ServerError) -> Self {
+        Prepared::Answer(Box::new(Response::from_errors(vec![error])))
+    }
+}
+
+/// Checks one operation before anything runs: a document is present (or a known
+/// persisted-query hash), it stays within the [limits](crate::graphql::limits), it parses,
+/// and GET carries queries only.
+pub(super) async fn prepare(
+    persisted: &LruCacheStorage,
+    mut request: Request,
+    queries_only: bool,
+) -> Result<Prepared, Refusal> {
+    if request.query.trim().is_empty() {
+        let hash = match request.extensions.get("persistedQuery") {
+            Some(async_graphql::Value::Object(persisted)) => match persisted.get("sha256Hash") {
+                Some(async_graphql::Value::String(hash)) => Some(hash.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        match hash {
+            None => {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "The request carries no GraphQL document: put one in `query`.",
+                ));
+            }
+            Some(hash) => match persisted.get(hash).await {
+                Some(document) => request.set_parsed_query(document),
+                // Answered here rather than by the extension, so that the document that
+                // runs is always one this function has checked (GET: queries only).
+                None => {
+                    return Ok(Prepared::answer(request_error(
+                        "PersistedQueryNotFound",
+                        ErrorCode::BadUserInput,
+                    )));
+                }
+            },
+        }
+    } else if let Some(message) = persisted_too_large(&request) {
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, message));
+    }
+    // A cached persisted document was checked when it was first sent; any other is
+    // checked here, before the parser sees it.
+    if !request.query.trim().is_empty()
+        && let Err(error) = check_source(&request.query)
+    {
+        return Ok(Prepared::answer(error));
+    }
+    let name = request.operation_name.clone();
+    let (operation, summary) = match request.parsed_query() {
+        Ok(document) => (
+            selected_operation(document, name.as_deref()),
+            check_document(document),
+        ),
+        Err(err) => {
+            // The parser's own message shows its internals; keep only where it failed.
+            let mut error = request_error(
+                "Syntax error: the document is not valid GraphQL.",
+                ErrorCode::BadUserInput,
+            );
+            error.locations = err.locations;
+            return Ok(Prepared::answer(error));
+        }
+    };
+    let summary = match summary {
+        Ok(summary) => summary,
+        Err(error) => return Ok(Prepared::answer(error)),
+    };
+    if queries_only && operation.is_some_and(|ty| ty != OperationType::Query) {
+        return Err(Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Only queries may be sent with GET; send mutations with POST.",
+        ));
+    }
+    Ok(Prepared::Run {
+        request: Box::new(request),
+        auth_mutations: summary.auth_mutations,
+    })
+}
+
+/// The type of the operation the request selects; `None` when the name matches none
+/// (execution then reports it).
+fn selected_operation(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) => {
+            // Ambiguous without a name; refuse by the strictest type present.
+            ops.values()
+                .map(|op| op.node.ty)
+                .find(|ty| *ty != OperationType::Query)
+                .or(Some(OperationType::Query))
+        }
+    }
+}
