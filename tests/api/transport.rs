@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::helpers::documents::{ME, TASK_COUNT, TYPENAME};
 use crate::helpers::{TestApp, code, message, spawn_app, spawn_app_with};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -25,7 +26,7 @@ fn content_type(response: &reqwest::Response) -> String {
 #[tokio::test]
 async fn responses_are_graphql_response_json_when_accepted_and_json_otherwise() {
     let app = spawn_app().await;
-    let ok = json!({ "query": "{ __typename }" });
+    let ok = json!({ "query": TYPENAME });
     for (accept, want) in [
         (None, "application/json"),
         (Some("application/json"), "application/json"),
@@ -59,12 +60,7 @@ async fn responses_are_graphql_response_json_when_accepted_and_json_otherwise() 
         assert_eq!(response.status(), 200, "{document}");
     }
     // A field error is an executed operation: 200 either way.
-    let response = post_accepting(
-        &app,
-        Some(GRAPHQL_RESPONSE),
-        json!({ "query": "{ me { id } }" }),
-    )
-    .await;
+    let response = post_accepting(&app, Some(GRAPHQL_RESPONSE), json!({ "query": ME })).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(code(&body), "UNAUTHENTICATED");
@@ -134,7 +130,7 @@ async fn cors_allows_localhost_in_development_and_only_configured_origins_otherw
         .post(development.graphql_url())
         .header("Origin", "http://localhost:5173")
         .bearer_auth("not-a-token")
-        .json(&json!({ "query": "{ __typename }" }))
+        .json(&json!({ "query": TYPENAME }))
         .send()
         .await
         .unwrap();
@@ -283,9 +279,7 @@ async fn automatic_persisted_queries_register_by_post_and_run_by_hash() {
         .await
         .unwrap();
     assert_eq!(response.status(), 405);
-    let body = app
-        .gql(Some(&user.token), "{ tasks { totalCount } }", json!({}))
-        .await;
+    let body = app.gql(Some(&user.token), TASK_COUNT, json!({})).await;
     assert_eq!(body["data"]["tasks"]["totalCount"], 2);
 
     // A hash nobody registered yet is answered before anything could run, even by GET.
@@ -332,7 +326,7 @@ async fn batches_run_when_enabled_and_stay_within_their_bound() {
         .bearer_auth(&user.token)
         .json(&json!([
             { "query": "mutation { createTask(input: { title: \"one\" }) { title } }" },
-            { "query": "{ tasks { totalCount } }" },
+            { "query": TASK_COUNT },
             { "query": "{ nope }" },
         ]))
         .send()
@@ -344,11 +338,11 @@ async fn batches_run_when_enabled_and_stay_within_their_bound() {
     assert_eq!(body[1]["data"]["tasks"]["totalCount"], 1);
     assert_eq!(code(&body[2]), "BAD_USER_INPUT");
 
-    let four = Value::Array(vec![json!({ "query": "{ __typename }" }); 4]);
+    let four = Value::Array(vec![json!({ "query": TYPENAME }); 4]);
     for (batch, rule) in [
         (four, "1 to 3"),
         (json!([]), "1 to 3"),
-        (json!([{ "query": "{ __typename }" }, 42]), "JSON array"),
+        (json!([{ "query": TYPENAME }, 42]), "JSON array"),
         (json!([{ "query": "" }]), "no GraphQL document"),
     ] {
         let response = app
@@ -376,8 +370,6 @@ async fn batches_run_when_enabled_and_stay_within_their_bound() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
-    let body = app
-        .gql(Some(&user.token), "{ tasks { totalCount } }", json!({}))
-        .await;
+    let body = app.gql(Some(&user.token), TASK_COUNT, json!({})).await;
     assert_eq!(body["data"]["tasks"]["totalCount"], 1);
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, code, message, spawn_app, spawn_app_with};
+use crate::helpers::documents::{LOGIN, TYPENAME};
+use crate::helpers::{PASSWORD, Socket, TestApp, code, message, spawn_app, spawn_app_with};
 
 /// POSTs `body` as JSON; returns the status and the JSON answer. Bounded in time, so a
 /// bomb that hangs the server fails the probe instead of hanging it.
@@ -34,7 +35,7 @@ async fn assert_refused(app: &TestApp, token: Option<&str>, query: &str, expecte
     assert!(message(&body).contains(expected), "{body}");
     assert!(body["data"].is_null(), "nothing ran: {body}");
     assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{body}");
-    let (status, alive) = send(app, None, &json!({ "query": "{ __typename }" })).await;
+    let (status, alive) = send(app, None, &json!({ "query": TYPENAME })).await;
     assert_eq!(
         (status, &alive["data"]["__typename"]),
         (200, &json!("Query"))
@@ -230,7 +231,7 @@ async fn probe_batch_bomb() {
     assert_eq!(app.count("tasks").await, 1);
 
     let off = spawn_app().await;
-    let batch = json!(vec![json!({ "query": "{ __typename }" }); 1_000]);
+    let batch = json!(vec![json!({ "query": TYPENAME }); 1_000]);
     let (status, body) = send(&off, None, &batch).await;
     assert_eq!(status, 400);
     assert!(
@@ -319,7 +320,7 @@ async fn probe_authentication_mutations_mixed_and_hidden_in_fragments() {
 async fn probe_authentication_mutations_across_a_batch() {
     let app = app_with_victim(&[("GRAPHQL_MAX_BATCH", "10")]).await;
     let login = json!({
-        "query": "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
+        "query": LOGIN,
         "variables": { "input": login_input() },
     });
     let (status, body) = send(&app, None, &json!(vec![login.clone(); 10])).await;
@@ -331,7 +332,7 @@ async fn probe_authentication_mutations_across_a_batch() {
     );
     assert_eq!(app.count("sessions").await, 0);
     // One per batch is fine.
-    let (status, body) = send(&app, None, &json!([login, { "query": "{ __typename }" }])).await;
+    let (status, body) = send(&app, None, &json!([login, { "query": TYPENAME }])).await;
     assert_eq!(status, 200);
     assert!(
         body[0]["data"]["login"]["accessToken"].is_string(),
@@ -381,13 +382,9 @@ async fn probe_bombs_by_get_are_refused_the_same_way() {
 
 #[tokio::test]
 async fn probe_bombs_over_a_socket_are_refused_the_same_way() {
-    use crate::subscriptions as ws;
     let app = spawn_app().await;
     let user = app.user("socketeer").await;
-    let mut socket = ws::open(&app, "graphql-transport-ws").await;
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", user.token) } });
-    ws::send(&mut socket, init).await;
-    assert_eq!(ws::receive(&mut socket).await["type"], "connection_ack");
+    let mut socket = Socket::authenticated(&app, &user.token).await;
     let aliases: String = (0..31).map(|i| format!("a{i}: kind ")).collect();
     let bombs = [
         (
@@ -405,9 +402,8 @@ async fn probe_bombs_over_a_socket_are_refused_the_same_way() {
     ];
     for (id, (query, expected)) in bombs.iter().enumerate() {
         let id = id.to_string();
-        let subscribe = json!({ "id": id, "type": "subscribe", "payload": { "query": query } });
-        ws::send(&mut socket, subscribe).await;
-        let answer = ws::receive(&mut socket).await;
+        socket.subscribe(&id, json!({ "query": query })).await;
+        let answer = socket.receive().await;
         assert_eq!(
             (&answer["type"], &answer["id"]),
             (&json!("next"), &json!(id)),
@@ -415,7 +411,7 @@ async fn probe_bombs_over_a_socket_are_refused_the_same_way() {
         );
         assert_eq!(code(&answer["payload"]), "BAD_USER_INPUT");
         assert!(message(&answer["payload"]).contains(expected), "{answer}");
-        assert_eq!(ws::receive(&mut socket).await["type"], "complete");
+        assert_eq!(socket.receive().await["type"], "complete");
     }
 }
 

@@ -5,8 +5,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{GENERIC_LOGIN_FAILURE, assert_refresh_refused, b64_json, refresh, unb64_json};
-use crate::helpers::{PASSWORD, TestApp, code, message, spawn_app};
+use crate::helpers::documents::{
+    CHANGE_PASSWORD, DELETE_ACCOUNT, DELETE_TASK, LOGOUT, REVOKE_SESSION, TASK,
+};
+use crate::helpers::{
+    GENERIC_LOGIN_FAILURE, PASSWORD, TestApp, assert_refresh_refused, b64_json, code, message,
+    refresh, spawn_app, unb64_json,
+};
 
 const CREATE: &str =
     "mutation($input: CreateTaskInput!) { createTask(input: $input) { id title description } }";
@@ -17,8 +22,6 @@ const SEARCH: &str =
 const PAGE_AFTER: &str = "query($after: String, $order: [TaskOrder!]) { tasks(after: $after, orderBy: $order) { totalCount nodes { title } } }";
 const PAGE_BEFORE: &str = "query($before: String) { tasks(before: $before) { totalCount } }";
 const STRENGTH: &str = "query($p: String!, $u: String, $e: String) { passwordStrength(password: $p, username: $u, email: $e) { acceptable reasons } }";
-const CHANGE: &str =
-    "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
 
 /// Asserts an error with `code` whose message contains `rule`, and no data.
 fn assert_error(body: &Value, expected: &str, rule: &str, case: &str) {
@@ -151,16 +154,12 @@ async fn probe_nul_bytes_in_every_string_argument() {
     }
     let body = app.gql(token, PAGE_BEFORE, json!({ "before": nul })).await;
     assert_error(&body, "BAD_USER_INPUT", "`before`", "before");
-    for query in [super::TASK, "mutation($id: ID!) { deleteTask(id: $id) }"] {
+    for query in [TASK, DELETE_TASK] {
         let body = app.gql(token, query, json!({ "id": nul })).await;
         assert_error(&body, "BAD_USER_INPUT", "`id`", "id");
     }
     let body = app
-        .gql(
-            token,
-            "mutation($id: ID!) { revokeSession(id: $id) }",
-            json!({ "id": "\u{0}" }),
-        )
+        .gql(token, REVOKE_SESSION, json!({ "id": "\u{0}" }))
         .await;
     assert_error(&body, "BAD_USER_INPUT", "`id`", "session id");
 
@@ -200,18 +199,12 @@ async fn probe_nul_bytes_in_every_string_argument() {
         &refresh(&app, &format!("tqr_{}", "\u{0}".repeat(43))).await,
         "nul",
     );
-    let body = app
-        .gql(
-            None,
-            "mutation($t: String!) { logout(refreshToken: $t) }",
-            json!({ "t": "\u{0}" }),
-        )
-        .await;
+    let body = app.gql(None, LOGOUT, json!({ "t": "\u{0}" })).await;
     assert_eq!(body["data"]["logout"], false, "{body}");
     let body = app
         .gql(
             token,
-            CHANGE,
+            CHANGE_PASSWORD,
             json!({ "c": "\u{0}", "n": "violet harbor lantern 42" }),
         )
         .await;
@@ -222,11 +215,7 @@ async fn probe_nul_bytes_in_every_string_argument() {
         "current",
     );
     let body = app
-        .gql(
-            token,
-            "mutation($p: String!) { deleteAccount(password: $p) }",
-            json!({ "p": "\u{0}" }),
-        )
+        .gql(token, DELETE_ACCOUNT, json!({ "p": "\u{0}" }))
         .await;
     assert_error(&body, "BAD_USER_INPUT", "`password` is incorrect", "delete");
     assert_eq!(app.count("users").await, 1);
@@ -291,7 +280,7 @@ async fn probe_very_long_values_in_every_string_argument() {
     assert_error(&body, "BAD_USER_INPUT", "`after`", "after");
     let body = app.gql(token, PAGE_BEFORE, json!({ "before": long })).await;
     assert_error(&body, "BAD_USER_INPUT", "`before`", "before");
-    let body = app.gql(token, super::TASK, json!({ "id": long })).await;
+    let body = app.gql(token, TASK, json!({ "id": long })).await;
     assert_error(&body, "BAD_USER_INPUT", "`id`", "id");
 
     let body = app.register(&long, "long@example.com", PASSWORD).await;
@@ -318,7 +307,7 @@ async fn probe_very_long_values_in_every_string_argument() {
     );
     assert_refresh_refused(&refresh(&app, &long).await, "long refresh token");
     let body = app
-        .gql(token, CHANGE, json!({ "c": PASSWORD, "n": long }))
+        .gql(token, CHANGE_PASSWORD, json!({ "c": PASSWORD, "n": long }))
         .await;
     assert_error(&body, "BAD_USER_INPUT", "8 to 128", "new password");
 
@@ -351,7 +340,7 @@ async fn probe_odd_unicode_round_trips_exactly_and_searches_literally() {
         assert_eq!(task["title"], value);
         assert_eq!(task["description"], value);
         assert_eq!(
-            super::task_as(&app, &user.token, task["id"].as_str().unwrap()).await["title"],
+            app.task_as(&user.token, task["id"].as_str().unwrap()).await["title"],
             value
         );
     }

@@ -5,15 +5,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{task_as, works};
-use crate::helpers::{code, spawn_app, spawn_app_with};
-
-const CREATE: &str = "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }";
+use crate::helpers::documents::{CREATE_TASK, TYPENAME};
+use crate::helpers::{code, spawn_app, spawn_app_with, works};
 
 /// A createTask request body padded to about `bytes` bytes.
 fn padded_mutation(bytes: usize) -> String {
     json!({
-        "query": CREATE,
+        "query": CREATE_TASK,
         "variables": { "input": { "title": "smuggled" }, "pad": "x".repeat(bytes) },
     })
     .to_string()
@@ -91,8 +89,8 @@ async fn probe_a_body_that_never_finishes_is_cut_off_at_the_deadline() {
     let address = app.address.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
     // A mutation whose body stops a few bytes short of its declared length.
-    let body =
-        json!({ "query": CREATE, "variables": { "input": { "title": "held open" } } }).to_string();
+    let body = json!({ "query": CREATE_TASK, "variables": { "input": { "title": "held open" } } })
+        .to_string();
     let head = format!(
         "POST /graphql HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
         user.token,
@@ -151,7 +149,7 @@ async fn probe_cross_site_content_types_with_a_token_attached_run_nothing() {
             .unwrap();
         assert_eq!(response.status(), 415, "{content_type:?}");
     }
-    assert_eq!(task_as(&app, &user.token, id).await["title"], "keep");
+    assert_eq!(app.task_as(&user.token, id).await["title"], "keep");
 }
 
 #[tokio::test]
@@ -189,7 +187,7 @@ async fn probe_mutations_by_other_methods_run_nothing() {
             .unwrap();
         assert_eq!(response.status(), 405, "{method}");
     }
-    assert_eq!(task_as(&app, &user.token, id).await["title"], "keep");
+    assert_eq!(app.task_as(&user.token, id).await["title"], "keep");
 }
 
 #[tokio::test]
@@ -230,7 +228,7 @@ async fn probe_cors_lookalike_origins_are_not_allowed() {
             .client
             .get(app.graphql_url())
             .header("Origin", origin)
-            .query(&[("query", "{ __typename }")])
+            .query(&[("query", TYPENAME)])
             .send()
             .await
             .unwrap();
@@ -258,7 +256,7 @@ async fn probe_huge_headers_are_refused_and_the_server_keeps_serving() {
         .client
         .post(app.graphql_url())
         .header("x-junk", "j".repeat(1024 * 1024))
-        .json(&json!({ "query": "{ __typename }" }))
+        .json(&json!({ "query": TYPENAME }))
         .send()
         .await;
     match response {
@@ -268,7 +266,7 @@ async fn probe_huge_headers_are_refused_and_the_server_keeps_serving() {
     let mut request = app
         .client
         .post(app.graphql_url())
-        .json(&json!({ "query": "{ __typename }" }));
+        .json(&json!({ "query": TYPENAME }));
     for i in 0..500 {
         request = request.header(format!("x-many-{i}"), "v");
     }
