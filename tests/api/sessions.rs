@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::documents::{
-    CHANGE_PASSWORD, DELETE_ACCOUNT, LOGOUT, LOGOUT_ALL, ME, REFRESH, REVOKE_SESSION,
+    CHANGE_PASSWORD, DELETE_ACCOUNT, LOGIN_FULL, LOGOUT, LOGOUT_ALL, ME, REFRESH, REVOKE_SESSION,
 };
 use crate::helpers::{
     PASSWORD, SECRET, TestApp, claims_of, code, message, refresh, refreshed, spawn_app,
@@ -164,19 +164,15 @@ async fn sessions_lists_live_sessions_marking_the_current_one_and_no_secrets() {
     let app = spawn_app().await;
     let user = app.user("hana").await;
     let phone = app
-        .client
-        .post(app.graphql_url())
+        .request()
         .header("user-agent", "TaskqlPhone/1.0 \t(odd)")
-        .json(&json!({
-            "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
-            "variables": { "i": { "username": "hana", "password": PASSWORD } },
-        }))
+        .operation(
+            LOGIN_FULL,
+            json!({ "input": { "username": "hana", "password": PASSWORD } }),
+        )
         .send()
         .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+        .body;
     let phone_refresh = phone["data"]["login"]["refreshToken"].as_str().unwrap();
 
     let body = app.gql(Some(&user.token), SESSIONS, json!({})).await;
@@ -511,12 +507,7 @@ async fn eddsa_tokens_verify_with_the_published_jwks_as_an_outside_service_would
     let user = app.user("oscar").await;
     assert!(works(&app, &user.token).await);
 
-    let reply = app
-        .request()
-        .method(reqwest::Method::GET)
-        .path("/.well-known/jwks.json")
-        .send()
-        .await;
+    let reply = app.request().get("/.well-known/jwks.json").send().await;
     assert_eq!(reply.status, 200);
     let jwks: JwkSet = serde_json::from_value(reply.body).unwrap();
     let header = jsonwebtoken::decode_header(&user.token).unwrap();
@@ -582,15 +573,12 @@ async fn eddsa_tokens_verify_with_the_published_jwks_as_an_outside_service_would
 
     // Without an Ed25519 key the set is empty: nothing secret is ever published.
     let plain = spawn_app().await;
-    let jwks: Value = plain
-        .client
-        .get(format!("{}/.well-known/jwks.json", plain.address))
+    let jwks = plain
+        .request()
+        .get("/.well-known/jwks.json")
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
     assert_eq!(jwks, json!({ "keys": [] }));
 }
 

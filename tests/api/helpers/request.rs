@@ -1,5 +1,7 @@
 //! The one HTTP request builder and the typed reply every test reads.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
@@ -27,6 +29,7 @@ pub struct Request<'a> {
     query: Vec<(String, String)>,
     headers: Vec<(String, HeaderValue)>,
     body: Body,
+    timeout: Option<Duration>,
 }
 
 impl TestApp {
@@ -39,6 +42,7 @@ impl TestApp {
             query: Vec::new(),
             headers: Vec::new(),
             body: Body::Empty,
+            timeout: None,
         }
     }
 
@@ -49,6 +53,20 @@ impl TestApp {
             request = request.token(token);
         }
         request.send().await
+    }
+
+    /// A CORS preflight for a POST carrying a token, from `origin`.
+    pub async fn preflight(&self, origin: &str) -> Reply {
+        self.request()
+            .method(Method::OPTIONS)
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "content-type,authorization",
+            )
+            .send()
+            .await
     }
 
     /// POSTs one operation, asserts a 200 and returns the JSON body.
@@ -142,10 +160,19 @@ impl Request<'_> {
         self
     }
 
+    /// Fails the test when the whole exchange takes longer than `limit`.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
     /// Sends the request and reads the whole reply.
     pub async fn send(self) -> Reply {
         let url = format!("{}{}", self.app.address, self.path);
         let mut request = self.app.client.request(self.method, url);
+        if let Some(limit) = self.timeout {
+            request = request.timeout(limit);
+        }
         if !self.query.is_empty() {
             request = request.query(&self.query);
         }

@@ -22,7 +22,8 @@ pub struct TestApp {
     /// The argon2 hashes and verifications the server has run.
     pub hashing: HashingWork,
     pub database_url: String,
-    pub client: reqwest::Client,
+    /// Used only through [`TestApp::request`].
+    pub(super) client: reqwest::Client,
     _dir: TempDir,
     /// The PostgreSQL server URL and the database created for this test.
     postgres: Option<(String, String)>,
@@ -137,11 +138,6 @@ impl TestApp {
             "{}/graphql/ws",
             self.address.replacen("http://", "ws://", 1)
         )
-    }
-
-    /// The GraphQL endpoint.
-    pub fn graphql_url(&self) -> String {
-        format!("{}/graphql", self.address)
     }
 
     /// A direct connection to the test's database, for checks no API offers.

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::helpers::documents::{
-    CHANGE_PASSWORD, DELETE_ACCOUNT, DELETE_TASK, LOGOUT, REVOKE_SESSION, TASK,
+    CHANGE_PASSWORD, DELETE_ACCOUNT, DELETE_TASK, LOGIN, LOGOUT, REVOKE_SESSION, TASK,
 };
 use crate::helpers::{
-    GENERIC_LOGIN_FAILURE, PASSWORD, TestApp, assert_refresh_refused, b64_json, code, message,
-    refresh, spawn_app, unb64_json,
+    GENERIC_LOGIN_FAILURE, JSON, PASSWORD, TestApp, assert_refresh_refused, b64_json, code,
+    message, refresh, spawn_app, unb64_json,
 };
 
 const CREATE: &str =
@@ -368,18 +368,9 @@ async fn probe_lone_surrogate_escapes_create_nothing() {
         let raw = format!(
             r#"{{"query":"mutation($i: CreateTaskInput!) {{ createTask(input: $i) {{ id }} }}","variables":{{"i":{{"title":"x{escape}y"}}}}}}"#
         );
-        let response = app
-            .client
-            .post(app.graphql_url())
-            .bearer_auth(&user.token)
-            .header("content-type", "application/json")
-            .body(raw)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 400, "{escape}");
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(code(&body), "BAD_USER_INPUT", "{escape}");
+        let reply = app.request().token(&user.token).raw(JSON, raw).send().await;
+        assert_eq!(reply.status, 400, "{escape}");
+        assert_eq!(reply.code(), "BAD_USER_INPUT", "{escape}");
         // In a GraphQL string literal inside the document.
         let document =
             format!(r#"mutation {{ createTask(input: {{ title: "x{escape}y" }}) {{ id }} }}"#);
@@ -618,22 +609,18 @@ async fn probe_extreme_due_times_store_and_page_without_error() {
 async fn probe_hostile_user_agents_are_recorded_harmlessly() {
     let app = spawn_app().await;
     app.user("noah").await;
-    let login = |agent: reqwest::header::HeaderValue| {
+    let login = |agent: Vec<u8>| {
         let app = &app;
         async move {
-            app.client
-                .post(app.graphql_url())
-                .header("user-agent", agent)
-                .json(&json!({
-                    "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-                    "variables": { "i": { "username": "noah", "password": PASSWORD } },
-                }))
+            app.request()
+                .header_bytes("user-agent", &agent)
+                .operation(
+                    LOGIN,
+                    json!({ "input": { "username": "noah", "password": PASSWORD } }),
+                )
                 .send()
                 .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()["data"]["login"]["accessToken"]
+                .body["data"]["login"]["accessToken"]
                 .as_str()
                 .unwrap_or_else(|| panic!("login failed"))
                 .to_owned()
@@ -641,15 +628,12 @@ async fn probe_hostile_user_agents_are_recorded_harmlessly() {
     };
     let cases = [
         (
-            reqwest::header::HeaderValue::from_str(&"<script>".repeat(2000)).unwrap(),
+            "<script>".repeat(2000).into_bytes(),
             Some("<script>".repeat(32)),
         ),
+        (b"agent \xff\xfe".to_vec(), None),
         (
-            reqwest::header::HeaderValue::from_bytes(b"agent \xff\xfe").unwrap(),
-            None,
-        ),
-        (
-            reqwest::header::HeaderValue::from_static("'); DROP TABLE sessions; --"),
+            b"'); DROP TABLE sessions; --".to_vec(),
             Some("'); DROP TABLE sessions; --".to_owned()),
         ),
     ];

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::documents::{LOGOUT, TASK_ID};
-use crate::helpers::{PASSWORD, TestApp, code, message, refresh, spawn_app, unb64_json};
+use crate::helpers::{JSON, PASSWORD, TestApp, code, message, refresh, spawn_app, unb64_json};
 
 /// Fragments that would show the server's internals.
 const INTERNALS: &[&str] = &[
@@ -72,16 +72,12 @@ fn assert_contract_codes(body: &Value, case: &str) {
 }
 
 async fn raw_post(app: &TestApp, token: Option<&str>, body: String) -> (u16, String) {
-    let mut request = app
-        .client
-        .post(app.graphql_url())
-        .header("content-type", "application/json")
-        .body(body);
+    let mut request = app.request().raw(JSON, body);
     if let Some(token) = token {
-        request = request.bearer_auth(token);
+        request = request.token(token);
     }
-    let response = request.send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    let reply = request.send().await;
+    (reply.status, reply.text)
 }
 
 #[tokio::test]
@@ -288,17 +284,11 @@ async fn probe_stray_routes_and_methods_show_no_internals() {
         (reqwest::Method::GET, "/graphql/ws", 400),
     ];
     for (method, path, status) in cases {
-        let response = app
-            .client
-            .request(method.clone(), format!("{}{path}", app.address))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        let reply = app.request().method(method.clone()).path(path).send().await;
+        assert_eq!(reply.status, status, "{method} {path}");
         for header in ["server", "x-powered-by"] {
-            assert!(response.headers().get(header).is_none(), "{header}");
+            assert_eq!(reply.header(header), None, "{header}");
         }
-        let text = response.text().await.unwrap();
-        assert_no_internals(&text, path);
+        assert_no_internals(&reply.text, path);
     }
 }

@@ -334,24 +334,18 @@ async fn probe_malformed_authorization_headers() {
     let mut bytes = b"Bearer ".to_vec();
     bytes.extend_from_slice(token.as_bytes());
     bytes.extend_from_slice(&[0xff, 0xfe]);
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header(
-            "authorization",
-            reqwest::header::HeaderValue::from_bytes(&bytes).unwrap(),
-        )
-        .json(&json!({ "query": ME }))
+    let reply = app
+        .request()
+        .header_bytes("authorization", &bytes)
+        .operation(ME, json!({}))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+        .await;
+    assert_eq!(reply.status, 200);
     assert_eq!(
-        response.headers()["www-authenticate"],
-        r#"Bearer error="invalid_token""#
+        reply.www_authenticate.as_deref(),
+        Some(r#"Bearer error="invalid_token""#)
     );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(code(&body), "UNAUTHENTICATED");
+    assert_eq!(reply.code(), "UNAUTHENTICATED");
 }
 
 #[tokio::test]
