@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use crate::helpers::documents::REGISTER;
 use crate::helpers::{
-    PASSWORD, Reply, assert_rate_limited, code, parallel_guesses, register_input, spawn_app_with,
+    PASSWORD, Reply, TestApp, assert_rate_limited, code, parallel_guesses, register_input,
+    spawn_app_with,
 };
 
 /// The Redis server to test against, or `None` (after saying so) when none is configured.
@@ -25,6 +26,17 @@ fn redis_url(test: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// Two replicas on one database sharing `redis` under a key prefix no other test uses,
+/// configured with `vars` too.
+async fn replicas(redis: &str, vars: &[(&str, &str)]) -> (TestApp, TestApp) {
+    let prefix = unique_prefix();
+    let mut all = vec![("REDIS_URL", redis), ("REDIS_KEY_PREFIX", prefix.as_str())];
+    all.extend_from_slice(vars);
+    let a = spawn_app_with(&all).await;
+    let b = a.replica(&all).await;
+    (a, b)
 }
 
 /// A key prefix no other test uses.
@@ -48,11 +60,7 @@ async fn replicas_sharing_redis_share_login_and_register_limits() {
     let a = spawn_app_with(&vars).await;
     let b = a.replica(&vars).await;
     for (app, name) in [(&a, "ann"), (&b, "ben"), (&a, "cat")] {
-        let Reply { status, body, .. } = app
-            .post_via(None, None, REGISTER, register_input(name))
-            .await;
-        assert_eq!(status, 200, "{body}");
-        assert!(body["data"]["register"]["id"].is_string(), "{body}");
+        app.registered(name).await;
     }
     // b has registered one account itself, but the three together spent the budget.
     assert_rate_limited(
@@ -147,17 +155,16 @@ async fn while_redis_is_away_local_limits_apply_and_shared_ones_return_with_it()
         return;
     };
     let proxy = Proxy::start(&redis).await;
-    let prefix = unique_prefix();
-    let vars = [
-        ("REDIS_URL", proxy.url.as_str()),
-        ("REDIS_KEY_PREFIX", prefix.as_str()),
-        ("REDIS_TIMEOUT_MS", "200"),
-        ("REGISTER_RATE_LIMIT", "2/hour"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "2"),
-    ];
-    let a = spawn_app_with(&vars).await;
-    let b = a.replica(&vars).await;
+    let (a, b) = replicas(
+        &proxy.url,
+        &[
+            ("REDIS_TIMEOUT_MS", "200"),
+            ("REGISTER_RATE_LIMIT", "2/hour"),
+            ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
+            ("LOGIN_ADDRESS_FREE_FAILURES", "2"),
+        ],
+    )
+    .await;
     for (app, name) in [(&a, "eve"), (&b, "fay")] {
         let Reply { status, body, .. } = app
             .post_via(None, None, REGISTER, register_input(name))
@@ -223,14 +230,7 @@ async fn concurrent_requests_on_two_replicas_never_exceed_the_shared_budget() {
     else {
         return;
     };
-    let prefix = unique_prefix();
-    let vars = [
-        ("REDIS_URL", redis.as_str()),
-        ("REDIS_KEY_PREFIX", prefix.as_str()),
-        ("PASSWORD_STRENGTH_RATE_LIMIT", "7/minute"),
-    ];
-    let a = spawn_app_with(&vars).await;
-    let b = a.replica(&vars).await;
+    let (a, b) = replicas(&redis, &[("PASSWORD_STRENGTH_RATE_LIMIT", "7/minute")]).await;
     let query = "query($p: String!) { passwordStrength(password: $p) { score } }";
     let requests = (0..24).map(|i| {
         let app = if i % 2 == 0 { &a } else { &b };
@@ -260,11 +260,7 @@ async fn a_redis_that_accepts_and_never_answers_leaves_requests_to_local_limits(
     ])
     .await;
     let started = std::time::Instant::now();
-    let Reply { status, body, .. } = app
-        .post_via(None, None, REGISTER, register_input("joan"))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body["data"]["register"]["id"].is_string(), "{body}");
+    app.registered("joan").await;
     for _ in 0..3 {
         // Past the probe interval, so that a call waits on the silent server again.
         tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -286,15 +282,14 @@ async fn parallel_guesses_on_two_replicas_are_counted_before_any_is_verified() {
         return;
     };
     for (account_free, address_free, expected) in [("5", "1000", (5, 35)), ("1000", "4", (4, 36))] {
-        let prefix = unique_prefix();
-        let vars = [
-            ("REDIS_URL", redis.as_str()),
-            ("REDIS_KEY_PREFIX", prefix.as_str()),
-            ("LOGIN_ACCOUNT_FREE_FAILURES", account_free),
-            ("LOGIN_ADDRESS_FREE_FAILURES", address_free),
-        ];
-        let a = spawn_app_with(&vars).await;
-        let b = a.replica(&vars).await;
+        let (a, b) = replicas(
+            &redis,
+            &[
+                ("LOGIN_ACCOUNT_FREE_FAILURES", account_free),
+                ("LOGIN_ADDRESS_FREE_FAILURES", address_free),
+            ],
+        )
+        .await;
         a.registered("judy").await;
         let outcome = if account_free == "5" {
             parallel_guesses(&[&a, &b], 40, |_| "judy".into()).await
@@ -316,15 +311,14 @@ async fn a_client_that_signed_in_through_one_replica_is_known_to_the_others() {
     else {
         return;
     };
-    let prefix = unique_prefix();
-    let vars = [
-        ("REDIS_URL", redis.as_str()),
-        ("REDIS_KEY_PREFIX", prefix.as_str()),
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
-    ];
-    let a = spawn_app_with(&vars).await;
-    let b = a.replica(&vars).await;
+    let (a, b) = replicas(
+        &redis,
+        &[
+            ("TRUSTED_PROXIES", "127.0.0.1"),
+            ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
+        ],
+    )
+    .await;
     a.registered("owner").await;
     let (home, attacker, stranger) = ("192.0.2.10", "203.0.113.66", "198.51.100.5");
     let Reply { status, body, .. } = a.login_from(Some(home), "owner", PASSWORD).await;

@@ -36,6 +36,18 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A wrong guess at `username`'s password from `forwarded_for`, asserted to be an
+    /// ordinary failed login (not yet throttled).
+    pub async fn wrong_guess(&self, forwarded_for: Option<&str>, username: &str) {
+        assert_wrong_login(
+            &self
+                .login_from(forwarded_for, username, "guess one two")
+                .await,
+        );
+    }
+}
+
 /// Asserts a whole-request RATE_LIMITED refusal: 429, no data, and a `retryAfter` of at
 /// least a second that `Retry-After` repeats; returns those seconds.
 pub fn assert_rate_limited(reply: &Reply) -> u64 {

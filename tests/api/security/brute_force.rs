@@ -7,10 +7,21 @@ use serde_json::{Value, json};
 
 use crate::helpers::documents::{LOGIN, REGISTER};
 use crate::helpers::{
-    PASSWORD, Reply, assert_rate_limited, assert_signed_in, assert_wrong_login, code,
+    PASSWORD, Reply, TestApp, assert_rate_limited, assert_signed_in, assert_wrong_login, code,
     register_input, spawn_app, spawn_app_with,
 };
 const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }";
+
+/// An app behind a trusted proxy at 127.0.0.1 whose clients get three free failures each
+/// and whose accounts practically unlimited ones.
+async fn behind_a_proxy() -> TestApp {
+    spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
+        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
+    ])
+    .await
+}
 
 #[tokio::test]
 async fn probe_guessing_one_password_from_rotating_forwarded_addresses() {
@@ -18,10 +29,7 @@ async fn probe_guessing_one_password_from_rotating_forwarded_addresses() {
     app.registered("victim").await;
     for i in 0..3 {
         let forwarded = format!("198.51.100.{i}");
-        assert_wrong_login(
-            &app.login_from(Some(&forwarded), "victim", "guess one two")
-                .await,
-        );
+        app.wrong_guess(Some(&forwarded), "victim").await;
     }
     // The right password now waits too, from any claimed address.
     let refused = app
@@ -40,10 +48,7 @@ async fn probe_one_address_rotating_forwarded_for_across_accounts_gains_nothing(
     app.user("mallory").await;
     for (i, account) in ["amy", "bert", "cleo"].iter().enumerate() {
         let forwarded = format!("198.51.100.{i}, 10.0.0.{i}");
-        assert_wrong_login(
-            &app.login_from(Some(&forwarded), account, "guess one two")
-                .await,
-        );
+        app.wrong_guess(Some(&forwarded), account).await;
     }
     for forwarded in ["198.51.100.99", "::1", "127.0.0.2"] {
         assert_rate_limited(&app.login_from(Some(forwarded), "mallory", PASSWORD).await);
@@ -52,18 +57,10 @@ async fn probe_one_address_rotating_forwarded_for_across_accounts_gains_nothing(
 
 #[tokio::test]
 async fn probe_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
-    let app = spawn_app_with(&[
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
-    ])
-    .await;
+    let app = behind_a_proxy().await;
     app.user("honest").await;
     for account in ["amy", "bert", "cleo"] {
-        assert_wrong_login(
-            &app.login_from(Some("198.51.100.1"), account, "guess one two")
-                .await,
-        );
+        app.wrong_guess(Some("198.51.100.1"), account).await;
     }
     assert_rate_limited(
         &app.login_from(Some("198.51.100.1"), "honest", PASSWORD)
@@ -78,18 +75,10 @@ async fn probe_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget()
 
 #[tokio::test]
 async fn probe_a_spoofed_left_most_forwarded_entry_does_not_help() {
-    let app = spawn_app_with(&[
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
-    ])
-    .await;
+    let app = behind_a_proxy().await;
     app.user("target").await;
     for account in ["amy", "bert", "cleo"] {
-        assert_wrong_login(
-            &app.login_from(Some("198.51.100.1"), account, "guess one two")
-                .await,
-        );
+        app.wrong_guess(Some("198.51.100.1"), account).await;
     }
     // The proxy appends the real address; whatever the client wrote before it is ignored.
     for spoofed in [
@@ -103,18 +92,10 @@ async fn probe_a_spoofed_left_most_forwarded_entry_does_not_help() {
 
 #[tokio::test]
 async fn probe_non_ascii_bytes_in_forwarded_for_do_not_make_the_client_the_proxy() {
-    let app = spawn_app_with(&[
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
-    ])
-    .await;
+    let app = behind_a_proxy().await;
     app.user("target").await;
     for account in ["amy", "bert", "cleo"] {
-        assert_wrong_login(
-            &app.login_from(Some("198.51.100.1"), account, "guess one two")
-                .await,
-        );
+        app.wrong_guess(Some("198.51.100.1"), account).await;
     }
     // The client writes a non-ASCII entry; the proxy appends the real address after it.
     for forwarded in [&b"caf\xc3\xa9, 198.51.100.1"[..], b"\xff, 198.51.100.1"] {
@@ -133,19 +114,11 @@ async fn probe_non_ascii_bytes_in_forwarded_for_do_not_make_the_client_the_proxy
 
 #[tokio::test]
 async fn probe_rotating_addresses_within_one_ipv6_64_gains_nothing() {
-    let app = spawn_app_with(&[
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
-    ])
-    .await;
+    let app = behind_a_proxy().await;
     app.user("target").await;
     for (i, account) in ["amy", "bert", "cleo"].iter().enumerate() {
         let forwarded = format!("2001:db8:5:6::{:x}", i + 1);
-        assert_wrong_login(
-            &app.login_from(Some(&forwarded), account, "guess one two")
-                .await,
-        );
+        app.wrong_guess(Some(&forwarded), account).await;
     }
     for forwarded in ["2001:db8:5:6::99", "2001:db8:5:6:ffff:ffff:ffff:ffff"] {
         assert_rate_limited(&app.login_from(Some(forwarded), "target", PASSWORD).await);
@@ -167,10 +140,7 @@ async fn probe_many_forwarded_clients_against_one_account_hit_the_account_limit(
     app.user("popular").await;
     for i in 0..3 {
         let forwarded = format!("198.51.100.{i}");
-        assert_wrong_login(
-            &app.login_from(Some(&forwarded), "popular", "guess one two")
-                .await,
-        );
+        app.wrong_guess(Some(&forwarded), "popular").await;
     }
     assert_rate_limited(
         &app.login_from(Some("198.51.100.50"), "popular", PASSWORD)
@@ -189,10 +159,7 @@ async fn probe_locking_an_account_does_not_lock_out_the_clients_its_owner_signs_
     let (home, attacker, stranger) = ("192.0.2.10", "203.0.113.66", "198.51.100.5");
     assert_signed_in(&app.login_from(Some(home), "owner", PASSWORD).await);
     for _ in 0..3 {
-        assert_wrong_login(
-            &app.login_from(Some(attacker), "owner", "guess one two")
-                .await,
-        );
+        app.wrong_guess(Some(attacker), "owner").await;
     }
     // The account now waits for the attacker and for any client never seen signing in.
     assert_eq!(
@@ -223,8 +190,8 @@ async fn probe_a_throttled_unknown_account_answers_exactly_like_a_real_one() {
     .await;
     app.registered("realname").await;
     for _ in 0..2 {
-        assert_wrong_login(&app.login_from(None, "realname", "guess one two").await);
-        assert_wrong_login(&app.login_from(None, "nosuchname", "guess one two").await);
+        app.wrong_guess(None, "realname").await;
+        app.wrong_guess(None, "nosuchname").await;
     }
     let real = app.login_from(None, "realname", PASSWORD).await;
     let unknown = app.login_from(None, "nosuchname", PASSWORD).await;
@@ -251,7 +218,7 @@ async fn probe_the_longest_wait_ends_and_the_right_password_works_again() {
     ])
     .await;
     app.registered("patient").await;
-    assert_wrong_login(&app.login_from(None, "patient", "guess one two").await);
+    app.wrong_guess(None, "patient").await;
     assert_eq!(
         assert_rate_limited(&app.login_from(None, "patient", PASSWORD).await),
         1
