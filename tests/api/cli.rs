@@ -2,12 +2,12 @@
 
 use std::process::{Command, Output};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::documents::{
     CHANGE_PASSWORD, DELETE_ACCOUNT, LOGOUT, LOGOUT_ALL, ME, REVOKE_SESSION,
 };
-use crate::helpers::{PASSWORD, SECRET, claims_of, code, spawn_app};
+use crate::helpers::{PASSWORD, SECRET, claims_of, code, request_to, spawn_app};
 
 /// Runs the binary with only `vars` in its environment, in an empty directory.
 fn taskql(args: &[&str], vars: &[(&str, &str)]) -> Output {
@@ -205,6 +205,16 @@ fn serve(dir: &std::path::Path, vars: &[(&str, &str)]) -> (Server, String) {
     (Server(child), url)
 }
 
+/// POSTs `body` to the child server at `url`, with `token` as bearer when given; the JSON
+/// answer.
+async fn post_to(url: &str, body: Value, token: Option<&str>) -> Value {
+    let mut request = request_to(url).json(body);
+    if let Some(token) = token {
+        request = request.token(token);
+    }
+    request.send().await.body
+}
+
 thread_local! {
     static LOG_LINES: std::cell::RefCell<Option<std::sync::mpsc::Receiver<String>>> =
         const { std::cell::RefCell::new(None) };
@@ -219,21 +229,9 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
         dir.path(),
         &[("RUST_LOG", "trace"), ("REFRESH_REUSE_GRACE_SECONDS", "0")],
     );
-    let client = reqwest::Client::new();
-    let post = |body: serde_json::Value, token: Option<String>| {
-        let mut request = client.post(&url).json(&body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        async move {
-            request
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
+    let post = |body: Value, token: Option<String>| {
+        let url = url.clone();
+        async move { post_to(&url, body, token.as_deref()).await }
     };
     let register = json!({ "query": "mutation($i: RegisterInput!) { register(input: $i) { id } }",
         "variables": { "i": { "username": "logcheck", "email": "logcheck@example.com", "password": password } } });
@@ -363,23 +361,13 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
     );
     let password = "audit-canary-password-51c7";
     let new_password = "second-audit-canary-pass";
-    let client = reqwest::Client::new();
-    let post = |query: &str, variables: serde_json::Value, token: Option<&str>| {
-        let mut request = client
-            .post(&url)
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        async move {
-            request
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
+    let post = |query: &str, variables: Value, token: Option<&str>| {
+        let (url, body) = (
+            url.clone(),
+            json!({ "query": query, "variables": variables }),
+        );
+        let token = token.map(str::to_owned);
+        async move { post_to(&url, body, token.as_deref()).await }
     };
     const LOGIN: &str =
         "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }";

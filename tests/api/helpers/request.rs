@@ -1,5 +1,6 @@
 //! The one HTTP request builder and the typed reply every test reads.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -23,7 +24,8 @@ enum Body {
 /// One request to the test server, POST `/graphql` unless told otherwise.
 #[must_use = "a request does nothing until it is sent"]
 pub struct Request<'a> {
-    app: &'a TestApp,
+    client: &'a reqwest::Client,
+    base: String,
     method: Method,
     path: String,
     query: Vec<(String, String)>,
@@ -35,15 +37,7 @@ pub struct Request<'a> {
 impl TestApp {
     /// A POST to `/graphql` with no body yet.
     pub fn request(&self) -> Request<'_> {
-        Request {
-            app: self,
-            method: Method::POST,
-            path: "/graphql".into(),
-            query: Vec::new(),
-            headers: Vec::new(),
-            body: Body::Empty,
-            timeout: None,
-        }
+        Request::new(&self.client, &self.address, "/graphql")
     }
 
     /// POSTs one operation; `token` becomes `Authorization: Bearer <token>`.
@@ -74,6 +68,27 @@ impl TestApp {
         let reply = self.post(token, query, variables).await;
         assert_eq!(reply.status, 200, "{}", reply.text);
         reply.body
+    }
+}
+
+/// A POST to `url` on a server this process did not spawn (a `taskql serve` child).
+pub fn request_to(url: &str) -> Request<'static> {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    Request::new(CLIENT.get_or_init(reqwest::Client::new), url, "")
+}
+
+impl<'a> Request<'a> {
+    fn new(client: &'a reqwest::Client, base: &str, path: &str) -> Self {
+        Request {
+            client,
+            base: base.into(),
+            method: Method::POST,
+            path: path.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Body::Empty,
+            timeout: None,
+        }
     }
 }
 
@@ -168,8 +183,8 @@ impl Request<'_> {
 
     /// Sends the request and reads the whole reply.
     pub async fn send(self) -> Reply {
-        let url = format!("{}{}", self.app.address, self.path);
-        let mut request = self.app.client.request(self.method, url);
+        let url = format!("{}{}", self.base, self.path);
+        let mut request = self.client.request(self.method, url);
         if let Some(limit) = self.timeout {
             request = request.timeout(limit);
         }
