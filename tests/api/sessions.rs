@@ -9,7 +9,7 @@ use crate::helpers::documents::{
 };
 use crate::helpers::{
     PASSWORD, SECRET, TestApp, claims_of, code, message, refresh, refreshed, spawn_app,
-    spawn_app_with, works,
+    spawn_app_with, spawn_eddsa_app, works,
 };
 
 const SESSIONS: &str = "{ sessions { id createdAt lastUsedAt expiresAt userAgent ip current } }";
@@ -493,17 +493,10 @@ async fn keys_rotate_without_logging_anyone_out() {
 #[tokio::test]
 async fn eddsa_tokens_verify_with_the_published_jwks_as_an_outside_service_would() {
     use ed25519_dalek::pkcs8::EncodePrivateKey;
-    use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
     use jsonwebtoken::jwk::JwkSet;
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("signing.pem");
-    let pem = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>())
-        .to_pkcs8_pem(LineEnding::LF)
-        .unwrap();
-    std::fs::write(&key_file, pem.as_bytes()).unwrap();
-    let app = spawn_app_with(&[("JWT_PRIVATE_KEY_FILE", key_file.to_str().unwrap())]).await;
+    let (app, _keys) = spawn_eddsa_app().await;
     let user = app.user("oscar").await;
     assert!(works(&app, &user.token).await);
 

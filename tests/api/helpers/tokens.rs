@@ -4,7 +4,25 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{SECRET, TestUser};
+use tempfile::TempDir;
+
+use super::{SECRET, TestApp, TestUser, spawn_app_with};
+
+/// An app signing with a fresh Ed25519 key (EdDSA) and the key file's folder, which must
+/// live as long as the app.
+pub async fn spawn_eddsa_app() -> (TestApp, TempDir) {
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key_file = dir.path().join("signing.pem");
+    let pem = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>())
+        .to_pkcs8_pem(LineEnding::LF)
+        .expect("PEM");
+    std::fs::write(&key_file, pem.as_bytes()).expect("key file");
+    let path = key_file.to_str().expect("utf-8 temp path");
+    let app = spawn_app_with(&[("JWT_PRIVATE_KEY_FILE", path)]).await;
+    (app, dir)
+}
 
 /// Signs `claims` with `header` and `secret`.
 pub fn sign(header: &Header, claims: &Value, secret: &str) -> String {

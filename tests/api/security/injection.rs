@@ -29,6 +29,15 @@ fn assert_error(body: &Value, expected: &str, rule: &str, case: &str) {
     assert!(message(body).contains(rule), "{case}: {body}");
 }
 
+/// Sends each `(document, variables, rule, case)` as `token` and asserts a BAD_USER_INPUT
+/// whose message contains `rule`.
+async fn assert_bad_inputs(app: &TestApp, token: &str, cases: &[(&str, Value, &str, &str)]) {
+    for (document, variables, rule, case) in cases {
+        let body = app.gql(Some(token), document, variables.clone()).await;
+        assert_error(&body, "BAD_USER_INPUT", rule, case);
+    }
+}
+
 /// The titles `search` finds for `token`.
 async fn found(app: &TestApp, token: &str, search: &str) -> Vec<String> {
     let body = app
@@ -126,42 +135,42 @@ async fn probe_nul_bytes_in_every_string_argument() {
         .await;
     let nul = "nul\u{0}byte";
 
-    let body = app
-        .gql(token, CREATE, json!({ "input": { "title": nul } }))
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "control characters", "title");
-    let body = app
-        .gql(
-            token,
+    let control = "control characters";
+    let update = |input: Value| json!({ "id": task["id"], "input": input });
+    let cases = [
+        (
+            CREATE,
+            json!({ "input": { "title": nul } }),
+            control,
+            "title",
+        ),
+        (
             CREATE,
             json!({ "input": { "title": "t", "description": nul } }),
-        )
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "control characters", "description");
-    for input in [json!({ "title": nul }), json!({ "description": nul })] {
-        let body = app
-            .gql(token, UPDATE, json!({ "id": task["id"], "input": input }))
-            .await;
-        assert_error(&body, "BAD_USER_INPUT", "control characters", "update");
-    }
-    let body = app
-        .gql(token, SEARCH, json!({ "f": { "search": nul } }))
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "NUL", "search");
-    for (after, case) in [(nul, "after"), ("\u{0}", "after")] {
-        let body = app.gql(token, PAGE_AFTER, json!({ "after": after })).await;
-        assert_error(&body, "BAD_USER_INPUT", "`after`", case);
-    }
-    let body = app.gql(token, PAGE_BEFORE, json!({ "before": nul })).await;
-    assert_error(&body, "BAD_USER_INPUT", "`before`", "before");
-    for query in [TASK, DELETE_TASK] {
-        let body = app.gql(token, query, json!({ "id": nul })).await;
-        assert_error(&body, "BAD_USER_INPUT", "`id`", "id");
-    }
-    let body = app
-        .gql(token, REVOKE_SESSION, json!({ "id": "\u{0}" }))
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "`id`", "session id");
+            control,
+            "description",
+        ),
+        (UPDATE, update(json!({ "title": nul })), control, "update"),
+        (
+            UPDATE,
+            update(json!({ "description": nul })),
+            control,
+            "update",
+        ),
+        (SEARCH, json!({ "f": { "search": nul } }), "NUL", "search"),
+        (PAGE_AFTER, json!({ "after": nul }), "`after`", "after"),
+        (PAGE_AFTER, json!({ "after": "\u{0}" }), "`after`", "after"),
+        (PAGE_BEFORE, json!({ "before": nul }), "`before`", "before"),
+        (TASK, json!({ "id": nul }), "`id`", "id"),
+        (DELETE_TASK, json!({ "id": nul }), "`id`", "id"),
+        (
+            REVOKE_SESSION,
+            json!({ "id": "\u{0}" }),
+            "`id`",
+            "session id",
+        ),
+    ];
+    assert_bad_inputs(&app, &user.token, &cases).await;
 
     // Accounts: nothing stored, nothing looked up that the database would choke on.
     for (username, email) in [
@@ -247,41 +256,37 @@ async fn probe_very_long_values_in_every_string_argument() {
     let long = "x".repeat(100_000);
     let started = Instant::now();
 
-    let body = app
-        .gql(token, CREATE, json!({ "input": { "title": long } }))
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "1 to 200 characters", "title");
-    let body = app
-        .gql(
-            token,
+    let title_rule = "1 to 200 characters";
+    let cases = [
+        (
+            CREATE,
+            json!({ "input": { "title": long } }),
+            title_rule,
+            "title",
+        ),
+        (
             CREATE,
             json!({ "input": { "title": "t", "description": long } }),
-        )
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "at most 10000", "description");
-    let body = app
-        .gql(
-            token,
+            "at most 10000",
+            "description",
+        ),
+        (
             UPDATE,
             json!({ "id": task["id"], "input": { "title": long } }),
-        )
-        .await;
-    assert_error(
-        &body,
-        "BAD_USER_INPUT",
-        "1 to 200 characters",
-        "update title",
-    );
-    let body = app
-        .gql(token, SEARCH, json!({ "f": { "search": "y".repeat(201) } }))
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "at most 200", "search");
-    let body = app.gql(token, PAGE_AFTER, json!({ "after": long })).await;
-    assert_error(&body, "BAD_USER_INPUT", "`after`", "after");
-    let body = app.gql(token, PAGE_BEFORE, json!({ "before": long })).await;
-    assert_error(&body, "BAD_USER_INPUT", "`before`", "before");
-    let body = app.gql(token, TASK, json!({ "id": long })).await;
-    assert_error(&body, "BAD_USER_INPUT", "`id`", "id");
+            title_rule,
+            "update title",
+        ),
+        (
+            SEARCH,
+            json!({ "f": { "search": "y".repeat(201) } }),
+            "at most 200",
+            "search",
+        ),
+        (PAGE_AFTER, json!({ "after": long }), "`after`", "after"),
+        (PAGE_BEFORE, json!({ "before": long }), "`before`", "before"),
+        (TASK, json!({ "id": long }), "`id`", "id"),
+    ];
+    assert_bad_inputs(&app, &user.token, &cases).await;
 
     let body = app.register(&long, "long@example.com", PASSWORD).await;
     assert_error(&body, "BAD_USER_INPUT", "3 to 32", "username");

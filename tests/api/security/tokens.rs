@@ -7,7 +7,7 @@ use crate::helpers::documents::{DELETE_ACCOUNT, ME};
 use crate::helpers::{
     GENERIC_LOGIN_FAILURE, PASSWORD, SECRET, assert_invalid_authorization, assert_invalid_token,
     assert_refresh_refused, at_jwt_header, b64_json, claims_of, code, refresh, sign, spawn_app,
-    spawn_app_with, unb64_json, valid_claims, with, works,
+    spawn_eddsa_app, unb64_json, valid_claims, with, works,
 };
 
 /// A token whose header is exactly `header` (hand-built JSON), payload `claims` and
@@ -242,14 +242,7 @@ async fn probe_hs256_with_an_empty_or_guessable_secret() {
 #[tokio::test]
 async fn probe_eddsa_signed_by_a_foreign_key_under_the_servers_key_id() {
     use ed25519_dalek::pkcs8::EncodePrivateKey;
-    use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("signing.pem");
-    let pem = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>())
-        .to_pkcs8_pem(LineEnding::LF)
-        .unwrap();
-    std::fs::write(&key_file, pem.as_bytes()).unwrap();
-    let app = spawn_app_with(&[("JWT_PRIVATE_KEY_FILE", key_file.to_str().unwrap())]).await;
+    let (app, _keys) = spawn_eddsa_app().await;
     let user = app.user("judy").await;
     let issued = jsonwebtoken::decode_header(&user.token).unwrap();
     assert_eq!(issued.alg, Algorithm::EdDSA);
