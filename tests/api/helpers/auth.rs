@@ -54,11 +54,17 @@ pub fn assert_refresh_refused(body: &Value, case: &str) {
 
 /// The new (access, refresh) pair of a successful `refreshToken`.
 pub fn refreshed(body: &Value) -> (String, String) {
-    let payload = &body["data"]["refreshToken"];
-    let text = |field: &str| {
-        payload[field]
+    token_pair(body, "refreshToken")
+}
+
+/// The (access, refresh) pair under `data.<field>` of `body`, panicking with the body when
+/// it is not there.
+pub(super) fn token_pair(body: &Value, field: &str) -> (String, String) {
+    let payload = &body["data"][field];
+    let text = |name: &str| {
+        payload[name]
             .as_str()
-            .unwrap_or_else(|| panic!("no {field} in {body}"))
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
             .to_owned()
     };
     (text("accessToken"), text("refreshToken"))

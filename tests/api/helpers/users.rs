@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::TestApp;
+use super::auth::token_pair;
 use super::documents::{LOGIN_FULL, REGISTER_FULL};
 
 /// A password the policy accepts.
@@ -72,21 +73,12 @@ impl TestApp {
     /// Logs in with [`PASSWORD`] and asserts it worked.
     pub async fn logged_in(&self, username: &str) -> TestUser {
         let login = self.login(username, PASSWORD).await;
-        let signed_in = &login["data"]["login"];
-        let text = |field: &str| {
-            signed_in[field]
-                .as_str()
-                .unwrap_or_else(|| panic!("login failed: {login}"))
-                .to_owned()
-        };
-        TestUser {
-            id: signed_in["user"]["id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("login failed: {login}"))
-                .to_owned(),
-            token: text("accessToken"),
-            refresh: text("refreshToken"),
-        }
+        let (token, refresh) = token_pair(&login, "login");
+        let id = login["data"]["login"]["user"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login failed: {login}"))
+            .to_owned();
+        TestUser { id, token, refresh }
     }
 
     /// Registers `username` over the API and logs in: for tests about sign-up and hashing.
