@@ -41,7 +41,7 @@ async fn register_then_login_by_username_or_email_in_any_case() {
 #[tokio::test]
 async fn access_tokens_follow_rfc_9068_and_name_the_user_by_id() {
     let app = spawn_app().await;
-    let user = app.user("carol").await;
+    let user = app.signed_up("carol").await;
     let header = jsonwebtoken::decode_header(&user.token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(header.alg, jsonwebtoken::Algorithm::HS256);
@@ -76,7 +76,7 @@ async fn access_token_lifetime_follows_the_configuration() {
 #[tokio::test]
 async fn every_login_failure_gives_the_same_answer() {
     let app = spawn_app().await;
-    app.user("erin").await;
+    app.signed_up("erin").await;
     let cases = [
         ("erin", "wrong password!"),
         ("nobody", PASSWORD),
@@ -102,7 +102,7 @@ async fn every_login_failure_gives_the_same_answer() {
 #[tokio::test]
 async fn duplicate_usernames_and_emails_conflict_in_any_letter_case() {
     let app = spawn_app().await;
-    app.user("frank").await;
+    app.signed_up("frank").await;
     for (username, email, expected) in [
         ("frank", "other@example.com", "username"),
         ("FRANK", "other@example.com", "username"),
@@ -334,7 +334,7 @@ async fn passwords_and_hashes_never_appear_in_any_response() {
 async fn stored_passwords_are_argon2id_hashes() {
     use sea_orm::{ConnectionTrait, Statement};
     let app = spawn_app().await;
-    app.user("kate").await;
+    app.signed_up("kate").await;
     let db = app.db().await;
     let row = db
         .query_one_raw(Statement::from_string(

@@ -2,9 +2,12 @@
 
 use std::process::{Command, Output};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, SECRET, claims_of, code, spawn_app};
+use crate::helpers::documents::{
+    CHANGE_PASSWORD, DELETE_ACCOUNT, LOGOUT, LOGOUT_ALL, ME, REVOKE_SESSION,
+};
+use crate::helpers::{PASSWORD, SECRET, claims_of, code, request_to, spawn_app};
 
 /// Runs the binary with only `vars` in its environment, in an empty directory.
 fn taskql(args: &[&str], vars: &[(&str, &str)]) -> Output {
@@ -126,14 +129,12 @@ async fn deactivated_accounts_can_neither_log_in_nor_use_earlier_tokens() {
     let output = taskql(&["user", "deactivate", "harriet"], &vars);
     assert!(output.status.success(), "{}", stderr(&output));
 
-    let response = app
-        .post(Some(&user.token), "{ me { id } }", json!({}))
-        .await;
+    let response = app.post(Some(&user.token), ME, json!({})).await;
     assert_eq!(
-        response.headers()["www-authenticate"],
+        response.headers["www-authenticate"],
         r#"Bearer error="invalid_token""#
     );
-    let body: serde_json::Value = response.json().await.unwrap();
+    let body = response.body.clone();
     assert_eq!(code(&body), "UNAUTHENTICATED");
     let body = app.login("Harriet", PASSWORD).await;
     assert_eq!(code(&body), "UNAUTHENTICATED");
@@ -204,6 +205,16 @@ fn serve(dir: &std::path::Path, vars: &[(&str, &str)]) -> (Server, String) {
     (Server(child), url)
 }
 
+/// POSTs `body` to the child server at `url`, with `token` as bearer when given; the JSON
+/// answer.
+async fn post_to(url: &str, body: Value, token: Option<&str>) -> Value {
+    let mut request = request_to(url).json(body);
+    if let Some(token) = token {
+        request = request.token(token);
+    }
+    request.send().await.body
+}
+
 thread_local! {
     static LOG_LINES: std::cell::RefCell<Option<std::sync::mpsc::Receiver<String>>> =
         const { std::cell::RefCell::new(None) };
@@ -218,21 +229,9 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
         dir.path(),
         &[("RUST_LOG", "trace"), ("REFRESH_REUSE_GRACE_SECONDS", "0")],
     );
-    let client = reqwest::Client::new();
-    let post = |body: serde_json::Value, token: Option<String>| {
-        let mut request = client.post(&url).json(&body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        async move {
-            request
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
+    let post = |body: Value, token: Option<String>| {
+        let url = url.clone();
+        async move { post_to(&url, body, token.as_deref()).await }
     };
     let register = json!({ "query": "mutation($i: RegisterInput!) { register(input: $i) { id } }",
         "variables": { "i": { "username": "logcheck", "email": "logcheck@example.com", "password": password } } });
@@ -255,7 +254,7 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
         .as_str()
         .unwrap()
         .to_owned();
-    let change = json!({ "query": "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+    let change = json!({ "query": CHANGE_PASSWORD,
         "variables": { "c": password, "n": "second-log-canary-pass" } });
     assert_eq!(
         post(change, Some(token.clone())).await["data"]["changePassword"],
@@ -264,10 +263,10 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
     let wrong = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
         "variables": { "i": { "username": "logcheck", "password": "wrong-log-canary" } } });
     assert!(post(wrong, None).await["errors"].is_array());
-    let me = json!({ "query": "{ me { id } }" });
+    let me = json!({ "query": ME });
     assert!(post(me.clone(), Some(token.clone())).await["data"]["me"].is_object());
     post(me, Some(format!("{token}x"))).await;
-    let logout = json!({ "query": "mutation($t: String!) { logout(refreshToken: $t) }",
+    let logout = json!({ "query": LOGOUT,
         "variables": { "t": second_refresh } });
     assert_eq!(post(logout, None).await["data"]["logout"], true);
     // A new login whose rotated refresh token is replayed (reuse detection logs a warning),
@@ -292,7 +291,7 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
         .as_str()
         .unwrap()
         .to_owned();
-    let logout_all = json!({ "query": "mutation { logoutAll }" });
+    let logout_all = json!({ "query": LOGOUT_ALL });
     assert_eq!(
         post(logout_all, Some(fourth_access)).await["data"]["logoutAll"],
         true
@@ -303,7 +302,7 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
         .as_str()
         .unwrap()
         .to_owned();
-    let delete = json!({ "query": "mutation($p: String!) { deleteAccount(password: $p) }",
+    let delete = json!({ "query": DELETE_ACCOUNT,
         "variables": { "p": "second-log-canary-pass" } });
     assert_eq!(
         post(delete, Some(fifth_access)).await["data"]["deleteAccount"],
@@ -362,23 +361,13 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
     );
     let password = "audit-canary-password-51c7";
     let new_password = "second-audit-canary-pass";
-    let client = reqwest::Client::new();
-    let post = |query: &str, variables: serde_json::Value, token: Option<&str>| {
-        let mut request = client
-            .post(&url)
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        async move {
-            request
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
+    let post = |query: &str, variables: Value, token: Option<&str>| {
+        let (url, body) = (
+            url.clone(),
+            json!({ "query": query, "variables": variables }),
+        );
+        let token = token.map(str::to_owned);
+        async move { post_to(&url, body, token.as_deref()).await }
     };
     const LOGIN: &str =
         "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }";
@@ -434,33 +423,28 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
     assert_eq!(code(&reused), "UNAUTHENTICATED");
     let (third_access, third_refresh) = login(password).await;
     let third_session = session_of(&third_access);
-    let logout = post(
-        "mutation($t: String!) { logout(refreshToken: $t) }",
-        json!({ "t": third_refresh }),
-        None,
-    )
-    .await;
+    let logout = post(LOGOUT, json!({ "t": third_refresh }), None).await;
     assert_eq!(logout["data"]["logout"], true);
     let (fourth_access, fourth_refresh) = login(password).await;
     let fourth_session = session_of(&fourth_access);
     let (fifth_access, fifth_refresh) = login(password).await;
     let fifth_session = session_of(&fifth_access);
     let revoked = post(
-        "mutation($id: ID!) { revokeSession(id: $id) }",
+        REVOKE_SESSION,
         json!({ "id": fifth_session }),
         Some(&fourth_access),
     )
     .await;
     assert_eq!(revoked["data"]["revokeSession"], true, "{revoked}");
     let changed = post(
-        "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+        CHANGE_PASSWORD,
         json!({ "c": password, "n": new_password }),
         Some(&fourth_access),
     )
     .await;
     assert_eq!(changed["data"]["changePassword"], true, "{changed}");
     let deleted = post(
-        "mutation($p: String!) { deleteAccount(password: $p) }",
+        DELETE_ACCOUNT,
         json!({ "p": new_password }),
         Some(&fourth_access),
     )

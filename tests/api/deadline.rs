@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, code, message, spawn_app_with};
-use crate::subscriptions::{open, receive, send};
+use crate::helpers::documents::{REGISTER, TYPENAME};
+use crate::helpers::{Socket, TestApp, code, message, register_input, spawn_app_with};
 
 /// argon2 settings that make one hash take about a second.
 const SLOW_HASHING: [(&str, &str); 2] =
@@ -24,28 +24,15 @@ async fn slow_app(extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with(&vars).await
 }
 
+/// The request body of a registration of `username`.
 fn register(username: &str) -> Value {
-    json!({
-        "query": "mutation($input: RegisterInput!) { register(input: $input) { id } }",
-        "variables": { "input": {
-            "username": username,
-            "email": format!("{username}@example.com"),
-            "password": PASSWORD,
-        } },
-    })
+    json!({ "query": REGISTER, "variables": register_input(username) })
 }
 
+/// POSTs `body` accepting `accept`; the status and the JSON answer.
 async fn post(app: &TestApp, body: &Value, accept: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header("accept", accept)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    let reply = app.request().accept(accept).json(body.clone()).send().await;
+    (reply.status, reply.body)
 }
 
 #[tokio::test]
@@ -59,7 +46,7 @@ async fn an_operation_past_the_deadline_is_cancelled_with_503() {
         assert!(body["data"].is_null(), "{body}");
     }
     // Quick operations are unaffected.
-    let body = app.gql(None, "{ __typename }", json!({})).await;
+    let body = app.gql(None, TYPENAME, json!({})).await;
     assert_eq!(body["data"]["__typename"], "Query");
 
     // The same registration with the default deadline succeeds, so the deadline, not the
@@ -76,7 +63,7 @@ async fn an_operation_past_the_deadline_is_cancelled_with_503() {
 #[tokio::test]
 async fn a_batch_past_the_deadline_keeps_what_finished_and_cancels_the_rest() {
     let app = slow_app(&[("GRAPHQL_MAX_BATCH", "3")]).await;
-    let quick = json!({ "query": "{ __typename }" });
+    let quick = json!({ "query": TYPENAME });
     let batch = json!([quick, register("late"), quick]);
     let (status, body) = post(&app, &batch, "application/json").await;
     assert_eq!(status, 503, "{body}");
@@ -96,19 +83,15 @@ async fn a_subscription_has_no_deadline() {
     let fast = app.replica(&[]).await;
     let user = fast.user("socket").await;
 
-    let mut socket = open(&app, "graphql-transport-ws").await;
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", user.token) } });
-    send(&mut socket, init).await;
-    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    let mut socket = Socket::authenticated(&app, &user.token).await;
 
     // A subscription outlives the deadline: an event a second later still arrives.
     let events = "subscription { taskEvents { kind task { title } } }";
-    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": events } });
-    send(&mut socket, subscribe).await;
+    socket.subscribe("1", json!({ "query": events })).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     app.create_task(&user.token, json!({ "title": "after the deadline" }))
         .await;
-    let event = receive(&mut socket).await;
+    let event = socket.receive().await;
     assert_eq!(event["id"], "1", "{event}");
     assert_eq!(
         event["payload"]["data"]["taskEvents"]["task"]["title"],

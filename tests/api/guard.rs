@@ -4,48 +4,19 @@
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
 
+use crate::helpers::documents::{LOGIN, ME, REGISTER, TASK_COUNT};
 use crate::helpers::{
-    PASSWORD, SECRET, TestApp, at_jwt_header, code, message, sign, spawn_app, valid_claims,
+    PASSWORD, SECRET, assert_invalid_authorization, assert_invalid_token, at_jwt_header, code,
+    message, sign, spawn_app, valid_claims, with, without,
 };
-
-const ME: &str = "{ me { id } }";
-
-/// Asserts that `token` is refused like every other invalid token.
-async fn assert_refused(app: &TestApp, token: &str, case: &str) {
-    let response = app.post(Some(token), ME, json!({})).await;
-    assert_eq!(response.status(), 200, "{case}");
-    assert_eq!(
-        response.headers()["www-authenticate"],
-        r#"Bearer error="invalid_token""#,
-        "{case}"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert!(body["data"].is_null(), "{case}: {body}");
-    assert_eq!(code(&body), "UNAUTHENTICATED", "{case}: {body}");
-    assert_eq!(
-        message(&body),
-        "Authentication required: send a valid access token.",
-        "{case}"
-    );
-}
-
-fn with(mut claims: Value, name: &str, value: Value) -> Value {
-    claims[name] = value;
-    claims
-}
-
-fn without(mut claims: Value, name: &str) -> Value {
-    claims.as_object_mut().unwrap().remove(name);
-    claims
-}
 
 #[tokio::test]
 async fn a_valid_token_authenticates_and_no_token_is_anonymous() {
     let app = spawn_app().await;
     let user = app.user("alice").await;
     let response = app.post(Some(&user.token), ME, json!({})).await;
-    assert!(response.headers().get("www-authenticate").is_none());
-    let body: Value = response.json().await.unwrap();
+    assert!(response.headers.get("www-authenticate").is_none());
+    let body = response.body.clone();
     assert_eq!(body["data"]["me"]["id"], user.id.as_str());
 
     // A hand-signed token with the server's rules is as good as an issued one.
@@ -54,8 +25,8 @@ async fn a_valid_token_authenticates_and_no_token_is_anonymous() {
     assert_eq!(body["data"]["me"]["id"], user.id.as_str());
 
     let response = app.post(None, ME, json!({})).await;
-    assert!(response.headers().get("www-authenticate").is_none());
-    let body: Value = response.json().await.unwrap();
+    assert!(response.headers.get("www-authenticate").is_none());
+    let body = response.body.clone();
     assert_eq!(code(&body), "UNAUTHENTICATED");
 }
 
@@ -248,7 +219,7 @@ async fn malformed_and_forged_tokens_are_refused_alike() {
         ),
     ];
     for (case, token) in &cases {
-        assert_refused(&app, token, case).await;
+        assert_invalid_token(&app, token, case).await;
     }
 }
 
@@ -275,44 +246,25 @@ async fn other_authorization_schemes_and_shapes_are_invalid() {
         format!("Token {}", user.token),
         format!("Bearer {} extra", user.token),
     ] {
-        let response = app
-            .client
-            .post(app.graphql_url())
-            .header("authorization", &value)
-            .json(&json!({ "query": ME }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.headers()["www-authenticate"],
-            r#"Bearer error="invalid_token""#,
-            "{value}"
-        );
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(code(&body), "UNAUTHENTICATED");
+        assert_invalid_authorization(&app, &value, &value).await;
     }
     // The scheme is case-insensitive.
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header("authorization", format!("bearer {}", user.token))
-        .json(&json!({ "query": ME }))
+    let reply = app
+        .request()
+        .authorization(&format!("bearer {}", user.token))
+        .operation(ME, json!({}))
         .send()
-        .await
-        .unwrap();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["data"]["me"]["id"], user.id.as_str());
+        .await;
+    assert_eq!(reply.body["data"]["me"]["id"], user.id.as_str());
     // Two Authorization headers are ambiguous, so invalid.
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header("authorization", format!("Bearer {}", user.token))
-        .header("authorization", format!("Bearer {}", user.token))
-        .json(&json!({ "query": ME }))
+    let reply = app
+        .request()
+        .token(&user.token)
+        .token(&user.token)
+        .operation(ME, json!({}))
         .send()
-        .await
-        .unwrap();
-    assert!(response.headers().get("www-authenticate").is_some());
+        .await;
+    assert!(reply.www_authenticate.is_some());
 }
 
 #[tokio::test]
@@ -322,25 +274,25 @@ async fn register_and_login_work_with_a_stale_token_attached() {
     let response = app
         .post(
             Some(stale),
-            "mutation($input: RegisterInput!) { register(input: $input) { id } }",
+            REGISTER,
             json!({ "input": { "username": "erin", "email": "erin@example.com", "password": PASSWORD } }),
         )
         .await;
     assert_eq!(
-        response.headers()["www-authenticate"],
+        response.headers["www-authenticate"],
         r#"Bearer error="invalid_token""#
     );
-    let body: Value = response.json().await.unwrap();
+    let body = response.body.clone();
     assert!(body["data"]["register"]["id"].is_string(), "{body}");
 
     let response = app
         .post(
             Some(stale),
-            "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
+            LOGIN,
             json!({ "input": { "username": "erin", "password": PASSWORD } }),
         )
         .await;
-    let body: Value = response.json().await.unwrap();
+    let body = response.body.clone();
     assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
 }
 
@@ -365,10 +317,8 @@ async fn a_deleted_users_token_stops_working_and_their_tasks_go_with_them() {
         .unwrap();
     assert_eq!(app.count("tasks").await, 1, "cascade delete");
 
-    assert_refused(&app, &doomed.token, "deleted user").await;
-    let body = app
-        .gql(Some(&survivor.token), "{ tasks { totalCount } }", json!({}))
-        .await;
+    assert_invalid_token(&app, &doomed.token, "deleted user").await;
+    let body = app.gql(Some(&survivor.token), TASK_COUNT, json!({})).await;
     assert_eq!(body["data"]["tasks"]["totalCount"], 1);
 }
 
@@ -383,8 +333,8 @@ async fn a_database_failure_while_checking_a_token_is_not_blamed_on_the_token() 
         .unwrap();
     db.execute_unprepared("DROP TABLE sessions").await.unwrap();
     let response = app.post(Some(&user.token), ME, json!({})).await;
-    assert!(response.headers().get("www-authenticate").is_none());
-    let body: Value = response.json().await.unwrap();
+    assert!(response.headers.get("www-authenticate").is_none());
+    let body = response.body.clone();
     assert_eq!(code(&body), "INTERNAL_SERVER_ERROR", "{body}");
     assert_eq!(message(&body), "Internal server error.");
 }

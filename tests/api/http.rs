@@ -1,38 +1,34 @@
 //! The HTTP surface: what is refused before any operation runs, and the limits.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{code, message, spawn_app, spawn_app_with};
+use crate::helpers::documents::{ME, TASK_ID, TYPENAME};
+use crate::helpers::{JSON, code, message, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn batched_requests_are_refused_by_default() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .json(&json!([{ "query": "{ __typename }" }, { "query": "{ __typename }" }]))
+    let reply = app
+        .request()
+        .json(json!([{ "query": TYPENAME }, { "query": TYPENAME }]))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(code(&body), "BAD_USER_INPUT");
-    assert!(message(&body).contains("one operation per request"));
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.code(), "BAD_USER_INPUT");
+    assert!(reply.message().contains("one operation per request"));
 }
 
 #[tokio::test]
 async fn get_runs_queries_but_refuses_mutations() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .query(&[("query", "{ __typename }")])
+    let reply = app
+        .request()
+        .get("/graphql")
+        .param("query", TYPENAME)
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["data"]["__typename"], "Query");
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["data"]["__typename"], "Query");
 
     for (query, name) in [
         (
@@ -48,26 +44,14 @@ async fn get_runs_queries_but_refuses_mutations() {
             None,
         ),
     ] {
-        let mut params = vec![("query", query)];
+        let mut request = app.request().get("/graphql").param("query", query);
         if let Some(name) = name {
-            params.push(("operationName", name));
+            request = request.param("operationName", name);
         }
-        let response = app
-            .client
-            .get(app.graphql_url())
-            .query(&params)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 405, "{query}");
-        assert!(
-            response.headers()["allow"]
-                .to_str()
-                .unwrap()
-                .contains("POST")
-        );
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(code(&body), "BAD_USER_INPUT");
+        let reply = request.send().await;
+        assert_eq!(reply.status, 405, "{query}");
+        assert!(reply.header("allow").expect("Allow").contains("POST"));
+        assert_eq!(reply.code(), "BAD_USER_INPUT");
     }
     // Nothing was registered by GET.
     let body = app.login("viaget", "long enough pw").await;
@@ -87,28 +71,27 @@ async fn post_accepts_only_json_content_types() {
         Some("application/jsonp"),
         None,
     ] {
-        let mut request = app.client.post(app.graphql_url()).body(payload);
-        if let Some(content_type) = content_type {
-            request = request.header("content-type", content_type);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 415, "{content_type:?}");
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(code(&body), "BAD_USER_INPUT");
+        let reply = app
+            .request()
+            .raw(content_type.unwrap_or_default(), payload)
+            .send()
+            .await;
+        assert_eq!(reply.status, 415, "{content_type:?}");
+        assert_eq!(reply.code(), "BAD_USER_INPUT");
     }
     let body = app.login("csrf", "long enough pw").await;
     assert_eq!(code(&body), "UNAUTHENTICATED", "nothing ran");
 
     // Parameters and letter case of the JSON type are fine.
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header("content-type", "Application/JSON; charset=utf-8")
-        .body(r#"{"query":"{ __typename }"}"#)
+    let reply = app
+        .request()
+        .raw(
+            "Application/JSON; charset=utf-8",
+            r#"{"query":"{ __typename }"}"#,
+        )
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+        .await;
+    assert_eq!(reply.status, 200);
 }
 
 #[tokio::test]
@@ -124,18 +107,10 @@ async fn malformed_bodies_get_a_clear_error_without_parser_internals() {
         r#"{"variables": {}}"#,
         "\u{feff}{}",
     ] {
-        let response = app
-            .client
-            .post(app.graphql_url())
-            .header("content-type", "application/json")
-            .body(raw)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 400, "{raw:?}");
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(code(&body), "BAD_USER_INPUT");
-        assert!(message(&body).contains("`query`"), "{body}");
+        let reply = app.request().raw(JSON, raw).send().await;
+        assert_eq!(reply.status, 400, "{raw:?}");
+        assert_eq!(reply.code(), "BAD_USER_INPUT");
+        assert!(reply.message().contains("`query`"), "{}", reply.text);
     }
     // A GraphQL syntax error says where, not what the parser thought.
     let body = app.gql(None, "{ me { id ", json!({})).await;
@@ -151,77 +126,30 @@ async fn malformed_bodies_get_a_clear_error_without_parser_internals() {
 #[tokio::test]
 async fn bodies_over_the_cap_are_refused_by_length_and_when_chunked() {
     let app = spawn_app_with(&[("MAX_BODY_BYTES", "2048")]).await;
-    let big =
-        json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(4096) } }).to_string();
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header("content-type", "application/json")
-        .body(big.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 413);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(code(&body), "BAD_USER_INPUT");
-    assert!(message(&body).contains("2048"));
+    let big = json!({ "query": TYPENAME, "variables": { "pad": "x".repeat(4096) } }).to_string();
+    let reply = app.request().raw(JSON, big.clone()).send().await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.code(), "BAD_USER_INPUT");
+    assert!(reply.message().contains("2048"));
 
     // Without Content-Length: a chunked stream is cut off at the cap too.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big
-        .as_bytes()
-        .chunks(512)
-        .map(|chunk| Ok(chunk.to_vec()))
-        .collect();
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 413);
+    let reply = app.request().chunked(JSON, big, 512).send().await;
+    assert_eq!(reply.status, 413);
 
     // Just under the cap is fine.
-    let small =
-        json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(1500) } }).to_string();
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header("content-type", "application/json")
-        .body(small)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    let small = json!({ "query": TYPENAME, "variables": { "pad": "x".repeat(1500) } }).to_string();
+    assert_eq!(app.request().raw(JSON, small).send().await.status, 200);
 }
 
 #[tokio::test]
 async fn the_default_body_cap_is_256_kib() {
     let app = spawn_app().await;
     let under =
-        json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(250 * 1024) } })
-            .to_string();
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header("content-type", "application/json")
-        .body(under)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let over = json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(256 * 1024) } })
-        .to_string();
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header("content-type", "application/json")
-        .body(over)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 413);
+        json!({ "query": TYPENAME, "variables": { "pad": "x".repeat(250 * 1024) } }).to_string();
+    assert_eq!(app.request().raw(JSON, under).send().await.status, 200);
+    let over =
+        json!({ "query": TYPENAME, "variables": { "pad": "x".repeat(256 * 1024) } }).to_string();
+    assert_eq!(app.request().raw(JSON, over).send().await.status, 413);
 }
 
 #[tokio::test]
@@ -293,33 +221,20 @@ async fn production_hides_introspection_suggestions_and_graphiql() {
     );
     let body = app.gql(None, "{ tsks { totalCount } }", json!({})).await;
     assert!(!message(&body).contains("Did you mean"), "{body}");
-    let response = app.client.get(app.graphql_url()).send().await.unwrap();
-    assert_eq!(response.status(), 400);
+    assert_eq!(app.request().get("/graphql").send().await.status, 400);
 
     // Development serves GraphiQL to a browser and suggests field names.
     let dev = spawn_app().await;
-    let response = dev
-        .client
-        .get(dev.graphql_url())
-        .header("accept", "text/html")
+    let reply = dev
+        .request()
+        .get("/graphql")
+        .accept("text/html")
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .to_lowercase()
-            .contains("graphiql")
-    );
+        .await;
+    assert_eq!(reply.status, 200);
+    let content_type = reply.header("content-type").expect("Content-Type");
+    assert!(content_type.starts_with("text/html"));
+    assert!(reply.text.to_lowercase().contains("graphiql"));
     let body = dev.gql(None, "{ tsks { totalCount } }", json!({})).await;
     assert!(message(&body).contains("Did you mean"), "{body}");
 
@@ -338,12 +253,12 @@ async fn every_error_carries_a_code() {
     for (query, variables) in [
         ("{ nope }", json!({})),
         ("{ task { id } }", json!({})),
-        ("query($id: ID!) { task(id: $id) { id } }", json!({})),
+        (TASK_ID, json!({})),
         (
             "query($n: Int) { tasks(first: $n) { totalCount } }",
             json!({ "n": "ten" }),
         ),
-        ("{ me { id } }", json!({})),
+        (ME, json!({})),
         ("query A { me { id } } query B { me { id } }", json!({})),
         ("subscription { taskEvents { kind } }", json!({})),
     ] {
@@ -360,13 +275,7 @@ async fn every_error_carries_a_code() {
 #[tokio::test]
 async fn health_reports_the_database() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(format!("{}/health", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(app.request().get("/health").send().await.status, 200);
 }
 
 const INTROSPECTION_QUERY: &str = r#"

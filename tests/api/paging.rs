@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Value, json};
 
+use crate::helpers::documents::DELETE_TASK;
 use crate::helpers::{TestApp, code, message, spawn_app};
 
 const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String, $filter: TaskFilter, $orderBy: [TaskOrder!]) {
@@ -249,7 +250,7 @@ async fn page_info_is_exact_between_two_cursors_and_around_a_deleted_cursor_task
     let body = app
         .gql(
             Some(&user.token),
-            "mutation($id: ID!) { deleteTask(id: $id) }",
+            DELETE_TASK,
             json!({ "id": ids(&all)[2] }),
         )
         .await;
@@ -543,11 +544,7 @@ async fn search_is_case_insensitive_and_takes_every_character_literally() {
         ["Buy bread"]
     );
     let body = app
-        .gql(
-            Some(&user.token),
-            "mutation($id: ID!) { deleteTask(id: $id) }",
-            json!({ "id": milk }),
-        )
+        .gql(Some(&user.token), DELETE_TASK, json!({ "id": milk }))
         .await;
     assert!(body["errors"].is_null(), "{body}");
     assert_eq!(

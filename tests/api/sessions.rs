@@ -4,48 +4,15 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::helpers::documents::{
+    CHANGE_PASSWORD, DELETE_ACCOUNT, LOGIN_FULL, LOGOUT, LOGOUT_ALL, ME, REFRESH, REVOKE_SESSION,
+};
 use crate::helpers::{
-    PASSWORD, SECRET, TestApp, TestUser, claims_of, code, message, spawn_app, spawn_app_with,
+    PASSWORD, SECRET, TestApp, claims_of, code, message, refresh, refreshed, spawn_app,
+    spawn_app_with, spawn_eddsa_app, works,
 };
 
-const ME: &str = "{ me { id } }";
-const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken tokenType expiresIn refreshToken refreshExpiresIn user { id } } }";
-const LOGOUT: &str = "mutation($t: String!) { logout(refreshToken: $t) }";
 const SESSIONS: &str = "{ sessions { id createdAt lastUsedAt expiresAt userAgent ip current } }";
-
-async fn refresh(app: &TestApp, token: &str) -> Value {
-    app.gql(None, REFRESH, json!({ "t": token })).await
-}
-
-/// The new (access, refresh) pair of a successful refresh.
-fn pair(body: &Value) -> (String, String) {
-    let payload = &body["data"]["refreshToken"];
-    (
-        payload["accessToken"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{body}"))
-            .to_owned(),
-        payload["refreshToken"].as_str().unwrap().to_owned(),
-    )
-}
-
-async fn works(app: &TestApp, access: &str) -> bool {
-    let body = app.gql(Some(access), ME, json!({})).await;
-    body["data"]["me"]["id"].is_string()
-}
-
-async fn log_in_again(app: &TestApp, username: &str, password: &str) -> TestUser {
-    let body = app.login(username, password).await;
-    let login = &body["data"]["login"];
-    TestUser {
-        id: login["user"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{body}"))
-            .to_owned(),
-        token: login["accessToken"].as_str().unwrap().to_owned(),
-        refresh: login["refreshToken"].as_str().unwrap().to_owned(),
-    }
-}
 
 #[tokio::test]
 async fn login_returns_a_refresh_token_that_rotates() {
@@ -61,7 +28,7 @@ async fn login_returns_a_refresh_token_that_rotates() {
     assert_eq!(payload["expiresIn"], 1800);
     assert_eq!(payload["refreshExpiresIn"], 7 * 86_400);
     assert_eq!(payload["user"]["id"], user.id.as_str());
-    let (access, next) = pair(&body);
+    let (access, next) = refreshed(&body);
     assert_ne!(next, user.refresh);
     assert!(works(&app, &access).await);
     assert_eq!(
@@ -70,7 +37,7 @@ async fn login_returns_a_refresh_token_that_rotates() {
         "same session"
     );
     // The next token rotates in turn.
-    let (access, _) = pair(&refresh(&app, &next).await);
+    let (access, _) = refreshed(&refresh(&app, &next).await);
     assert!(works(&app, &access).await);
 }
 
@@ -78,9 +45,9 @@ async fn login_returns_a_refresh_token_that_rotates() {
 async fn a_rotated_token_presented_again_revokes_its_whole_session() {
     let app = spawn_app_with(&[("REFRESH_REUSE_GRACE_SECONDS", "0")]).await;
     let victim = app.user("bob").await;
-    let other_device = log_in_again(&app, "bob", PASSWORD).await;
+    let other_device = app.logged_in("bob").await;
 
-    let (access, newer) = pair(&refresh(&app, &victim.refresh).await);
+    let (access, newer) = refreshed(&refresh(&app, &victim.refresh).await);
     // The attacker replays the stolen, already rotated token.
     let body = refresh(&app, &victim.refresh).await;
     assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
@@ -98,19 +65,19 @@ async fn two_tabs_refreshing_the_same_token_at_once_both_stay_logged_in() {
     let app = spawn_app().await;
     let user = app.user("carol").await;
     let (first, second) = tokio::join!(refresh(&app, &user.refresh), refresh(&app, &user.refresh));
-    let (access_a, refresh_a) = pair(&first);
-    let (access_b, refresh_b) = pair(&second);
+    let (access_a, refresh_a) = refreshed(&first);
+    let (access_b, refresh_b) = refreshed(&second);
     assert_ne!(refresh_a, refresh_b);
     for (access, next) in [(access_a, refresh_a), (access_b, refresh_b)] {
         assert!(works(&app, &access).await);
-        let (access, _) = pair(&refresh(&app, &next).await);
+        let (access, _) = refreshed(&refresh(&app, &next).await);
         assert!(works(&app, &access).await);
     }
     // Within the grace period a sequential repeat is treated the same way, once: a third
     // presentation is refused without ending the session.
-    let fresh = log_in_again(&app, "carol", PASSWORD).await;
-    let (_, rotated) = pair(&refresh(&app, &fresh.refresh).await);
-    let (again, second) = pair(&refresh(&app, &fresh.refresh).await);
+    let fresh = app.logged_in("carol").await;
+    let (_, rotated) = refreshed(&refresh(&app, &fresh.refresh).await);
+    let (again, second) = refreshed(&refresh(&app, &fresh.refresh).await);
     assert!(works(&app, &again).await);
     assert_eq!(
         code(&refresh(&app, &fresh.refresh).await),
@@ -159,7 +126,7 @@ async fn invalid_refresh_tokens_are_refused_alike() {
 async fn logout_ends_the_session_and_its_access_tokens_at_once() {
     let app = spawn_app().await;
     let user = app.user("erin").await;
-    let other = log_in_again(&app, "erin", PASSWORD).await;
+    let other = app.logged_in("erin").await;
     let body = app.gql(None, LOGOUT, json!({ "t": user.refresh })).await;
     assert_eq!(body["data"]["logout"], true, "{body}");
     assert!(!works(&app, &user.token).await);
@@ -176,11 +143,9 @@ async fn logout_ends_the_session_and_its_access_tokens_at_once() {
 async fn logout_all_ends_every_session_of_the_viewer_only() {
     let app = spawn_app().await;
     let first = app.user("frank").await;
-    let second = log_in_again(&app, "frank", PASSWORD).await;
+    let second = app.logged_in("frank").await;
     let bystander = app.user("grace").await;
-    let body = app
-        .gql(Some(&first.token), "mutation { logoutAll }", json!({}))
-        .await;
+    let body = app.gql(Some(&first.token), LOGOUT_ALL, json!({})).await;
     assert_eq!(body["data"]["logoutAll"], true);
     for session in [&first, &second] {
         assert!(!works(&app, &session.token).await);
@@ -190,7 +155,7 @@ async fn logout_all_ends_every_session_of_the_viewer_only() {
         );
     }
     assert!(works(&app, &bystander.token).await);
-    let body = app.gql(None, "mutation { logoutAll }", json!({})).await;
+    let body = app.gql(None, LOGOUT_ALL, json!({})).await;
     assert_eq!(code(&body), "UNAUTHENTICATED");
 }
 
@@ -199,19 +164,15 @@ async fn sessions_lists_live_sessions_marking_the_current_one_and_no_secrets() {
     let app = spawn_app().await;
     let user = app.user("hana").await;
     let phone = app
-        .client
-        .post(app.graphql_url())
+        .request()
         .header("user-agent", "TaskqlPhone/1.0 \t(odd)")
-        .json(&json!({
-            "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
-            "variables": { "i": { "username": "hana", "password": PASSWORD } },
-        }))
+        .operation(
+            LOGIN_FULL,
+            json!({ "input": { "username": "hana", "password": PASSWORD } }),
+        )
         .send()
         .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+        .body;
     let phone_refresh = phone["data"]["login"]["refreshToken"].as_str().unwrap();
 
     let body = app.gql(Some(&user.token), SESSIONS, json!({})).await;
@@ -250,9 +211,9 @@ async fn sessions_lists_live_sessions_marking_the_current_one_and_no_secrets() {
 async fn revoke_session_ends_one_of_the_viewers_sessions_and_nobody_elses() {
     let app = spawn_app().await;
     let laptop = app.user("ivan").await;
-    let phone = log_in_again(&app, "ivan", PASSWORD).await;
+    let phone = app.logged_in("ivan").await;
     let mallory = app.user("mallory").await;
-    let revoke = "mutation($id: ID!) { revokeSession(id: $id) }";
+    let revoke = REVOKE_SESSION;
     let phone_sid = claims_of(&phone.token)["sid"].clone();
     let laptop_sid = claims_of(&laptop.token)["sid"].clone();
 
@@ -295,8 +256,7 @@ async fn revoke_session_ends_one_of_the_viewers_sessions_and_nobody_elses() {
 async fn change_password_keeps_this_session_and_ends_the_others() {
     let app = spawn_app().await;
     let here = app.user("judy").await;
-    let elsewhere = log_in_again(&app, "judy", PASSWORD).await;
-    let change = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+    let elsewhere = app.logged_in("judy").await;
     let new_password = "violet harbor lantern 42";
 
     for (current, new, rule) in [
@@ -316,7 +276,11 @@ async fn change_password_keeps_this_session_and_ends_the_others() {
         (PASSWORD, PASSWORD, "newPassword must differ"),
     ] {
         let body = app
-            .gql(Some(&here.token), change, json!({ "c": current, "n": new }))
+            .gql(
+                Some(&here.token),
+                CHANGE_PASSWORD,
+                json!({ "c": current, "n": new }),
+            )
             .await;
         assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
         assert!(message(&body).contains(rule), "{rule}: {body}");
@@ -329,7 +293,7 @@ async fn change_password_keeps_this_session_and_ends_the_others() {
     let body = app
         .gql(
             Some(&here.token),
-            change,
+            CHANGE_PASSWORD,
             json!({ "c": PASSWORD, "n": new_password }),
         )
         .await;
@@ -349,20 +313,23 @@ async fn change_password_keeps_this_session_and_ends_the_others() {
 async fn delete_account_removes_the_user_their_tasks_and_sessions() {
     let app = spawn_app().await;
     let user = app.user("kim").await;
-    let other = log_in_again(&app, "kim", PASSWORD).await;
+    let other = app.logged_in("kim").await;
     app.create_task(&user.token, json!({ "title": "doomed" }))
         .await;
-    let delete = "mutation($p: String!) { deleteAccount(password: $p) }";
 
     let body = app
-        .gql(Some(&user.token), delete, json!({ "p": "not my password" }))
+        .gql(
+            Some(&user.token),
+            DELETE_ACCOUNT,
+            json!({ "p": "not my password" }),
+        )
         .await;
     assert_eq!(code(&body), "BAD_USER_INPUT");
     assert!(message(&body).contains("`password` is incorrect"));
     assert!(works(&app, &user.token).await);
 
     let body = app
-        .gql(Some(&user.token), delete, json!({ "p": PASSWORD }))
+        .gql(Some(&user.token), DELETE_ACCOUNT, json!({ "p": PASSWORD }))
         .await;
     assert_eq!(body["data"]["deleteAccount"], true, "{body}");
     for session in [&user, &other] {
@@ -506,7 +473,7 @@ async fn keys_rotate_without_logging_anyone_out() {
         works(&after, &user.token).await,
         "a token signed with the previous key"
     );
-    let (fresh, _) = pair(&refresh(&after, &user.refresh).await);
+    let (fresh, _) = refreshed(&refresh(&after, &user.refresh).await);
     let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
     assert_ne!(kid(&fresh), kid(&user.token), "new tokens use the new key");
     assert!(works(&after, &fresh).await);
@@ -514,7 +481,7 @@ async fn keys_rotate_without_logging_anyone_out() {
     assert!(!works(&before, &fresh).await);
     let response = before.post(Some(&fresh), ME, json!({})).await;
     assert_eq!(
-        response.headers()["www-authenticate"],
+        response.headers["www-authenticate"],
         r#"Bearer error="invalid_token""#
     );
     // Once the old key is retired, its tokens stop working.
@@ -526,28 +493,16 @@ async fn keys_rotate_without_logging_anyone_out() {
 #[tokio::test]
 async fn eddsa_tokens_verify_with_the_published_jwks_as_an_outside_service_would() {
     use ed25519_dalek::pkcs8::EncodePrivateKey;
-    use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
     use jsonwebtoken::jwk::JwkSet;
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("signing.pem");
-    let pem = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>())
-        .to_pkcs8_pem(LineEnding::LF)
-        .unwrap();
-    std::fs::write(&key_file, pem.as_bytes()).unwrap();
-    let app = spawn_app_with(&[("JWT_PRIVATE_KEY_FILE", key_file.to_str().unwrap())]).await;
+    let (app, _keys) = spawn_eddsa_app().await;
     let user = app.user("oscar").await;
     assert!(works(&app, &user.token).await);
 
-    let response = app
-        .client
-        .get(format!("{}/.well-known/jwks.json", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let jwks: JwkSet = response.json().await.unwrap();
+    let reply = app.request().get("/.well-known/jwks.json").send().await;
+    assert_eq!(reply.status, 200);
+    let jwks: JwkSet = serde_json::from_value(reply.body).unwrap();
     let header = jsonwebtoken::decode_header(&user.token).unwrap();
     assert_eq!(header.alg, Algorithm::EdDSA);
     let jwk = jwks
@@ -611,15 +566,12 @@ async fn eddsa_tokens_verify_with_the_published_jwks_as_an_outside_service_would
 
     // Without an Ed25519 key the set is empty: nothing secret is ever published.
     let plain = spawn_app().await;
-    let jwks: Value = plain
-        .client
-        .get(format!("{}/.well-known/jwks.json", plain.address))
+    let jwks = plain
+        .request()
+        .get("/.well-known/jwks.json")
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
     assert_eq!(jwks, json!({ "keys": [] }));
 }
 
@@ -628,7 +580,7 @@ async fn dead_sessions_are_purged_in_the_background() {
     use sea_orm::ConnectionTrait;
     let app = spawn_app_with(&[("SESSION_PURGE_INTERVAL_SECONDS", "1")]).await;
     let user = app.user("pat").await;
-    let kept = log_in_again(&app, "pat", PASSWORD).await;
+    let kept = app.logged_in("pat").await;
     app.gql(None, LOGOUT, json!({ "t": user.refresh })).await;
     assert_eq!(
         eventually(&app, "sessions", 1).await,
@@ -638,7 +590,7 @@ async fn dead_sessions_are_purged_in_the_background() {
     assert!(works(&app, &kept.token).await);
 
     // Expired refresh tokens of the live session go too; its current one stays.
-    let (_, current) = pair(&refresh(&app, &kept.refresh).await);
+    let (_, current) = refreshed(&refresh(&app, &kept.refresh).await);
     assert_eq!(app.count("refresh_tokens").await, 2);
     app.db()
         .await
@@ -671,9 +623,8 @@ async fn with_a_session_cache_revocation_still_takes_effect_at_once_on_this_repl
     assert!(works(&app, &user.token).await, "now cached as live");
     app.gql(None, LOGOUT, json!({ "t": user.refresh })).await;
     assert!(!works(&app, &user.token).await);
-    let other = log_in_again(&app, "quinn", PASSWORD).await;
+    let other = app.logged_in("quinn").await;
     assert!(works(&app, &other.token).await);
-    app.gql(Some(&other.token), "mutation { logoutAll }", json!({}))
-        .await;
+    app.gql(Some(&other.token), LOGOUT_ALL, json!({})).await;
     assert!(!works(&app, &other.token).await);
 }

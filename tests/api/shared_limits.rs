@@ -11,11 +11,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, code, spawn_app_with};
-use crate::throttle::{assert_refused, parallel_guesses, register_input, registered, send};
-
-const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { id } }";
-const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
+use crate::helpers::documents::REGISTER;
+use crate::helpers::{
+    PASSWORD, Reply, TestApp, assert_rate_limited, code, parallel_guesses, register_input,
+    spawn_app_with,
+};
 
 /// The Redis server to test against, or `None` (after saying so) when none is configured.
 fn redis_url(test: &str) -> Option<String> {
@@ -28,18 +28,20 @@ fn redis_url(test: &str) -> Option<String> {
     }
 }
 
+/// Two replicas on one database sharing `redis` under a key prefix no other test uses,
+/// configured with `vars` too.
+async fn replicas(redis: &str, vars: &[(&str, &str)]) -> (TestApp, TestApp) {
+    let prefix = unique_prefix();
+    let mut all = vec![("REDIS_URL", redis), ("REDIS_KEY_PREFIX", prefix.as_str())];
+    all.extend_from_slice(vars);
+    let a = spawn_app_with(&all).await;
+    let b = a.replica(&all).await;
+    (a, b)
+}
+
 /// A key prefix no other test uses.
 fn unique_prefix() -> String {
     format!("taskql-test-{}:", Uuid::now_v7().simple())
-}
-
-async fn login(
-    app: &TestApp,
-    username: &str,
-    password: &str,
-) -> (u16, Option<String>, serde_json::Value) {
-    let input = json!({ "i": { "username": username, "password": password } });
-    send(app, None, None, LOGIN, input).await
 }
 
 #[tokio::test]
@@ -58,31 +60,38 @@ async fn replicas_sharing_redis_share_login_and_register_limits() {
     let a = spawn_app_with(&vars).await;
     let b = a.replica(&vars).await;
     for (app, name) in [(&a, "ann"), (&b, "ben"), (&a, "cat")] {
-        let (status, _, body) = send(app, None, None, REGISTER, register_input(name)).await;
-        assert_eq!(status, 200, "{body}");
-        assert!(body["data"]["register"]["id"].is_string(), "{body}");
+        app.registered(name).await;
     }
     // b has registered one account itself, but the three together spent the budget.
-    assert_refused(&send(&b, None, None, REGISTER, register_input("dan")).await);
-    assert_refused(&send(&a, None, None, REGISTER, register_input("dan")).await);
+    assert_rate_limited(
+        &b.post_via(None, None, REGISTER, register_input("dan"))
+            .await,
+    );
+    assert_rate_limited(
+        &a.post_via(None, None, REGISTER, register_input("dan"))
+            .await,
+    );
 
     for app in [&a, &b, &a] {
-        let (_, _, body) = login(app, "ann", "wrong password").await;
+        let Reply { body, .. } = app.login_from(None, "ann", "wrong password").await;
         assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
     }
     // Three failures across two replicas: both make the account wait, even for the right
     // password, and a replica that never saw a failure agrees.
     for app in [&a, &b] {
-        assert_eq!(assert_refused(&login(app, "ann", PASSWORD).await), 30);
+        assert_eq!(
+            assert_rate_limited(&app.login_from(None, "ann", PASSWORD).await),
+            30
+        );
     }
     let c = a.replica(&vars).await;
-    assert_refused(&login(&c, "ANN", PASSWORD).await);
+    assert_rate_limited(&c.login_from(None, "ANN", PASSWORD).await);
     // Another deployment on the same server (another prefix) counts on its own.
     let other_prefix = unique_prefix();
     let mut other = vars;
     other[1] = ("REDIS_KEY_PREFIX", other_prefix.as_str());
     let d = a.replica(&other).await;
-    let (status, _, body) = login(&d, "ann", PASSWORD).await;
+    let Reply { status, body, .. } = d.login_from(None, "ann", PASSWORD).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
 }
@@ -146,47 +155,55 @@ async fn while_redis_is_away_local_limits_apply_and_shared_ones_return_with_it()
         return;
     };
     let proxy = Proxy::start(&redis).await;
-    let prefix = unique_prefix();
-    let vars = [
-        ("REDIS_URL", proxy.url.as_str()),
-        ("REDIS_KEY_PREFIX", prefix.as_str()),
-        ("REDIS_TIMEOUT_MS", "200"),
-        ("REGISTER_RATE_LIMIT", "2/hour"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "2"),
-    ];
-    let a = spawn_app_with(&vars).await;
-    let b = a.replica(&vars).await;
+    let (a, b) = replicas(
+        &proxy.url,
+        &[
+            ("REDIS_TIMEOUT_MS", "200"),
+            ("REGISTER_RATE_LIMIT", "2/hour"),
+            ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
+            ("LOGIN_ADDRESS_FREE_FAILURES", "2"),
+        ],
+    )
+    .await;
     for (app, name) in [(&a, "eve"), (&b, "fay")] {
-        let (status, _, body) = send(app, None, None, REGISTER, register_input(name)).await;
+        let Reply { status, body, .. } = app
+            .post_via(None, None, REGISTER, register_input(name))
+            .await;
         assert_eq!(status, 200, "{body}");
     }
-    assert_refused(&send(&a, None, None, REGISTER, register_input("gus")).await);
+    assert_rate_limited(
+        &a.post_via(None, None, REGISTER, register_input("gus"))
+            .await,
+    );
     // Two failures from this address across the replicas make it wait. A success does not
     // clear an address, so the shared wait outlives the logins below.
     for (app, name) in [(&a, "eve"), (&b, "fay")] {
-        let (_, _, body) = login(app, name, "wrong password").await;
+        let Reply { body, .. } = app.login_from(None, name, "wrong password").await;
         assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
     }
-    assert_refused(&login(&a, "eve", PASSWORD).await);
+    assert_rate_limited(&a.login_from(None, "eve", PASSWORD).await);
 
     proxy.cut();
     // Redis is away: requests are served, against each replica's own counters.
-    let (status, _, body) = login(&a, "eve", PASSWORD).await;
+    let Reply { status, body, .. } = a.login_from(None, "eve", PASSWORD).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
     for name in ["gus", "hal"] {
-        let (status, _, body) = send(&a, None, None, REGISTER, register_input(name)).await;
+        let Reply { status, body, .. } =
+            a.post_via(None, None, REGISTER, register_input(name)).await;
         assert_eq!(status, 200, "{body}");
         assert!(body["data"]["register"]["id"].is_string(), "{body}");
     }
-    assert_refused(&send(&a, None, None, REGISTER, register_input("ida")).await);
+    assert_rate_limited(
+        &a.post_via(None, None, REGISTER, register_input("ida"))
+            .await,
+    );
 
     proxy.restore();
     // Once a replica reaches Redis again, the shared wait recorded before the cut applies.
     let mut shared_again = false;
     for _ in 0..40 {
-        let (status, _, body) = login(&b, "eve", PASSWORD).await;
+        let Reply { status, body, .. } = b.login_from(None, "eve", PASSWORD).await;
         if status == 429 {
             assert_eq!(code(&body), "RATE_LIMITED");
             shared_again = true;
@@ -200,7 +217,10 @@ async fn while_redis_is_away_local_limits_apply_and_shared_ones_return_with_it()
         "the shared limit did not apply again within 10 s"
     );
     // b has registered one account itself; the shared count is spent.
-    assert_refused(&send(&b, None, None, REGISTER, register_input("ida")).await);
+    assert_rate_limited(
+        &b.post_via(None, None, REGISTER, register_input("ida"))
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -210,34 +230,15 @@ async fn concurrent_requests_on_two_replicas_never_exceed_the_shared_budget() {
     else {
         return;
     };
-    let prefix = unique_prefix();
-    let vars = [
-        ("REDIS_URL", redis.as_str()),
-        ("REDIS_KEY_PREFIX", prefix.as_str()),
-        ("PASSWORD_STRENGTH_RATE_LIMIT", "7/minute"),
-    ];
-    let a = spawn_app_with(&vars).await;
-    let b = a.replica(&vars).await;
+    let (a, b) = replicas(&redis, &[("PASSWORD_STRENGTH_RATE_LIMIT", "7/minute")]).await;
     let query = "query($p: String!) { passwordStrength(password: $p) { score } }";
     let requests = (0..24).map(|i| {
         let app = if i % 2 == 0 { &a } else { &b };
-        send(
-            app,
-            None,
-            None,
-            query,
-            json!({ "p": format!("candidate {i}") }),
-        )
+        app.post_via(None, None, query, json!({ "p": format!("candidate {i}") }))
     });
     let outcomes = futures::future::join_all(requests).await;
-    let served = outcomes
-        .iter()
-        .filter(|(status, _, _)| *status == 200)
-        .count();
-    let refused = outcomes
-        .iter()
-        .filter(|(status, _, _)| *status == 429)
-        .count();
+    let served = outcomes.iter().filter(|reply| reply.status == 200).count();
+    let refused = outcomes.iter().filter(|reply| reply.status == 429).count();
     assert_eq!((served, refused), (7, 17));
 }
 
@@ -259,16 +260,17 @@ async fn a_redis_that_accepts_and_never_answers_leaves_requests_to_local_limits(
     ])
     .await;
     let started = std::time::Instant::now();
-    let (status, _, body) = send(&app, None, None, REGISTER, register_input("joan")).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body["data"]["register"]["id"].is_string(), "{body}");
+    app.registered("joan").await;
     for _ in 0..3 {
         // Past the probe interval, so that a call waits on the silent server again.
         tokio::time::sleep(Duration::from_millis(1100)).await;
-        let (status, _, body) = login(&app, "joan", "wrong password").await;
+        let Reply { status, body, .. } = app.login_from(None, "joan", "wrong password").await;
         assert_eq!((status, code(&body)), (200, "UNAUTHENTICATED"), "{body}");
     }
-    assert_eq!(assert_refused(&login(&app, "joan", PASSWORD).await), 30);
+    assert_eq!(
+        assert_rate_limited(&app.login_from(None, "joan", PASSWORD).await),
+        30
+    );
     assert!(started.elapsed() < Duration::from_secs(15));
 }
 
@@ -280,16 +282,15 @@ async fn parallel_guesses_on_two_replicas_are_counted_before_any_is_verified() {
         return;
     };
     for (account_free, address_free, expected) in [("5", "1000", (5, 35)), ("1000", "4", (4, 36))] {
-        let prefix = unique_prefix();
-        let vars = [
-            ("REDIS_URL", redis.as_str()),
-            ("REDIS_KEY_PREFIX", prefix.as_str()),
-            ("LOGIN_ACCOUNT_FREE_FAILURES", account_free),
-            ("LOGIN_ADDRESS_FREE_FAILURES", address_free),
-        ];
-        let a = spawn_app_with(&vars).await;
-        let b = a.replica(&vars).await;
-        registered(&a, "judy").await;
+        let (a, b) = replicas(
+            &redis,
+            &[
+                ("LOGIN_ACCOUNT_FREE_FAILURES", account_free),
+                ("LOGIN_ADDRESS_FREE_FAILURES", address_free),
+            ],
+        )
+        .await;
+        a.registered("judy").await;
         let outcome = if account_free == "5" {
             parallel_guesses(&[&a, &b], 40, |_| "judy".into()).await
         } else {
@@ -299,19 +300,8 @@ async fn parallel_guesses_on_two_replicas_are_counted_before_any_is_verified() {
             outcome, expected,
             "free failures {account_free}/{address_free}"
         );
-        assert_refused(&login(&b, "judy", PASSWORD).await);
+        assert_rate_limited(&b.login_from(None, "judy", PASSWORD).await);
     }
-}
-
-/// Logs in as `username` from the client `forwarded` (the app trusts 127.0.0.1).
-async fn login_as(
-    app: &TestApp,
-    forwarded: &str,
-    username: &str,
-    password: &str,
-) -> (u16, Option<String>, serde_json::Value) {
-    let input = json!({ "i": { "username": username, "password": password } });
-    send(app, None, Some(forwarded), LOGIN, input).await
 }
 
 #[tokio::test]
@@ -321,28 +311,27 @@ async fn a_client_that_signed_in_through_one_replica_is_known_to_the_others() {
     else {
         return;
     };
-    let prefix = unique_prefix();
-    let vars = [
-        ("REDIS_URL", redis.as_str()),
-        ("REDIS_KEY_PREFIX", prefix.as_str()),
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
-    ];
-    let a = spawn_app_with(&vars).await;
-    let b = a.replica(&vars).await;
-    registered(&a, "owner").await;
+    let (a, b) = replicas(
+        &redis,
+        &[
+            ("TRUSTED_PROXIES", "127.0.0.1"),
+            ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
+        ],
+    )
+    .await;
+    a.registered("owner").await;
     let (home, attacker, stranger) = ("192.0.2.10", "203.0.113.66", "198.51.100.5");
-    let (status, _, body) = login_as(&a, home, "owner", PASSWORD).await;
+    let Reply { status, body, .. } = a.login_from(Some(home), "owner", PASSWORD).await;
     assert_eq!(status, 200, "{body}");
     for _ in 0..3 {
-        let (_, _, body) = login_as(&b, attacker, "owner", "guess one two").await;
+        let Reply { body, .. } = b.login_from(Some(attacker), "owner", "guess one two").await;
         assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
     }
     assert_eq!(
-        assert_refused(&login_as(&a, stranger, "owner", PASSWORD).await),
+        assert_rate_limited(&a.login_from(Some(stranger), "owner", PASSWORD).await),
         30
     );
-    let (status, _, body) = login_as(&b, home, "owner", PASSWORD).await;
+    let Reply { status, body, .. } = b.login_from(Some(home), "owner", PASSWORD).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
 }
@@ -364,22 +353,22 @@ async fn a_success_clears_the_local_wait_too_so_it_does_not_return_with_the_next
         ("LOGIN_ACCOUNT_FREE_FAILURES", "2"),
     ])
     .await;
-    registered(&app, "lena").await;
+    app.registered("lena").await;
     let (home, laptop) = ("192.0.2.10", "198.51.100.5");
 
     proxy.cut();
     // Redis is away: two failures make the account wait in this process's counters.
     for _ in 0..2 {
-        let (_, _, body) = login_as(&app, laptop, "lena", "wrong password").await;
+        let Reply { body, .. } = app.login_from(Some(laptop), "lena", "wrong password").await;
         assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
     }
-    assert_refused(&login_as(&app, laptop, "lena", PASSWORD).await);
+    assert_rate_limited(&app.login_from(Some(laptop), "lena", PASSWORD).await);
 
     proxy.restore();
     // Redis knows no failure of lena: once it answers again, she signs in.
     let mut signed_in = false;
     for _ in 0..40 {
-        let (status, _, body) = login_as(&app, home, "lena", PASSWORD).await;
+        let Reply { status, body, .. } = app.login_from(Some(home), "lena", PASSWORD).await;
         if status == 200 {
             assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
             signed_in = true;
@@ -392,7 +381,7 @@ async fn a_success_clears_the_local_wait_too_so_it_does_not_return_with_the_next
 
     proxy.cut();
     // That success cleared the local wait too: at the next outage it does not come back.
-    let (status, _, body) = login_as(&app, laptop, "lena", PASSWORD).await;
+    let Reply { status, body, .. } = app.login_from(Some(laptop), "lena", PASSWORD).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
 }

@@ -4,111 +4,24 @@
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{Message, http::HeaderValue};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::helpers::documents::{DELETE_TASK, LOGOUT_ALL, TASK_EVENTS};
 use crate::helpers::{
-    SECRET, TestApp, at_jwt_header, sign, spawn_app, spawn_app_with, valid_claims,
+    FORBIDDEN, INIT_TIMEOUT, LEGACY_WS, SECRET, Socket, TRANSPORT_WS, TestApp, at_jwt_header, sign,
+    spawn_app, spawn_app_with, valid_claims,
 };
 
-pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-const EVENTS: &str =
-    "subscription { taskEvents { kind taskId task { id title status owner { username } } } }";
-
-pub(crate) async fn open(app: &TestApp, protocol: &str) -> Socket {
-    let mut request = app.ws_url().into_client_request().unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_str(protocol).unwrap(),
-    );
-    let (socket, response) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket");
-    assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
-    socket
-}
-
-pub(crate) async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .send(Message::Text(message.to_string().into()))
-        .await
-        .unwrap();
-}
-
-/// The next JSON message, skipping pings; panics after 10 s.
-pub(crate) async fn receive(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("the socket is open")
-            .expect("a frame");
-        match message {
-            Message::Text(text) => {
-                let value: Value = serde_json::from_str(&text).unwrap();
-                if value["type"] != "ping" && value["type"] != "ka" {
-                    return value;
-                }
-            }
-            Message::Close(frame) => panic!("closed: {frame:?}"),
-            _ => {}
-        }
-    }
-}
-
-/// Waits for the server to close the socket and returns the close code.
-async fn closed(socket: &mut Socket, within: Duration) -> u16 {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let message = tokio::time::timeout_at(deadline, socket.next())
-            .await
-            .expect("the server closes the socket in time");
-        match message {
-            Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
-            Some(Ok(Message::Close(None))) | None => return u16::from(CloseCode::Status),
-            Some(Ok(_)) => {}
-            Some(Err(err)) => panic!("socket error: {err}"),
-        }
-    }
-}
-
-/// Opens a graphql-transport-ws socket, authenticates and subscribes to `taskEvents`.
+/// A socket of `token`'s viewer listening to `taskEvents`.
 async fn subscribe(app: &TestApp, token: &str) -> Socket {
-    let mut socket = open(app, "graphql-transport-ws").await;
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
-    )
-    .await;
-    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": EVENTS } }),
-    )
-    .await;
-    // Give the subscription a moment to start listening before mutations happen.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut socket = Socket::authenticated(app, token).await;
+    socket.listen(TASK_EVENTS).await;
     socket
 }
 
+/// The next task event on subscription "1".
 async fn next_event(socket: &mut Socket) -> Value {
-    let message = receive(socket).await;
-    assert_eq!(message["type"], "next", "{message}");
-    assert_eq!(message["id"], "1");
-    assert!(message["payload"]["errors"].is_null(), "{message}");
-    message["payload"]["data"]["taskEvents"].clone()
-}
-
-/// Asserts that nothing arrives for a while.
-async fn silent(socket: &mut Socket) {
-    let result = tokio::time::timeout(Duration::from_millis(700), socket.next()).await;
-    assert!(result.is_err(), "unexpected message: {result:?}");
+    socket.next_data().await["taskEvents"].clone()
 }
 
 #[tokio::test]
@@ -131,11 +44,7 @@ async fn subscribers_receive_the_events_of_their_own_tasks_only() {
         .await;
     assert!(body["errors"].is_null(), "{body}");
     let body = app
-        .gql(
-            Some(&alice.token),
-            "mutation($id: ID!) { deleteTask(id: $id) }",
-            json!({ "id": task["id"] }),
-        )
+        .gql(Some(&alice.token), DELETE_TASK, json!({ "id": task["id"] }))
         .await;
     assert!(body["errors"].is_null(), "{body}");
     let bobs_task = app
@@ -143,11 +52,7 @@ async fn subscribers_receive_the_events_of_their_own_tasks_only() {
         .await;
     // Bob failing to touch Alice's task publishes nothing.
     let body = app
-        .gql(
-            Some(&bob.token),
-            "mutation($id: ID!) { deleteTask(id: $id) }",
-            json!({ "id": task["id"] }),
-        )
+        .gql(Some(&bob.token), DELETE_TASK, json!({ "id": task["id"] }))
         .await;
     assert!(!body["errors"].is_null());
 
@@ -163,12 +68,12 @@ async fn subscribers_receive_the_events_of_their_own_tasks_only() {
     assert_eq!(deleted["kind"], "DELETED");
     assert_eq!(deleted["taskId"], task["id"]);
     assert!(deleted["task"].is_null());
-    silent(&mut alices).await;
+    alices.silent().await;
 
     let event = next_event(&mut bobs).await;
     assert_eq!(event["kind"], "CREATED");
     assert_eq!(event["taskId"], bobs_task["id"]);
-    silent(&mut bobs).await;
+    bobs.silent().await;
 }
 
 #[tokio::test]
@@ -193,40 +98,32 @@ async fn a_connection_without_a_valid_token_is_closed_with_4403() {
         json!("Bearer 🦀"),
     ];
     for payload in payloads {
-        let mut socket = open(&app, "graphql-transport-ws").await;
-        send(
-            &mut socket,
-            json!({ "type": "connection_init", "payload": payload }),
-        )
-        .await;
+        let mut socket = Socket::connect(&app, TRANSPORT_WS).await;
+        socket.init(payload.clone()).await;
         assert_eq!(
-            closed(&mut socket, Duration::from_secs(5)).await,
-            4403,
+            socket.closed(Duration::from_secs(5)).await,
+            FORBIDDEN,
             "{payload}"
         );
     }
     // The legacy protocol is refused the same way.
-    let mut socket = open(&app, "graphql-ws").await;
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": {} }),
-    )
-    .await;
-    let refusal = receive(&mut socket).await;
+    let mut socket = Socket::connect(&app, LEGACY_WS).await;
+    socket.init(json!({})).await;
+    let refusal = socket.receive().await;
     assert_eq!(refusal["type"], "connection_error", "{refusal}");
-    assert_eq!(closed(&mut socket, Duration::from_secs(5)).await, 4403);
+    assert_eq!(socket.closed(Duration::from_secs(5)).await, FORBIDDEN);
     // Without the subprotocol there is no upgrade.
-    let response = app
-        .client
-        .get(app.graphql_url() + "/ws")
+    let reply = app
+        .request()
+        .method(reqwest::Method::GET)
+        .path("/graphql/ws")
         .header("Connection", "Upgrade")
         .header("Upgrade", "websocket")
         .header("Sec-WebSocket-Version", "13")
         .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
+        .await;
+    assert_eq!(reply.status, 400);
 }
 
 #[tokio::test]
@@ -241,64 +138,43 @@ async fn the_socket_closes_when_the_token_expires_the_session_ends_or_the_accoun
     claims["exp"] = json!(now - 27);
     let expiring = sign(&at_jwt_header(&user), &claims, SECRET);
     let mut socket = subscribe(&app, &expiring).await;
-    assert_eq!(closed(&mut socket, Duration::from_secs(10)).await, 4403);
+    assert_eq!(socket.closed(Duration::from_secs(10)).await, FORBIDDEN);
 
     // Revoking the session (logoutAll) closes a socket opened with its token.
     let mut socket = subscribe(&app, &user.token).await;
-    let body = app
-        .gql(Some(&user.token), "mutation { logoutAll }", json!({}))
-        .await;
+    let body = app.gql(Some(&user.token), LOGOUT_ALL, json!({})).await;
     assert!(body["errors"].is_null(), "{body}");
-    assert_eq!(closed(&mut socket, Duration::from_secs(5)).await, 4403);
+    assert_eq!(socket.closed(Duration::from_secs(5)).await, FORBIDDEN);
 
     let user = app.user("dave2").await;
     let mut socket = subscribe(&app, &user.token).await;
     app.create_task(&user.token, json!({ "title": "still here" }))
         .await;
     assert_eq!(next_event(&mut socket).await["kind"], "CREATED");
-    let db = app.db().await;
-    sea_orm::ConnectionTrait::execute_unprepared(&db, "UPDATE users SET is_active = false")
-        .await
-        .unwrap();
-    assert_eq!(closed(&mut socket, Duration::from_secs(5)).await, 4403);
+    app.execute("UPDATE users SET is_active = false").await;
+    assert_eq!(socket.closed(Duration::from_secs(5)).await, FORBIDDEN);
 }
 
 #[tokio::test]
 async fn a_socket_that_never_initialises_is_closed() {
     let app = spawn_app().await;
-    let mut socket = open(&app, "graphql-transport-ws").await;
-    assert_eq!(closed(&mut socket, Duration::from_secs(15)).await, 4408);
+    let mut socket = Socket::connect(&app, TRANSPORT_WS).await;
+    assert_eq!(socket.closed(Duration::from_secs(15)).await, INIT_TIMEOUT);
 }
 
 #[tokio::test]
 async fn subscribing_before_initialising_or_with_an_oversized_message_closes_the_socket() {
     let app = spawn_app_with(&[("MAX_BODY_BYTES", "4096")]).await;
-    let mut socket = open(&app, "graphql-transport-ws").await;
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": EVENTS } }),
-    )
-    .await;
-    assert_eq!(closed(&mut socket, Duration::from_secs(5)).await, 4403);
+    let mut socket = Socket::connect(&app, TRANSPORT_WS).await;
+    socket.subscribe("1", json!({ "query": TASK_EVENTS })).await;
+    assert_eq!(socket.closed(Duration::from_secs(5)).await, FORBIDDEN);
 
-    let mut socket = open(&app, "graphql-transport-ws").await;
+    let mut socket = Socket::connect(&app, TRANSPORT_WS).await;
     let padding = "x".repeat(8192);
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "Authorization": "Bearer x", "pad": padding } }),
-    )
-    .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        match tokio::time::timeout_at(deadline, socket.next())
-            .await
-            .expect("the server drops an oversized message in time")
-        {
-            Some(Ok(Message::Text(text))) => panic!("answered an oversized message: {text}"),
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-            Some(Ok(_)) => {}
-        }
-    }
+    socket
+        .init(json!({ "Authorization": "Bearer x", "pad": padding }))
+        .await;
+    socket.dropped_without_answer(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -306,22 +182,14 @@ async fn a_persisted_subscription_larger_than_http_allows_is_refused_and_not_kep
     use sha2::Digest;
     let app = spawn_app().await;
     let user = app.user("apq").await;
-    let query = format!("# {}\n{EVENTS}", "x".repeat(9 * 1024));
+    let query = format!("# {}\n{TASK_EVENTS}", "x".repeat(9 * 1024));
     let hash = format!("{:x}", sha2::Sha256::digest(query.as_bytes()));
     let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
-    let mut socket = open(&app, "graphql-transport-ws").await;
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", user.token) } }),
-    )
-    .await;
-    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "extensions": extensions } }),
-    )
-    .await;
-    let answer = receive(&mut socket).await;
+    let mut socket = Socket::authenticated(&app, &user.token).await;
+    socket
+        .subscribe("1", json!({ "query": query, "extensions": extensions }))
+        .await;
+    let answer = socket.receive().await;
     assert_eq!(answer["type"], "next", "{answer}");
     let error = &answer["payload"]["errors"][0];
     assert_eq!(
@@ -330,19 +198,15 @@ async fn a_persisted_subscription_larger_than_http_allows_is_refused_and_not_kep
         "{answer}"
     );
     assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{answer}");
-    assert_eq!(receive(&mut socket).await["type"], "complete");
+    assert_eq!(socket.receive().await["type"], "complete");
     // The shared cache did not keep it: its hash alone is unknown over HTTP.
-    let body: Value = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&user.token)
-        .json(&json!({ "extensions": extensions }))
+    let body = app
+        .request()
+        .token(&user.token)
+        .json(json!({ "extensions": extensions }))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
     assert_eq!(
         body["errors"][0]["message"], "PersistedQueryNotFound",
         "{body}"
@@ -353,23 +217,15 @@ async fn a_persisted_subscription_larger_than_http_allows_is_refused_and_not_kep
 async fn the_legacy_subscriptions_transport_ws_protocol_is_served() {
     let app = spawn_app().await;
     let user = app.user("erin").await;
-    let mut socket = open(&app, "graphql-ws").await;
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", user.token) } }),
-    )
-    .await;
-    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
-    send(
-        &mut socket,
-        json!({ "id": "7", "type": "start", "payload": { "query": EVENTS } }),
-    )
-    .await;
+    let mut socket = Socket::authenticated_on(&app, LEGACY_WS, &user.token).await;
+    socket
+        .send(json!({ "id": "7", "type": "start", "payload": { "query": TASK_EVENTS } }))
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let task = app
         .create_task(&user.token, json!({ "title": "legacy" }))
         .await;
-    let message = receive(&mut socket).await;
+    let message = socket.receive().await;
     assert_eq!(message["type"], "data", "{message}");
     assert_eq!(
         message["payload"]["data"]["taskEvents"]["taskId"],
@@ -403,7 +259,7 @@ async fn replicas_on_one_postgresql_database_share_events() {
         assert_eq!(first["taskId"], task["id"]);
         assert_eq!(first["task"]["title"], "via the first");
         assert_eq!(next_event(socket).await["taskId"], second["id"]);
-        silent(socket).await;
+        socket.silent().await;
     }
 }
 
@@ -430,11 +286,7 @@ async fn every_state_arrives_even_when_changes_follow_at_once_and_tasks_are_larg
         assert!(body["errors"].is_null(), "{body}");
     }
     let body = app
-        .gql(
-            Some(&user.token),
-            "mutation($id: ID!) { deleteTask(id: $id) }",
-            json!({ "id": quick["id"] }),
-        )
+        .gql(Some(&user.token), DELETE_TASK, json!({ "id": quick["id"] }))
         .await;
     assert!(body["errors"].is_null(), "{body}");
 

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use crate::helpers::documents::{CREATE_TASK, DELETE_TASK, ME, TASK_COUNT, TASK_ID};
 use crate::helpers::{TestUser, code, message, spawn_app};
 
 const TASK_FIELDS: &str = "id title description status priority dueAt completedAt createdAt updatedAt owner { id username }";
@@ -82,30 +83,12 @@ async fn the_whole_flow_register_login_create_list_update_delete() {
         .await;
     assert_eq!(body["data"]["task"], *updated);
 
-    let body = app
-        .gql(
-            token,
-            "mutation($id: ID!) { deleteTask(id: $id) }",
-            json!({ "id": id }),
-        )
-        .await;
+    let body = app.gql(token, DELETE_TASK, json!({ "id": id })).await;
     assert_eq!(body["data"]["deleteTask"], id.as_str());
-    let body = app
-        .gql(
-            token,
-            "query($id: ID!) { task(id: $id) { id } }",
-            json!({ "id": id }),
-        )
-        .await;
+    let body = app.gql(token, TASK_ID, json!({ "id": id })).await;
     assert!(body["data"]["task"].is_null());
     assert!(body["errors"].is_null());
-    let body = app
-        .gql(
-            token,
-            "mutation($id: ID!) { deleteTask(id: $id) }",
-            json!({ "id": id }),
-        )
-        .await;
+    let body = app.gql(token, DELETE_TASK, json!({ "id": id })).await;
     assert_eq!(code(&body), "NOT_FOUND");
 }
 
@@ -228,7 +211,7 @@ async fn task_input_rules_are_enforced_with_plain_words() {
         .create_task(&user.token, json!({ "title": "keep" }))
         .await;
     let id = task["id"].as_str().unwrap();
-    let create = "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }";
+    let create = CREATE_TASK;
 
     let rejections = [
         (json!({ "title": "" }), "title must be 1 to 200 characters"),
@@ -323,8 +306,8 @@ async fn malformed_ids_cursors_and_counts_name_the_argument() {
         &"f".repeat(5000),
     ] {
         for query in [
-            "query($id: ID!) { task(id: $id) { id } }",
-            "mutation($id: ID!) { deleteTask(id: $id) }",
+            TASK_ID,
+            DELETE_TASK,
             "mutation($id: ID!) { updateTask(id: $id, input: { title: \"x\" }) { id } }",
         ] {
             let body = app.gql(token, query, json!({ "id": bad })).await;
@@ -381,13 +364,7 @@ async fn assert_isolated(
             .await;
         assert_eq!(code(&body), "NOT_FOUND", "{body}");
         assert_eq!(message(&body), "Task not found.");
-        let body = app
-            .gql(
-                token,
-                "mutation($id: ID!) { deleteTask(id: $id) }",
-                json!({ "id": target }),
-            )
-            .await;
+        let body = app.gql(token, DELETE_TASK, json!({ "id": target })).await;
         assert_eq!(code(&body), "NOT_FOUND", "{body}");
         assert_eq!(message(&body), "Task not found.");
     }
@@ -477,12 +454,9 @@ async fn every_task_operation_requires_a_viewer() {
     let task = app.create_task(&user.token, json!({ "title": "t" })).await;
     let id = task["id"].as_str().unwrap();
     for (query, variables) in [
-        ("{ me { id } }", json!({})),
-        (
-            "query($id: ID!) { task(id: $id) { id } }",
-            json!({ "id": id }),
-        ),
-        ("{ tasks { totalCount } }", json!({})),
+        (ME, json!({})),
+        (TASK_ID, json!({ "id": id })),
+        (TASK_COUNT, json!({})),
         (
             "mutation { createTask(input: { title: \"x\" }) { id } }",
             json!({}),
@@ -491,10 +465,7 @@ async fn every_task_operation_requires_a_viewer() {
             "mutation($id: ID!) { updateTask(id: $id, input: { title: \"x\" }) { id } }",
             json!({ "id": id }),
         ),
-        (
-            "mutation($id: ID!) { deleteTask(id: $id) }",
-            json!({ "id": id }),
-        ),
+        (DELETE_TASK, json!({ "id": id })),
     ] {
         let body = app.gql(None, query, variables).await;
         assert_eq!(code(&body), "UNAUTHENTICATED", "{query}: {body}");

@@ -4,40 +4,19 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, code, message, spawn_app, spawn_app_with};
-
-async fn login_from(app: &TestApp, username: &str, password: &str, forwarded_for: &str) -> Value {
-    app.client
-        .post(app.graphql_url())
-        .header("x-forwarded-for", forwarded_for)
-        .json(&json!({
-            "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-            "variables": { "i": { "username": username, "password": password } },
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// Registers `username` without signing in, so no client is known to the account yet and
-/// its waits hold every client (see `security::brute_force` for known clients).
-pub async fn registered(app: &TestApp, username: &str) {
-    let body = app
-        .register(username, &format!("{username}@example.com"), PASSWORD)
-        .await;
-    assert!(body["data"]["register"]["id"].is_string(), "{body}");
-}
+use crate::helpers::documents::{
+    CHANGE_PASSWORD, DELETE_ACCOUNT, LOGIN, ME, REGISTER, REVOKE_SESSION,
+};
+use crate::helpers::{
+    PASSWORD, Reply, TestApp, assert_rate_limited, code, message, parallel_guesses, register_input,
+    spawn_app, spawn_app_with,
+};
 
 /// Logs in with the right password and asserts a whole-request refusal; the body.
 async fn refused_login(app: &TestApp, username: &str) -> Value {
-    let login = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
-    let input = json!({ "i": { "username": username, "password": PASSWORD } });
-    let outcome = send(app, None, None, login, input).await;
-    assert_refused(&outcome);
-    outcome.2
+    let outcome = app.login_from(None, username, PASSWORD).await;
+    assert_rate_limited(&outcome);
+    outcome.body
 }
 
 /// The error with its `retryAfter` taken out, for comparing two throttled answers.
@@ -60,7 +39,7 @@ async fn repeated_failures_on_one_account_make_it_wait_known_or_not() {
         ("LOGIN_ADDRESS_FREE_FAILURES", "1000"),
     ])
     .await;
-    registered(&app, "alice").await;
+    app.registered("alice").await;
     app.user("bob").await;
     for attempt in ["wrong one", "wrong two", "wrong three"] {
         assert_eq!(code(&app.login("alice", attempt).await), "UNAUTHENTICATED");
@@ -101,12 +80,15 @@ async fn one_address_guessing_at_many_accounts_is_slowed_down_whatever_it_forwar
     .await;
     app.user("dave").await;
     for (i, victim) in ["erin", "frank", "grace", "heidi"].iter().enumerate() {
-        let body = login_from(&app, victim, "guess", &format!("203.0.113.{i}")).await;
+        let body = app
+            .login_from(Some(&format!("203.0.113.{i}")), victim, "guess")
+            .await
+            .body;
         assert_eq!(code(&body), "UNAUTHENTICATED");
     }
     // Rotating X-Forwarded-For gains nothing: the address is the connection's.
     for forwarded in ["198.51.100.7", "198.51.100.8, 10.0.0.1", "::1"] {
-        let body = login_from(&app, "dave", PASSWORD, forwarded).await;
+        let body = app.login_from(Some(forwarded), "dave", PASSWORD).await.body;
         assert_eq!(code(&body), "RATE_LIMITED", "{forwarded}: {body}");
         assert!(
             body["errors"][0]["extensions"]["retryAfter"]
@@ -125,7 +107,7 @@ async fn waits_grow_with_further_failures() {
         ("LOGIN_BACKOFF_MAX_SECONDS", "60"),
     ])
     .await;
-    registered(&app, "ivan").await;
+    app.registered("ivan").await;
     assert_eq!(
         code(&app.login("ivan", "wrong password!").await),
         "UNAUTHENTICATED"
@@ -144,35 +126,10 @@ async fn waits_grow_with_further_failures() {
     );
 }
 
-/// Sends `count` logins with wrong passwords at once, for `username(i)`; the numbers
-/// answered UNAUTHENTICATED (verified) and refused with a 429.
-pub async fn parallel_guesses(
-    apps: &[&TestApp],
-    count: usize,
-    username: impl Fn(usize) -> String,
-) -> (usize, usize) {
-    let login = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
-    let guesses = (0..count).map(|i| {
-        let input =
-            json!({ "i": { "username": username(i), "password": format!("guess {i} of many") } });
-        send(apps[i % apps.len()], None, None, login, input)
-    });
-    let outcomes = futures::future::join_all(guesses).await;
-    let verified = outcomes
-        .iter()
-        .filter(|(status, _, body)| *status == 200 && code(body) == "UNAUTHENTICATED")
-        .count();
-    let refused = outcomes
-        .iter()
-        .filter(|outcome| outcome.0 == 429 && assert_refused(outcome) >= 1)
-        .count();
-    (verified, refused)
-}
-
 #[tokio::test]
 async fn parallel_guesses_at_one_account_are_counted_before_any_is_verified() {
     let app = spawn_app_with(&[("LOGIN_ADDRESS_FREE_FAILURES", "1000")]).await;
-    registered(&app, "judy").await;
+    app.registered("judy").await;
     let (verified, refused) = parallel_guesses(&[&app], 40, |_| "judy".into()).await;
     assert_eq!(
         (verified, refused),
@@ -199,71 +156,28 @@ async fn parallel_guesses_from_one_address_are_counted_before_any_is_verified() 
     assert_eq!(code(&refused_login(&app, "kate").await), "RATE_LIMITED");
 }
 
-/// POSTs `query` with an optional token and `X-Forwarded-For`, returning status,
-/// `Retry-After` and body.
-pub async fn send(
-    app: &TestApp,
-    token: Option<&str>,
-    forwarded_for: Option<&str>,
-    query: &str,
-    variables: Value,
-) -> (u16, Option<String>, Value) {
-    let mut request = app
-        .client
-        .post(app.graphql_url())
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(forwarded) = forwarded_for {
-        request = request.header("x-forwarded-for", forwarded);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .map(|value| value.to_str().unwrap().to_owned());
-    (status, retry_after, response.json().await.unwrap())
-}
-
-/// Asserts a whole-request refusal: 429, `Retry-After` equal to the body's `retryAfter`
-/// (whole seconds, at least 1), RATE_LIMITED and no data.
-pub fn assert_refused(outcome: &(u16, Option<String>, Value)) -> u64 {
-    let (status, retry_after, body) = outcome;
-    assert_eq!(*status, 429, "{body}");
-    assert_eq!(code(body), "RATE_LIMITED", "{body}");
-    assert!(body["data"].is_null(), "{body}");
-    let seconds = body["errors"][0]["extensions"]["retryAfter"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("retryAfter in {body}"));
-    assert!(seconds >= 1, "{body}");
-    assert_eq!(retry_after.as_deref(), Some(seconds.to_string().as_str()));
-    seconds
-}
-
-const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { id } }";
 const STRENGTH: &str = "query($p: String!) { passwordStrength(password: $p) { score } }";
 const CREATE: &str = "mutation { createTask(input: { title: \"t\" }) { id } }";
-
-pub fn register_input(username: &str) -> Value {
-    json!({ "input": {
-        "username": username,
-        "email": format!("{username}@example.com"),
-        "password": PASSWORD,
-    } })
-}
 
 #[tokio::test]
 async fn register_is_limited_per_client_ip_and_a_refusal_is_a_429() {
     let app = spawn_app_with(&[("REGISTER_RATE_LIMIT", "2/hour")]).await;
     for name in ["reg1", "reg2"] {
-        let (status, retry, body) = send(&app, None, None, REGISTER, register_input(name)).await;
+        let Reply {
+            status,
+            retry_after: retry,
+            body,
+            ..
+        } = app
+            .post_via(None, None, REGISTER, register_input(name))
+            .await;
         assert_eq!((status, retry), (200, None), "{body}");
         assert!(body["data"]["register"]["id"].is_string(), "{body}");
     }
-    let refused = send(&app, None, None, REGISTER, register_input("reg3")).await;
-    let seconds = assert_refused(&refused);
+    let refused = app
+        .post_via(None, None, REGISTER, register_input("reg3"))
+        .await;
+    let seconds = assert_rate_limited(&refused);
     assert!(seconds <= 3600, "within the hour: {seconds}");
     assert_eq!(
         app.count("users").await,
@@ -278,28 +192,32 @@ async fn every_mutation_of_a_user_counts_against_one_budget() {
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     for _ in 0..2 {
-        let (status, _, body) = send(&app, Some(&alice.token), None, CREATE, json!({})).await;
+        let Reply { status, body, .. } = app
+            .post_via(Some(&alice.token), None, CREATE, json!({}))
+            .await;
         assert_eq!(status, 200, "{body}");
     }
-    let revoke = "mutation($id: ID!) { revokeSession(id: $id) }";
-    let (status, _, body) = send(
-        &app,
-        Some(&alice.token),
-        None,
-        revoke,
-        json!({ "id": uuid::Uuid::now_v7().to_string() }),
-    )
-    .await;
+    let revoke = REVOKE_SESSION;
+    let Reply { status, body, .. } = app
+        .post_via(
+            Some(&alice.token),
+            None,
+            revoke,
+            json!({ "id": uuid::Uuid::now_v7().to_string() }),
+        )
+        .await;
     assert_eq!((status, code(&body)), (200, "NOT_FOUND"), "{body}");
-    let refused = send(&app, Some(&alice.token), None, CREATE, json!({})).await;
-    assert_refused(&refused);
+    let refused = app
+        .post_via(Some(&alice.token), None, CREATE, json!({}))
+        .await;
+    assert_rate_limited(&refused);
     assert_eq!(app.count("tasks").await, 2);
     // Queries are not mutations, and the budget is per user.
-    let me = app
-        .gql(Some(&alice.token), "{ me { id } }", json!({}))
-        .await;
+    let me = app.gql(Some(&alice.token), ME, json!({})).await;
     assert_eq!(me["data"]["me"]["id"], alice.id.as_str());
-    let (status, _, body) = send(&app, Some(&bob.token), None, CREATE, json!({})).await;
+    let Reply { status, body, .. } = app
+        .post_via(Some(&bob.token), None, CREATE, json!({}))
+        .await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -309,18 +227,23 @@ async fn password_strength_is_limited_per_viewer_or_else_per_address() {
     let carol = app.user("carol").await;
     let variables = json!({ "p": "correct horse battery staple" });
     for _ in 0..2 {
-        let (status, _, body) = send(&app, None, None, STRENGTH, variables.clone()).await;
+        let Reply { status, body, .. } =
+            app.post_via(None, None, STRENGTH, variables.clone()).await;
         assert_eq!(status, 200, "{body}");
     }
-    assert_refused(&send(&app, None, None, STRENGTH, variables.clone()).await);
+    assert_rate_limited(&app.post_via(None, None, STRENGTH, variables.clone()).await);
     // A signed-in viewer has a budget of their own, even from the same address.
     for _ in 0..2 {
-        let (status, _, body) =
-            send(&app, Some(&carol.token), None, STRENGTH, variables.clone()).await;
+        let Reply { status, body, .. } = app
+            .post_via(Some(&carol.token), None, STRENGTH, variables.clone())
+            .await;
         assert_eq!(status, 200, "{body}");
         assert!(body["data"]["passwordStrength"]["score"].is_number());
     }
-    assert_refused(&send(&app, Some(&carol.token), None, STRENGTH, variables).await);
+    assert_rate_limited(
+        &app.post_via(Some(&carol.token), None, STRENGTH, variables)
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -331,22 +254,23 @@ async fn a_batch_with_one_refused_operation_is_a_partial_result_with_status_200(
     ])
     .await;
     let operation = json!({ "query": STRENGTH, "variables": { "p": "correct horse battery" } });
-    let post = |batch: Value| app.client.post(app.graphql_url()).json(&batch).send();
-    let response = post(json!([operation, operation])).await.unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(response.headers().get("retry-after").is_none());
-    let body: Value = response.json().await.unwrap();
+    let post = |batch: Value| app.request().json(batch).send();
+    let reply = post(json!([operation, operation])).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.retry_after.is_none());
+    let body = &reply.body;
     assert!(body[0]["data"]["passwordStrength"].is_object(), "{body}");
     assert_eq!(code(&body[1]), "RATE_LIMITED", "{body}");
     // Every operation refused: the whole request is.
-    let response = post(json!([operation, operation])).await.unwrap();
-    assert_eq!(response.status(), 429);
-    let retry_after: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
+    let reply = post(json!([operation, operation])).await;
+    assert_eq!(reply.status, 429);
+    let retry_after: u64 = reply
+        .retry_after
+        .as_deref()
+        .expect("Retry-After")
         .parse()
         .unwrap();
-    let body: Value = response.json().await.unwrap();
+    let body = &reply.body;
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     assert_eq!(code(&body[0]), "RATE_LIMITED");
     assert_eq!(code(&body[1]), "RATE_LIMITED");
@@ -355,11 +279,10 @@ async fn a_batch_with_one_refused_operation_is_a_partial_result_with_status_200(
 #[tokio::test]
 async fn a_refused_login_is_a_429_with_retry_after() {
     let app = spawn_app_with(&[("LOGIN_ACCOUNT_FREE_FAILURES", "1")]).await;
-    let login = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
-    let input = json!({ "i": { "username": "nobody", "password": "wrong password" } });
-    let (status, _, body) = send(&app, None, None, login, input.clone()).await;
+    let input = json!({ "input": { "username": "nobody", "password": "wrong password" } });
+    let Reply { status, body, .. } = app.post_via(None, None, LOGIN, input.clone()).await;
     assert_eq!((status, code(&body)), (200, "UNAUTHENTICATED"));
-    let seconds = assert_refused(&send(&app, None, None, login, input).await);
+    let seconds = assert_rate_limited(&app.post_via(None, None, LOGIN, input).await);
     assert_eq!(seconds, 30);
 }
 
@@ -367,9 +290,10 @@ async fn a_refused_login_is_a_429_with_retry_after() {
 async fn behind_a_trusted_proxy_sessions_record_the_forwarded_client() {
     let app = spawn_app_with(&[("TRUSTED_PROXIES", "127.0.0.1, ::1")]).await;
     app.user("dora").await;
-    let login = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
-    let input = json!({ "i": { "username": "dora", "password": PASSWORD } });
-    let (_, _, body) = send(&app, None, Some("203.0.113.1, 198.51.100.23"), login, input).await;
+    let input = json!({ "input": { "username": "dora", "password": PASSWORD } });
+    let Reply { body, .. } = app
+        .post_via(None, Some("203.0.113.1, 198.51.100.23"), LOGIN, input)
+        .await;
     let token = body["data"]["login"]["accessToken"].as_str().unwrap();
     let sessions = app
         .gql(Some(token), "{ sessions { ip current } }", json!({}))
@@ -385,8 +309,10 @@ async fn behind_a_trusted_proxy_sessions_record_the_forwarded_client() {
     // Without trusted proxies the connection's address is recorded, whatever is forwarded.
     let direct = spawn_app().await;
     direct.user("erin").await;
-    let input = json!({ "i": { "username": "erin", "password": PASSWORD } });
-    let (_, _, body) = send(&direct, None, Some("198.51.100.23"), login, input).await;
+    let input = json!({ "input": { "username": "erin", "password": PASSWORD } });
+    let Reply { body, .. } = direct
+        .post_via(None, Some("198.51.100.23"), LOGIN, input)
+        .await;
     let token = body["data"]["login"]["accessToken"].as_str().unwrap();
     let sessions = direct
         .gql(Some(token), "{ sessions { ip current } }", json!({}))
@@ -409,36 +335,35 @@ async fn a_redis_that_is_down_at_startup_leaves_the_service_serving_with_local_l
         ("REGISTER_RATE_LIMIT", "1/hour"),
     ])
     .await;
-    let (status, _, body) = send(&app, None, None, REGISTER, register_input("solo")).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body["data"]["register"]["id"].is_string(), "{body}");
-    assert_refused(&send(&app, None, None, REGISTER, register_input("duo")).await);
+    app.registered("solo").await;
+    assert_rate_limited(
+        &app.post_via(None, None, REGISTER, register_input("duo"))
+            .await,
+    );
 }
 
 const NEW_PASSWORD: &str = "violet harbor lantern 42";
 
-async fn change_password(
-    app: &TestApp,
-    token: &str,
-    current: &str,
-) -> (u16, Option<String>, Value) {
-    let query = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+async fn change_password(app: &TestApp, token: &str, current: &str) -> Reply {
+    let query = CHANGE_PASSWORD;
     let variables = json!({ "c": current, "n": NEW_PASSWORD });
-    send(app, Some(token), None, query, variables).await
+    app.post_via(Some(token), None, query, variables).await
 }
 
-async fn delete_account(
-    app: &TestApp,
-    token: &str,
-    password: &str,
-) -> (u16, Option<String>, Value) {
-    let query = "mutation($p: String!) { deleteAccount(password: $p) }";
-    send(app, Some(token), None, query, json!({ "p": password })).await
+async fn delete_account(app: &TestApp, token: &str, password: &str) -> Reply {
+    let query = DELETE_ACCOUNT;
+    app.post_via(Some(token), None, query, json!({ "p": password }))
+        .await
 }
 
 /// Asserts the wrong-password answer of `changePassword` or `deleteAccount`.
-fn assert_incorrect(outcome: &(u16, Option<String>, Value), argument: &str) {
-    let (status, retry_after, body) = outcome;
+fn assert_incorrect(outcome: &Reply, argument: &str) {
+    let Reply {
+        status,
+        retry_after,
+        body,
+        ..
+    } = outcome;
     assert_eq!((*status, retry_after.as_deref()), (200, None), "{body}");
     assert_eq!(code(body), "BAD_USER_INPUT", "{body}");
     assert_eq!(
@@ -467,11 +392,11 @@ async fn wrong_passwords_in_change_password_and_delete_account_back_off_per_user
     // waits the first backoff, and the refusal spends no argon2 work.
     let verifications = app.hashing.verifications();
     assert_eq!(
-        assert_refused(&change_password(&app, &alice.token, PASSWORD).await),
+        assert_rate_limited(&change_password(&app, &alice.token, PASSWORD).await),
         30
     );
     assert_eq!(
-        assert_refused(&delete_account(&app, &alice.token, PASSWORD).await),
+        assert_rate_limited(&delete_account(&app, &alice.token, PASSWORD).await),
         30
     );
     assert_eq!(app.hashing.verifications(), verifications);
@@ -482,7 +407,7 @@ async fn wrong_passwords_in_change_password_and_delete_account_back_off_per_user
         &change_password(&app, &bob.token, "guess one").await,
         "currentPassword",
     );
-    let (status, _, body) = change_password(&app, &bob.token, PASSWORD).await;
+    let Reply { status, body, .. } = change_password(&app, &bob.token, PASSWORD).await;
     assert_eq!(
         (status, &body["data"]["changePassword"]),
         (200, &json!(true)),
@@ -500,7 +425,7 @@ async fn a_confirmed_password_clears_the_users_failures() {
             "currentPassword",
         );
     }
-    let (status, _, body) = change_password(&app, &carol.token, PASSWORD).await;
+    let Reply { status, body, .. } = change_password(&app, &carol.token, PASSWORD).await;
     assert_eq!(
         (status, &body["data"]["changePassword"]),
         (200, &json!(true)),
@@ -510,7 +435,7 @@ async fn a_confirmed_password_clears_the_users_failures() {
     for guess in ["guess three", "guess four"] {
         assert_incorrect(&delete_account(&app, &carol.token, guess).await, "password");
     }
-    let (status, _, body) = delete_account(&app, &carol.token, NEW_PASSWORD).await;
+    let Reply { status, body, .. } = delete_account(&app, &carol.token, NEW_PASSWORD).await;
     assert_eq!(
         (status, &body["data"]["deleteAccount"]),
         (200, &json!(true)),

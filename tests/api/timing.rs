@@ -9,7 +9,6 @@ use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp, code, spawn_app_with};
-use crate::throttle::registered;
 
 /// The argon2 hashes, argon2 verifications, sleeps in place of a verification and SQL
 /// statements `action` costs the server.
@@ -35,9 +34,9 @@ async fn every_failed_login_costs_one_verification_and_the_same_queries() {
         ("LOGIN_ADDRESS_FREE_FAILURES", "1000"),
     ])
     .await;
-    app.user("walter").await;
-    app.user("dora").await;
-    registered(&app, "tess").await;
+    app.signed_up("walter").await;
+    app.signed_up("dora").await;
+    app.registered("tess").await;
     app.db()
         .await
         .execute_unprepared("UPDATE users SET is_active = false WHERE username = 'dora'")
@@ -95,7 +94,7 @@ async fn every_failed_login_costs_one_verification_and_the_same_queries() {
 #[tokio::test]
 async fn register_refusals_the_api_does_not_explain_cost_the_same() {
     let app = spawn_app_with(&[]).await;
-    app.user("taken").await;
+    app.signed_up("taken").await;
     let register = |username: &str, email: &str, password: &str| {
         app.gql(
             None,

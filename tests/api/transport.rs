@@ -3,29 +3,29 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, code, message, spawn_app, spawn_app_with};
+use crate::helpers::documents::{ME, TASK_COUNT, TYPENAME};
+use crate::helpers::{Reply, TestApp, code, message, spawn_app, spawn_app_with};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
-async fn post_accepting(app: &TestApp, accept: Option<&str>, body: Value) -> reqwest::Response {
-    let mut request = app.client.post(app.graphql_url()).json(&body);
+/// POSTs `body`, accepting `accept` when given.
+async fn post_accepting(app: &TestApp, accept: Option<&str>, body: Value) -> Reply {
+    let mut request = app.request().json(body);
     if let Some(accept) = accept {
-        request = request.header("Accept", accept);
+        request = request.accept(accept);
     }
-    request.send().await.unwrap()
+    request.send().await
 }
 
-fn content_type(response: &reqwest::Response) -> String {
-    response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned()
+/// The reply's media type.
+fn content_type(reply: &Reply) -> &str {
+    reply.header("content-type").expect("Content-Type")
 }
 
 #[tokio::test]
 async fn responses_are_graphql_response_json_when_accepted_and_json_otherwise() {
     let app = spawn_app().await;
-    let ok = json!({ "query": "{ __typename }" });
+    let ok = json!({ "query": TYPENAME });
     for (accept, want) in [
         (None, "application/json"),
         (Some("application/json"), "application/json"),
@@ -40,67 +40,42 @@ async fn responses_are_graphql_response_json_when_accepted_and_json_otherwise() 
             "application/json",
         ),
     ] {
-        let response = post_accepting(&app, accept, ok.clone()).await;
-        assert_eq!(response.status(), 200, "{accept:?}");
-        assert_eq!(content_type(&response), want, "{accept:?}");
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["data"]["__typename"], "Query");
+        let reply = post_accepting(&app, accept, ok.clone()).await;
+        assert_eq!(reply.status, 200, "{accept:?}");
+        assert_eq!(content_type(&reply), want, "{accept:?}");
+        assert_eq!(reply.body["data"]["__typename"], "Query");
     }
 
     // Request errors: 400 with graphql-response+json, 200 with plain JSON.
     for document in ["{ nope }", "{ tasks { ", "query($x: Int!) { __typename }"] {
         let body = json!({ "query": document });
-        let response = post_accepting(&app, Some(GRAPHQL_RESPONSE), body.clone()).await;
-        assert_eq!(response.status(), 400, "{document}");
-        assert_eq!(content_type(&response), GRAPHQL_RESPONSE);
-        let errors: Value = response.json().await.unwrap();
-        assert_eq!(code(&errors), "BAD_USER_INPUT");
-        let response = post_accepting(&app, None, body).await;
-        assert_eq!(response.status(), 200, "{document}");
+        let reply = post_accepting(&app, Some(GRAPHQL_RESPONSE), body.clone()).await;
+        assert_eq!(reply.status, 400, "{document}");
+        assert_eq!(content_type(&reply), GRAPHQL_RESPONSE);
+        assert_eq!(reply.code(), "BAD_USER_INPUT");
+        let reply = post_accepting(&app, None, body).await;
+        assert_eq!(reply.status, 200, "{document}");
     }
     // A field error is an executed operation: 200 either way.
-    let response = post_accepting(
-        &app,
-        Some(GRAPHQL_RESPONSE),
-        json!({ "query": "{ me { id } }" }),
-    )
-    .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(code(&body), "UNAUTHENTICATED");
+    let reply = post_accepting(&app, Some(GRAPHQL_RESPONSE), json!({ "query": ME })).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.code(), "UNAUTHENTICATED");
     // Refusals keep their status and the negotiated type.
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header("Accept", GRAPHQL_RESPONSE)
-        .header("Content-Type", "text/plain")
-        .body(r#"{"query":"{ __typename }"}"#)
+    let reply = app
+        .request()
+        .accept(GRAPHQL_RESPONSE)
+        .raw("text/plain", r#"{"query":"{ __typename }"}"#)
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 415);
-    assert_eq!(content_type(&response), GRAPHQL_RESPONSE);
+        .await;
+    assert_eq!(reply.status, 415);
+    assert_eq!(content_type(&reply), GRAPHQL_RESPONSE);
 }
 
-async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
-    app.client
-        .request(reqwest::Method::OPTIONS, app.graphql_url())
-        .header("Origin", origin)
-        .header("Access-Control-Request-Method", "POST")
-        .header(
-            "Access-Control-Request-Headers",
-            "content-type,authorization",
-        )
-        .send()
-        .await
-        .unwrap()
-}
-
-fn allowed_origin(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get("access-control-allow-origin")
-        .map(|value| value.to_str().unwrap().to_owned())
+/// The origin the reply allows, if any.
+fn allowed_origin(reply: &Reply) -> Option<String> {
+    reply
+        .header("access-control-allow-origin")
+        .map(str::to_owned)
 }
 
 #[tokio::test]
@@ -111,11 +86,11 @@ async fn cors_allows_localhost_in_development_and_only_configured_origins_otherw
         "http://127.0.0.1:8080",
         "http://[::1]:3000",
     ] {
-        let response = preflight(&development, origin).await;
+        let response = development.preflight(origin).await;
         assert_eq!(allowed_origin(&response).as_deref(), Some(origin));
-        let headers = response.headers()["access-control-allow-headers"]
-            .to_str()
-            .unwrap()
+        let headers = response
+            .header("access-control-allow-headers")
+            .expect("allowed headers")
             .to_ascii_lowercase();
         assert!(headers.contains("authorization") && headers.contains("content-type"));
     }
@@ -126,31 +101,29 @@ async fn cors_allows_localhost_in_development_and_only_configured_origins_otherw
         "https://localhost:5173",
         "null",
     ] {
-        let response = preflight(&development, origin).await;
+        let response = development.preflight(origin).await;
         assert_eq!(allowed_origin(&response), None, "{origin}");
     }
     let response = development
-        .client
-        .post(development.graphql_url())
+        .request()
         .header("Origin", "http://localhost:5173")
-        .bearer_auth("not-a-token")
-        .json(&json!({ "query": "{ __typename }" }))
+        .token("not-a-token")
+        .operation(TYPENAME, json!({}))
         .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         allowed_origin(&response).as_deref(),
         Some("http://localhost:5173")
     );
-    let exposed = response.headers()["access-control-expose-headers"]
-        .to_str()
-        .unwrap()
+    let exposed = response
+        .header("access-control-expose-headers")
+        .expect("exposed headers")
         .to_ascii_lowercase();
     assert!(exposed.contains("www-authenticate"));
 
     let production = spawn_app_with(&[("APP_ENV", "production")]).await;
     assert_eq!(
-        allowed_origin(&preflight(&production, "http://localhost:5173").await),
+        allowed_origin(&production.preflight("http://localhost:5173").await),
         None
     );
 
@@ -159,33 +132,34 @@ async fn cors_allows_localhost_in_development_and_only_configured_origins_otherw
         ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
     ])
     .await;
-    let response = preflight(&configured, "https://app.example.com").await;
+    let response = configured.preflight("https://app.example.com").await;
     assert_eq!(
         allowed_origin(&response).as_deref(),
         Some("https://app.example.com")
     );
     assert_eq!(
-        allowed_origin(&preflight(&configured, "https://other.example.com").await),
+        allowed_origin(&configured.preflight("https://other.example.com").await),
         None
     );
     assert_eq!(
-        allowed_origin(&preflight(&configured, "http://localhost:5173").await),
+        allowed_origin(&configured.preflight("http://localhost:5173").await),
         None
     );
 }
 
 /// POSTs `body` as JSON with `token` and returns the JSON answer.
 async fn post_as(app: &TestApp, token: &str, body: Value) -> Value {
-    app.client
-        .post(app.graphql_url())
-        .bearer_auth(token)
-        .json(&body)
+    app.request().token(token).json(body).send().await.body
+}
+
+/// A GET of `/graphql` with `token` and persisted-query `extensions`.
+async fn get_persisted(app: &TestApp, token: &str, extensions: Value) -> Reply {
+    app.request()
+        .get("/graphql")
+        .token(token)
+        .param("extensions", &extensions.to_string())
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 fn sha256(text: &str) -> String {
@@ -228,16 +202,9 @@ async fn automatic_persisted_queries_register_by_post_and_run_by_hash() {
         body["data"]["tasks"]["nodes"][0]["title"], "persisted",
         "{body}"
     );
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&user.token)
-        .query(&[("extensions", persisted(&hash).to_string())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let response = get_persisted(&app, &user.token, persisted(&hash)).await;
+    assert_eq!(response.status, 200);
+    let body = response.body;
     assert_eq!(
         body["data"]["tasks"]["nodes"][0]["title"], "persisted",
         "{body}"
@@ -274,46 +241,28 @@ async fn automatic_persisted_queries_register_by_post_and_run_by_hash() {
     )
     .await;
     assert!(body["errors"].is_null(), "{body}");
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&user.token)
-        .query(&[("extensions", persisted(&mutation_hash).to_string())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
-    let body = app
-        .gql(Some(&user.token), "{ tasks { totalCount } }", json!({}))
-        .await;
+    let response = get_persisted(&app, &user.token, persisted(&mutation_hash)).await;
+    assert_eq!(response.status, 405);
+    let body = app.gql(Some(&user.token), TASK_COUNT, json!({})).await;
     assert_eq!(body["data"]["tasks"]["totalCount"], 2);
 
     // A hash nobody registered yet is answered before anything could run, even by GET.
     let later = "mutation { createTask(input: { title: \"registered later\" }) { id } }";
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&user.token)
-        .query(&[("extensions", persisted(&sha256(later)).to_string())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let response = get_persisted(&app, &user.token, persisted(&sha256(later))).await;
+    assert_eq!(response.status, 200);
+    let body = response.body;
     assert_eq!(message(&body), "PersistedQueryNotFound", "{body}");
 
     // Documents over 8 KiB are not kept as persisted queries.
     let padded = format!("{{ tasks {{ totalCount }} }} {}", "#".repeat(9 * 1024));
     let response = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&user.token)
-        .json(&json!({ "query": padded, "extensions": persisted(&sha256(&padded)) }))
+        .request()
+        .token(&user.token)
+        .json(json!({ "query": padded, "extensions": persisted(&sha256(&padded)) }))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
+        .await;
+    assert_eq!(response.status, 400);
+    let body = response.body;
     assert!(message(&body).contains("8192 bytes"), "{body}");
     let body = app.gql(Some(&user.token), &padded, json!({})).await;
     assert_eq!(
@@ -327,57 +276,49 @@ async fn batches_run_when_enabled_and_stay_within_their_bound() {
     let app = spawn_app_with(&[("GRAPHQL_MAX_BATCH", "3")]).await;
     let user = app.user("batcher").await;
     let response = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&user.token)
-        .json(&json!([
+        .request()
+        .token(&user.token)
+        .json(json!([
             { "query": "mutation { createTask(input: { title: \"one\" }) { title } }" },
-            { "query": "{ tasks { totalCount } }" },
+            { "query": TASK_COUNT },
             { "query": "{ nope }" },
         ]))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+        .await;
+    assert_eq!(response.status, 200);
+    let body = response.body;
     assert_eq!(body[0]["data"]["createTask"]["title"], "one");
     assert_eq!(body[1]["data"]["tasks"]["totalCount"], 1);
     assert_eq!(code(&body[2]), "BAD_USER_INPUT");
 
-    let four = Value::Array(vec![json!({ "query": "{ __typename }" }); 4]);
+    let four = Value::Array(vec![json!({ "query": TYPENAME }); 4]);
     for (batch, rule) in [
         (four, "1 to 3"),
         (json!([]), "1 to 3"),
-        (json!([{ "query": "{ __typename }" }, 42]), "JSON array"),
+        (json!([{ "query": TYPENAME }, 42]), "JSON array"),
         (json!([{ "query": "" }]), "no GraphQL document"),
     ] {
         let response = app
-            .client
-            .post(app.graphql_url())
-            .bearer_auth(&user.token)
-            .json(&batch)
+            .request()
+            .token(&user.token)
+            .json(batch.clone())
             .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 400, "{batch}");
-        let body: Value = response.json().await.unwrap();
+            .await;
+        assert_eq!(response.status, 400, "{batch}");
+        let body = response.body;
         assert!(message(&body).contains(rule), "{batch}: {body}");
     }
     // A refused batch ran nothing.
     let response = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&user.token)
-        .json(&json!([
+        .request()
+        .token(&user.token)
+        .json(json!([
             { "query": "mutation { createTask(input: { title: \"two\" }) { title } }" },
             { "query": "   " },
         ]))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body = app
-        .gql(Some(&user.token), "{ tasks { totalCount } }", json!({}))
         .await;
+    assert_eq!(response.status, 400);
+    let body = app.gql(Some(&user.token), TASK_COUNT, json!({})).await;
     assert_eq!(body["data"]["tasks"]["totalCount"], 1);
 }

@@ -2,11 +2,12 @@
 
 use serde_json::{Value, json};
 
-use super::{TASK, task_as, works};
-use crate::helpers::{PASSWORD, TestApp, TestUser, code, message, spawn_app};
+use crate::helpers::documents::{
+    CHANGE_PASSWORD, CREATE_TASK, DELETE_ACCOUNT, DELETE_TASK, REVOKE_SESSION, TASK, TASK_COUNT,
+};
+use crate::helpers::{PASSWORD, TestApp, TestUser, code, message, spawn_app, works};
 
 const UPDATE: &str = "mutation($id: ID!, $input: UpdateTaskInput!) { updateTask(id: $id, input: $input) { id title } }";
-const DELETE: &str = "mutation($id: ID!) { deleteTask(id: $id) }";
 const VICTIM_PASSWORD: &str = "quiet meadow orbit 7731";
 
 /// A victim with one private task, and an attacker with a task of their own.
@@ -49,7 +50,9 @@ impl Scene {
             .await;
         app.create_task(&attacker.token, json!({ "title": "mallory's own" }))
             .await;
-        let secret = task_as(&app, &victim.token, created["id"].as_str().unwrap()).await;
+        let secret = app
+            .task_as(&victim.token, created["id"].as_str().unwrap())
+            .await;
         Self {
             app,
             victim,
@@ -65,16 +68,12 @@ impl Scene {
     /// The victim's task is exactly as it was, and the victim still has only it.
     async fn assert_victim_untouched(&self) {
         assert_eq!(
-            task_as(&self.app, &self.victim.token, self.secret_id()).await,
+            self.app.task_as(&self.victim.token, self.secret_id()).await,
             self.secret
         );
         let body = self
             .app
-            .gql(
-                Some(&self.victim.token),
-                "{ tasks { totalCount } }",
-                json!({}),
-            )
+            .gql(Some(&self.victim.token), TASK_COUNT, json!({}))
             .await;
         assert_eq!(body["data"]["tasks"]["totalCount"], 1, "{body}");
     }
@@ -84,9 +83,7 @@ impl Scene {
         self.app
             .post(Some(&self.attacker.token), query, variables)
             .await
-            .text()
-            .await
-            .unwrap()
+            .text
     }
 }
 
@@ -124,8 +121,10 @@ async fn probe_updating_another_users_task_is_byte_identical_to_a_missing_one() 
 async fn probe_deleting_another_users_task_is_byte_identical_to_a_missing_one() {
     let scene = Scene::new().await;
     let missing = uuid::Uuid::now_v7().to_string();
-    let theirs = scene.raw(DELETE, json!({ "id": scene.secret_id() })).await;
-    let absent = scene.raw(DELETE, json!({ "id": missing })).await;
+    let theirs = scene
+        .raw(DELETE_TASK, json!({ "id": scene.secret_id() }))
+        .await;
+    let absent = scene.raw(DELETE_TASK, json!({ "id": missing })).await;
     assert_eq!(theirs, absent);
     let body: Value = serde_json::from_str(&theirs).unwrap();
     assert_eq!(code(&body), "NOT_FOUND");
@@ -177,7 +176,7 @@ async fn probe_other_spellings_of_the_victims_task_id() {
             .gql(Some(&scene.attacker.token), TASK, json!({ "id": spelling }))
             .await;
         assert_eq!(body, json!({ "data": { "task": null } }), "{spelling}");
-        for query in [DELETE, UPDATE] {
+        for query in [DELETE_TASK, UPDATE] {
             let body = scene
                 .app
                 .gql(
@@ -264,7 +263,7 @@ async fn probe_a_task_cannot_be_given_to_or_taken_from_another_owner() {
             .app
             .gql(
                 Some(&scene.attacker.token),
-                "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }",
+                CREATE_TASK,
                 json!({ "input": { "title": "planted", field: scene.victim.id } }),
             )
             .await;
@@ -334,7 +333,7 @@ async fn probe_filters_and_counts_are_no_oracle_for_other_users_tasks() {
 async fn probe_revoking_another_users_session_is_byte_identical_to_a_missing_one() {
     let scene = Scene::new().await;
     let victim_sid = crate::helpers::claims_of(&scene.victim.token)["sid"].clone();
-    let revoke = "mutation($id: ID!) { revokeSession(id: $id) }";
+    let revoke = REVOKE_SESSION;
     let theirs = scene.raw(revoke, json!({ "id": victim_sid })).await;
     let absent = scene
         .raw(revoke, json!({ "id": uuid::Uuid::now_v7().to_string() }))
@@ -362,17 +361,13 @@ async fn probe_account_mutations_act_on_the_viewer_only_even_with_the_victims_pa
     let app = &scene.app;
     let token = Some(scene.attacker.token.as_str());
     let body = app
-        .gql(
-            token,
-            "mutation($p: String!) { deleteAccount(password: $p) }",
-            json!({ "p": VICTIM_PASSWORD }),
-        )
+        .gql(token, DELETE_ACCOUNT, json!({ "p": VICTIM_PASSWORD }))
         .await;
     assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
     let body = app
         .gql(
             token,
-            "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+            CHANGE_PASSWORD,
             json!({ "c": VICTIM_PASSWORD, "n": "taken over 99 lanterns" }),
         )
         .await;

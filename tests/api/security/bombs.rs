@@ -6,22 +6,21 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, code, message, spawn_app, spawn_app_with};
+use crate::helpers::documents::{LOGIN, TYPENAME};
+use crate::helpers::{PASSWORD, Socket, TestApp, code, message, spawn_app, spawn_app_with};
 
 /// POSTs `body` as JSON; returns the status and the JSON answer. Bounded in time, so a
 /// bomb that hangs the server fails the probe instead of hanging it.
 async fn send(app: &TestApp, token: Option<&str>, body: &Value) -> (u16, Value) {
     let mut request = app
-        .client
-        .post(app.graphql_url())
+        .request()
         .timeout(Duration::from_secs(20))
-        .json(body);
+        .json(body.clone());
     if let Some(token) = token {
-        request = request.bearer_auth(token);
+        request = request.token(token);
     }
-    let response = request.send().await.expect("an answer in time");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("JSON body"))
+    let reply = request.send().await;
+    (reply.status, reply.body)
 }
 
 /// Sends `query` and asserts it was refused before running: status 200 (plain JSON),
@@ -34,7 +33,7 @@ async fn assert_refused(app: &TestApp, token: Option<&str>, query: &str, expecte
     assert!(message(&body).contains(expected), "{body}");
     assert!(body["data"].is_null(), "nothing ran: {body}");
     assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{body}");
-    let (status, alive) = send(app, None, &json!({ "query": "{ __typename }" })).await;
+    let (status, alive) = send(app, None, &json!({ "query": TYPENAME })).await;
     assert_eq!(
         (status, &alive["data"]["__typename"]),
         (200, &json!("Query"))
@@ -230,7 +229,7 @@ async fn probe_batch_bomb() {
     assert_eq!(app.count("tasks").await, 1);
 
     let off = spawn_app().await;
-    let batch = json!(vec![json!({ "query": "{ __typename }" }); 1_000]);
+    let batch = json!(vec![json!({ "query": TYPENAME }); 1_000]);
     let (status, body) = send(&off, None, &batch).await;
     assert_eq!(status, 400);
     assert!(
@@ -319,7 +318,7 @@ async fn probe_authentication_mutations_mixed_and_hidden_in_fragments() {
 async fn probe_authentication_mutations_across_a_batch() {
     let app = app_with_victim(&[("GRAPHQL_MAX_BATCH", "10")]).await;
     let login = json!({
-        "query": "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
+        "query": LOGIN,
         "variables": { "input": login_input() },
     });
     let (status, body) = send(&app, None, &json!(vec![login.clone(); 10])).await;
@@ -331,7 +330,7 @@ async fn probe_authentication_mutations_across_a_batch() {
     );
     assert_eq!(app.count("sessions").await, 0);
     // One per batch is fine.
-    let (status, body) = send(&app, None, &json!([login, { "query": "{ __typename }" }])).await;
+    let (status, body) = send(&app, None, &json!([login, { "query": TYPENAME }])).await;
     assert_eq!(status, 200);
     assert!(
         body[0]["data"]["login"]["accessToken"].is_string(),
@@ -365,29 +364,24 @@ async fn probe_persisted_query_bomb_is_not_cached() {
 async fn probe_bombs_by_get_are_refused_the_same_way() {
     let app = spawn_app().await;
     let query = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .query(&[("query", query)])
-        .header("accept", "application/graphql-response+json")
+    let reply = app
+        .request()
+        .get("/graphql")
+        .param("query", query)
+        .accept("application/graphql-response+json")
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
+        .await;
+    assert_eq!(reply.status, 400);
+    let body = reply.body;
     assert_eq!(code(&body), "BAD_USER_INPUT");
     assert!(message(&body).contains("cycle"), "{body}");
 }
 
 #[tokio::test]
 async fn probe_bombs_over_a_socket_are_refused_the_same_way() {
-    use crate::subscriptions as ws;
     let app = spawn_app().await;
     let user = app.user("socketeer").await;
-    let mut socket = ws::open(&app, "graphql-transport-ws").await;
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", user.token) } });
-    ws::send(&mut socket, init).await;
-    assert_eq!(ws::receive(&mut socket).await["type"], "connection_ack");
+    let mut socket = Socket::authenticated(&app, &user.token).await;
     let aliases: String = (0..31).map(|i| format!("a{i}: kind ")).collect();
     let bombs = [
         (
@@ -405,9 +399,8 @@ async fn probe_bombs_over_a_socket_are_refused_the_same_way() {
     ];
     for (id, (query, expected)) in bombs.iter().enumerate() {
         let id = id.to_string();
-        let subscribe = json!({ "id": id, "type": "subscribe", "payload": { "query": query } });
-        ws::send(&mut socket, subscribe).await;
-        let answer = ws::receive(&mut socket).await;
+        socket.subscribe(&id, json!({ "query": query })).await;
+        let answer = socket.receive().await;
         assert_eq!(
             (&answer["type"], &answer["id"]),
             (&json!("next"), &json!(id)),
@@ -415,7 +408,7 @@ async fn probe_bombs_over_a_socket_are_refused_the_same_way() {
         );
         assert_eq!(code(&answer["payload"]), "BAD_USER_INPUT");
         assert!(message(&answer["payload"]).contains(expected), "{answer}");
-        assert_eq!(ws::receive(&mut socket).await["type"], "complete");
+        assert_eq!(socket.receive().await["type"], "complete");
     }
 }
 

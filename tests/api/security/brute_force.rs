@@ -5,49 +5,37 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, code, spawn_app, spawn_app_with};
-use crate::throttle::{assert_refused, register_input, registered, send};
-
-const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
-const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { id } }";
+use crate::helpers::documents::{LOGIN, REGISTER};
+use crate::helpers::{
+    PASSWORD, Reply, TestApp, assert_rate_limited, assert_signed_in, assert_wrong_login, code,
+    register_input, spawn_app, spawn_app_with,
+};
 const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }";
 
-async fn login(
-    app: &TestApp,
-    forwarded_for: Option<&str>,
-    username: &str,
-    password: &str,
-) -> (u16, Option<String>, Value) {
-    let input = json!({ "i": { "username": username, "password": password } });
-    send(app, None, forwarded_for, LOGIN, input).await
-}
-
-/// Asserts an ordinary failed login: 200, UNAUTHENTICATED, no token.
-fn assert_wrong(outcome: &(u16, Option<String>, Value)) {
-    let (status, retry_after, body) = outcome;
-    assert_eq!(*status, 200, "{body}");
-    assert_eq!(*retry_after, None);
-    assert_eq!(code(body), "UNAUTHENTICATED", "{body}");
-    assert!(body["data"].is_null(), "{body}");
-}
-
-fn assert_signed_in(outcome: &(u16, Option<String>, Value)) {
-    let (status, _, body) = outcome;
-    assert_eq!(*status, 200, "{body}");
-    assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+/// An app behind a trusted proxy at 127.0.0.1 whose clients get three free failures each
+/// and whose accounts practically unlimited ones.
+async fn behind_a_proxy() -> TestApp {
+    spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
+        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
+    ])
+    .await
 }
 
 #[tokio::test]
 async fn probe_guessing_one_password_from_rotating_forwarded_addresses() {
     let app = spawn_app_with(&[("LOGIN_ACCOUNT_FREE_FAILURES", "3")]).await;
-    registered(&app, "victim").await;
+    app.registered("victim").await;
     for i in 0..3 {
         let forwarded = format!("198.51.100.{i}");
-        assert_wrong(&login(&app, Some(&forwarded), "victim", "guess one two").await);
+        app.wrong_guess(Some(&forwarded), "victim").await;
     }
     // The right password now waits too, from any claimed address.
-    let refused = login(&app, Some("203.0.113.200"), "victim", PASSWORD).await;
-    assert_eq!(assert_refused(&refused), 30);
+    let refused = app
+        .login_from(Some("203.0.113.200"), "victim", PASSWORD)
+        .await;
+    assert_eq!(assert_rate_limited(&refused), 30);
 }
 
 #[tokio::test]
@@ -60,41 +48,37 @@ async fn probe_one_address_rotating_forwarded_for_across_accounts_gains_nothing(
     app.user("mallory").await;
     for (i, account) in ["amy", "bert", "cleo"].iter().enumerate() {
         let forwarded = format!("198.51.100.{i}, 10.0.0.{i}");
-        assert_wrong(&login(&app, Some(&forwarded), account, "guess one two").await);
+        app.wrong_guess(Some(&forwarded), account).await;
     }
     for forwarded in ["198.51.100.99", "::1", "127.0.0.2"] {
-        assert_refused(&login(&app, Some(forwarded), "mallory", PASSWORD).await);
+        assert_rate_limited(&app.login_from(Some(forwarded), "mallory", PASSWORD).await);
     }
 }
 
 #[tokio::test]
 async fn probe_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
-    let app = spawn_app_with(&[
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
-    ])
-    .await;
+    let app = behind_a_proxy().await;
     app.user("honest").await;
     for account in ["amy", "bert", "cleo"] {
-        assert_wrong(&login(&app, Some("198.51.100.1"), account, "guess one two").await);
+        app.wrong_guess(Some("198.51.100.1"), account).await;
     }
-    assert_refused(&login(&app, Some("198.51.100.1"), "honest", PASSWORD).await);
+    assert_rate_limited(
+        &app.login_from(Some("198.51.100.1"), "honest", PASSWORD)
+            .await,
+    );
     // Another client behind the same proxy is not held up by the first one's guesses.
-    assert_signed_in(&login(&app, Some("198.51.100.2"), "honest", PASSWORD).await);
+    assert_signed_in(
+        &app.login_from(Some("198.51.100.2"), "honest", PASSWORD)
+            .await,
+    );
 }
 
 #[tokio::test]
 async fn probe_a_spoofed_left_most_forwarded_entry_does_not_help() {
-    let app = spawn_app_with(&[
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
-    ])
-    .await;
+    let app = behind_a_proxy().await;
     app.user("target").await;
     for account in ["amy", "bert", "cleo"] {
-        assert_wrong(&login(&app, Some("198.51.100.1"), account, "guess one two").await);
+        app.wrong_guess(Some("198.51.100.1"), account).await;
     }
     // The proxy appends the real address; whatever the client wrote before it is ignored.
     for spoofed in [
@@ -102,65 +86,48 @@ async fn probe_a_spoofed_left_most_forwarded_entry_does_not_help() {
         "198.51.100.2, 198.51.100.1",
         "127.0.0.1, 198.51.100.1",
     ] {
-        assert_refused(&login(&app, Some(spoofed), "target", PASSWORD).await);
+        assert_rate_limited(&app.login_from(Some(spoofed), "target", PASSWORD).await);
     }
 }
 
 #[tokio::test]
 async fn probe_non_ascii_bytes_in_forwarded_for_do_not_make_the_client_the_proxy() {
-    let app = spawn_app_with(&[
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
-    ])
-    .await;
+    let app = behind_a_proxy().await;
     app.user("target").await;
     for account in ["amy", "bert", "cleo"] {
-        assert_wrong(&login(&app, Some("198.51.100.1"), account, "guess one two").await);
+        app.wrong_guess(Some("198.51.100.1"), account).await;
     }
     // The client writes a non-ASCII entry; the proxy appends the real address after it.
     for forwarded in [&b"caf\xc3\xa9, 198.51.100.1"[..], b"\xff, 198.51.100.1"] {
-        let response = app
-            .client
-            .post(app.graphql_url())
-            .header(
-                "x-forwarded-for",
-                reqwest::header::HeaderValue::from_bytes(forwarded).unwrap(),
+        let reply = app
+            .request()
+            .header_bytes("x-forwarded-for", forwarded)
+            .operation(
+                LOGIN,
+                json!({ "input": { "username": "target", "password": PASSWORD } }),
             )
-            .json(&json!({
-                "query": LOGIN,
-                "variables": { "i": { "username": "target", "password": PASSWORD } },
-            }))
             .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .map(|value| value.to_str().unwrap().to_owned());
-        assert_refused(&(status, retry_after, response.json().await.unwrap()));
+            .await;
+        assert_rate_limited(&reply);
     }
 }
 
 #[tokio::test]
 async fn probe_rotating_addresses_within_one_ipv6_64_gains_nothing() {
-    let app = spawn_app_with(&[
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
-    ])
-    .await;
+    let app = behind_a_proxy().await;
     app.user("target").await;
     for (i, account) in ["amy", "bert", "cleo"].iter().enumerate() {
         let forwarded = format!("2001:db8:5:6::{:x}", i + 1);
-        assert_wrong(&login(&app, Some(&forwarded), account, "guess one two").await);
+        app.wrong_guess(Some(&forwarded), account).await;
     }
     for forwarded in ["2001:db8:5:6::99", "2001:db8:5:6:ffff:ffff:ffff:ffff"] {
-        assert_refused(&login(&app, Some(forwarded), "target", PASSWORD).await);
+        assert_rate_limited(&app.login_from(Some(forwarded), "target", PASSWORD).await);
     }
     // The next /64 is another subscriber.
-    assert_signed_in(&login(&app, Some("2001:db8:5:7::1"), "target", PASSWORD).await);
+    assert_signed_in(
+        &app.login_from(Some("2001:db8:5:7::1"), "target", PASSWORD)
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -173,9 +140,12 @@ async fn probe_many_forwarded_clients_against_one_account_hit_the_account_limit(
     app.user("popular").await;
     for i in 0..3 {
         let forwarded = format!("198.51.100.{i}");
-        assert_wrong(&login(&app, Some(&forwarded), "popular", "guess one two").await);
+        app.wrong_guess(Some(&forwarded), "popular").await;
     }
-    assert_refused(&login(&app, Some("198.51.100.50"), "popular", PASSWORD).await);
+    assert_rate_limited(
+        &app.login_from(Some("198.51.100.50"), "popular", PASSWORD)
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -185,30 +155,30 @@ async fn probe_locking_an_account_does_not_lock_out_the_clients_its_owner_signs_
         ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
     ])
     .await;
-    registered(&app, "owner").await;
+    app.registered("owner").await;
     let (home, attacker, stranger) = ("192.0.2.10", "203.0.113.66", "198.51.100.5");
-    assert_signed_in(&login(&app, Some(home), "owner", PASSWORD).await);
+    assert_signed_in(&app.login_from(Some(home), "owner", PASSWORD).await);
     for _ in 0..3 {
-        assert_wrong(&login(&app, Some(attacker), "owner", "guess one two").await);
+        app.wrong_guess(Some(attacker), "owner").await;
     }
     // The account now waits for the attacker and for any client never seen signing in.
     assert_eq!(
-        assert_refused(&login(&app, Some(attacker), "owner", PASSWORD).await),
+        assert_rate_limited(&app.login_from(Some(attacker), "owner", PASSWORD).await),
         30
     );
     assert_eq!(
-        assert_refused(&login(&app, Some(stranger), "owner", PASSWORD).await),
+        assert_rate_limited(&app.login_from(Some(stranger), "owner", PASSWORD).await),
         30
     );
     // Not for the owner's client: its mistakes are verified (and counted), and the right
     // password gets in.
-    assert_wrong(&login(&app, Some(home), "owner", "a typo of mine").await);
+    assert_wrong_login(&app.login_from(Some(home), "owner", "a typo of mine").await);
     assert_eq!(
-        assert_refused(&login(&app, Some(stranger), "owner", PASSWORD).await),
+        assert_rate_limited(&app.login_from(Some(stranger), "owner", PASSWORD).await),
         60,
         "the owner's failure counts against the account"
     );
-    assert_signed_in(&login(&app, Some(home), "owner", PASSWORD).await);
+    assert_signed_in(&app.login_from(Some(home), "owner", PASSWORD).await);
 }
 
 #[tokio::test]
@@ -218,15 +188,15 @@ async fn probe_a_throttled_unknown_account_answers_exactly_like_a_real_one() {
         ("LOGIN_ADDRESS_FREE_FAILURES", "1000"),
     ])
     .await;
-    registered(&app, "realname").await;
+    app.registered("realname").await;
     for _ in 0..2 {
-        assert_wrong(&login(&app, None, "realname", "guess one two").await);
-        assert_wrong(&login(&app, None, "nosuchname", "guess one two").await);
+        app.wrong_guess(None, "realname").await;
+        app.wrong_guess(None, "nosuchname").await;
     }
-    let real = login(&app, None, "realname", PASSWORD).await;
-    let unknown = login(&app, None, "nosuchname", PASSWORD).await;
-    let real_wait = assert_refused(&real);
-    let unknown_wait = assert_refused(&unknown);
+    let real = app.login_from(None, "realname", PASSWORD).await;
+    let unknown = app.login_from(None, "nosuchname", PASSWORD).await;
+    let real_wait = assert_rate_limited(&real);
+    let unknown_wait = assert_rate_limited(&unknown);
     assert!((29..=30).contains(&real_wait) && (29..=30).contains(&unknown_wait));
     let without_wait = |body: &Value| {
         let mut body = body.clone();
@@ -236,7 +206,7 @@ async fn probe_a_throttled_unknown_account_answers_exactly_like_a_real_one() {
             .remove("retryAfter");
         body
     };
-    assert_eq!(without_wait(&real.2), without_wait(&unknown.2));
+    assert_eq!(without_wait(&real.body), without_wait(&unknown.body));
 }
 
 #[tokio::test]
@@ -247,14 +217,14 @@ async fn probe_the_longest_wait_ends_and_the_right_password_works_again() {
         ("LOGIN_BACKOFF_MAX_SECONDS", "1"),
     ])
     .await;
-    registered(&app, "patient").await;
-    assert_wrong(&login(&app, None, "patient", "guess one two").await);
+    app.registered("patient").await;
+    app.wrong_guess(None, "patient").await;
     assert_eq!(
-        assert_refused(&login(&app, None, "patient", PASSWORD).await),
+        assert_rate_limited(&app.login_from(None, "patient", PASSWORD).await),
         1
     );
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_signed_in(&login(&app, None, "patient", PASSWORD).await);
+    assert_signed_in(&app.login_from(None, "patient", PASSWORD).await);
 }
 
 #[tokio::test]
@@ -263,19 +233,20 @@ async fn probe_a_register_flood_from_one_address_is_refused_after_the_default_te
     for i in 0..10 {
         let forwarded = format!("198.51.100.{i}");
         let input = register_input(&format!("flood{i}"));
-        let (status, _, body) = send(&app, None, Some(&forwarded), REGISTER, input).await;
+        let Reply { status, body, .. } =
+            app.post_via(None, Some(&forwarded), REGISTER, input).await;
         assert_eq!(status, 200, "{body}");
         assert!(body["data"]["register"]["id"].is_string(), "{body}");
     }
-    let refused = send(
-        &app,
-        None,
-        Some("203.0.113.9"),
-        REGISTER,
-        register_input("flood10"),
-    )
-    .await;
-    let seconds = assert_refused(&refused);
+    let refused = app
+        .post_via(
+            None,
+            Some("203.0.113.9"),
+            REGISTER,
+            register_input("flood10"),
+        )
+        .await;
+    let seconds = assert_rate_limited(&refused);
     assert!(seconds <= 3600, "{seconds}");
     assert_eq!(app.count("users").await, 10);
 }
@@ -286,12 +257,14 @@ async fn probe_a_refresh_token_flood_is_refused_after_the_default_sixty_a_minute
     let user = app.user("refresher").await;
     for i in 0..60 {
         let guess = json!({ "t": format!("guessed-refresh-token-{i}") });
-        let (status, _, body) = send(&app, None, None, REFRESH, guess).await;
+        let Reply { status, body, .. } = app.post_via(None, None, REFRESH, guess).await;
         assert_eq!((status, code(&body)), (200, "UNAUTHENTICATED"), "{body}");
     }
     // Now even a genuine token waits; it is not consumed by the refusal.
-    let seconds =
-        assert_refused(&send(&app, None, None, REFRESH, json!({ "t": user.refresh })).await);
+    let seconds = assert_rate_limited(
+        &app.post_via(None, None, REFRESH, json!({ "t": user.refresh }))
+            .await,
+    );
     assert!(seconds <= 60, "{seconds}");
     let sessions = app
         .gql(Some(&user.token), "{ sessions { id } }", json!({}))
@@ -304,17 +277,15 @@ async fn probe_a_password_strength_flood_is_refused_after_the_default_sixty_a_mi
     let app = spawn_app().await;
     let query = "query($p: String!) { passwordStrength(password: $p) { acceptable } }";
     for i in 0..60 {
-        let (status, _, body) = send(
-            &app,
-            None,
-            None,
-            query,
-            json!({ "p": format!("candidate {i}") }),
-        )
-        .await;
+        let Reply { status, body, .. } = app
+            .post_via(None, None, query, json!({ "p": format!("candidate {i}") }))
+            .await;
         assert_eq!(status, 200, "{body}");
     }
-    assert_refused(&send(&app, None, None, query, json!({ "p": "one more" })).await);
+    assert_rate_limited(
+        &app.post_via(None, None, query, json!({ "p": "one more" }))
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -325,6 +296,6 @@ async fn probe_aliased_mutations_spend_the_per_user_budget_of_120_a_minute() {
         app.create_tasks(&user.token, 30).await;
     }
     let more = "mutation { a: createTask(input: { title: \"a\" }) { id } }";
-    assert_refused(&send(&app, Some(&user.token), None, more, json!({})).await);
+    assert_rate_limited(&app.post_via(Some(&user.token), None, more, json!({})).await);
     assert_eq!(app.count("tasks").await, 120);
 }

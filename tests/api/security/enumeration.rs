@@ -2,25 +2,21 @@
 
 use serde_json::{Value, json};
 
-use super::{ME, REFRESH};
+use crate::helpers::documents::{LOGIN, LOGOUT, LOGOUT_ALL, ME, REFRESH, REGISTER};
 use crate::helpers::{
-    PASSWORD, SECRET, TestApp, at_jwt_header, sign, spawn_app, spawn_app_with, valid_claims,
+    GENERIC_LOGIN_FAILURE, PASSWORD, Reply, SECRET, TestApp, at_jwt_header, sign, spawn_app,
+    spawn_app_with, valid_claims,
 };
 
-const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) { accessToken } }";
-
-/// Status, content type, `WWW-Authenticate` and body bytes of one response.
-async fn fingerprint(response: reqwest::Response) -> (u16, String, Option<String>, String) {
-    let status = response.status().as_u16();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|value| value.to_str().unwrap().to_owned())
-    };
-    let content_type = header("content-type").unwrap_or_default();
-    let hint = header("www-authenticate");
-    (status, content_type, hint, response.text().await.unwrap())
+/// Status, content type, `WWW-Authenticate` and body bytes of one reply.
+fn fingerprint(reply: Reply) -> (u16, String, Option<String>, String) {
+    let content_type = reply.header("content-type").unwrap_or_default().to_owned();
+    (
+        reply.status,
+        content_type,
+        reply.www_authenticate,
+        reply.text,
+    )
 }
 
 async fn login_fingerprint(
@@ -35,7 +31,7 @@ async fn login_fingerprint(
             json!({ "input": { "username": username, "password": password } }),
         )
         .await;
-    fingerprint(response).await
+    fingerprint(response)
 }
 
 #[tokio::test]
@@ -49,7 +45,7 @@ async fn probe_login_failures_are_byte_identical_whatever_the_cause() {
     assert_eq!(reference.2, None);
     let body: Value = serde_json::from_str(&reference.3).unwrap();
     assert!(body["data"].is_null());
-    assert_eq!(body["errors"][0]["message"], super::GENERIC_LOGIN_FAILURE);
+    assert_eq!(body["errors"][0]["message"], GENERIC_LOGIN_FAILURE);
     assert_eq!(
         body["errors"][0]["extensions"],
         json!({ "code": "UNAUTHENTICATED" })
@@ -102,12 +98,11 @@ async fn probe_register_checks_every_rule_before_revealing_a_taken_name() {
             fingerprint(
                 app.post(
                     None,
-                    "mutation($input: RegisterInput!) { register(input: $input) { id } }",
+                    REGISTER,
                     json!({ "input": { "username": username, "email": email, "password": password } }),
                 )
                 .await,
             )
-            .await
         }
     };
     // With a password the policy refuses, a taken name and a free one answer alike.
@@ -143,9 +138,9 @@ async fn probe_password_strength_does_not_depend_on_whether_an_account_exists() 
     let app = spawn_app().await;
     let query = "query($p: String!, $u: String, $e: String) { passwordStrength(password: $p, username: $u, email: $e) { acceptable score reasons suggestions } }";
     let variables = json!({ "p": "grace2026", "u": "grace", "e": "grace@example.com" });
-    let before = fingerprint(app.post(None, query, variables.clone()).await).await;
+    let before = fingerprint(app.post(None, query, variables.clone()).await);
     app.user("grace").await;
-    let after = fingerprint(app.post(None, query, variables).await).await;
+    let after = fingerprint(app.post(None, query, variables).await);
     assert_eq!(before, after);
 }
 
@@ -155,15 +150,11 @@ async fn probe_refresh_failures_are_byte_identical_whatever_the_cause() {
     let app = spawn_app_with(&[("REFRESH_REUSE_GRACE_SECONDS", "0")]).await;
     let refresh = |token: String| {
         let app = &app;
-        async move { fingerprint(app.post(None, REFRESH, json!({ "t": token })).await).await }
+        async move { fingerprint(app.post(None, REFRESH, json!({ "t": token })).await) }
     };
     let logged_out = app.user("hank").await;
-    app.gql(
-        None,
-        "mutation($t: String!) { logout(refreshToken: $t) }",
-        json!({ "t": logged_out.refresh }),
-    )
-    .await;
+    app.gql(None, LOGOUT, json!({ "t": logged_out.refresh }))
+        .await;
     let reused = app.user("ivan").await;
     assert!(
         app.gql(None, REFRESH, json!({ "t": reused.refresh })).await["data"]["refreshToken"]
@@ -201,11 +192,10 @@ async fn probe_access_token_failures_are_byte_identical_whatever_the_cause() {
     let app = spawn_app().await;
     let me = |token: String| {
         let app = &app;
-        async move { fingerprint(app.post(Some(&token), ME, json!({})).await).await }
+        async move { fingerprint(app.post(Some(&token), ME, json!({})).await) }
     };
     let revoked = app.user("liam").await;
-    app.gql(Some(&revoked.token), "mutation { logoutAll }", json!({}))
-        .await;
+    app.gql(Some(&revoked.token), LOGOUT_ALL, json!({})).await;
     let forged_for = app.user("mona").await;
     let now = chrono::Utc::now().timestamp();
     let mut expired_claims = valid_claims(&forged_for);

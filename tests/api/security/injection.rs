@@ -5,8 +5,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{GENERIC_LOGIN_FAILURE, assert_refresh_refused, b64_json, refresh, unb64_json};
-use crate::helpers::{PASSWORD, TestApp, code, message, spawn_app};
+use crate::helpers::documents::{
+    CHANGE_PASSWORD, DELETE_ACCOUNT, DELETE_TASK, LOGIN, LOGOUT, REVOKE_SESSION, TASK,
+};
+use crate::helpers::{
+    GENERIC_LOGIN_FAILURE, JSON, PASSWORD, TestApp, assert_refresh_refused, b64_json, code,
+    message, refresh, spawn_app, unb64_json,
+};
 
 const CREATE: &str =
     "mutation($input: CreateTaskInput!) { createTask(input: $input) { id title description } }";
@@ -17,13 +22,20 @@ const SEARCH: &str =
 const PAGE_AFTER: &str = "query($after: String, $order: [TaskOrder!]) { tasks(after: $after, orderBy: $order) { totalCount nodes { title } } }";
 const PAGE_BEFORE: &str = "query($before: String) { tasks(before: $before) { totalCount } }";
 const STRENGTH: &str = "query($p: String!, $u: String, $e: String) { passwordStrength(password: $p, username: $u, email: $e) { acceptable reasons } }";
-const CHANGE: &str =
-    "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
 
 /// Asserts an error with `code` whose message contains `rule`, and no data.
 fn assert_error(body: &Value, expected: &str, rule: &str, case: &str) {
     assert_eq!(code(body), expected, "{case}: {body}");
     assert!(message(body).contains(rule), "{case}: {body}");
+}
+
+/// Sends each `(document, variables, rule, case)` as `token` and asserts a BAD_USER_INPUT
+/// whose message contains `rule`.
+async fn assert_bad_inputs(app: &TestApp, token: &str, cases: &[(&str, Value, &str, &str)]) {
+    for (document, variables, rule, case) in cases {
+        let body = app.gql(Some(token), document, variables.clone()).await;
+        assert_error(&body, "BAD_USER_INPUT", rule, case);
+    }
 }
 
 /// The titles `search` finds for `token`.
@@ -123,46 +135,42 @@ async fn probe_nul_bytes_in_every_string_argument() {
         .await;
     let nul = "nul\u{0}byte";
 
-    let body = app
-        .gql(token, CREATE, json!({ "input": { "title": nul } }))
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "control characters", "title");
-    let body = app
-        .gql(
-            token,
+    let control = "control characters";
+    let update = |input: Value| json!({ "id": task["id"], "input": input });
+    let cases = [
+        (
+            CREATE,
+            json!({ "input": { "title": nul } }),
+            control,
+            "title",
+        ),
+        (
             CREATE,
             json!({ "input": { "title": "t", "description": nul } }),
-        )
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "control characters", "description");
-    for input in [json!({ "title": nul }), json!({ "description": nul })] {
-        let body = app
-            .gql(token, UPDATE, json!({ "id": task["id"], "input": input }))
-            .await;
-        assert_error(&body, "BAD_USER_INPUT", "control characters", "update");
-    }
-    let body = app
-        .gql(token, SEARCH, json!({ "f": { "search": nul } }))
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "NUL", "search");
-    for (after, case) in [(nul, "after"), ("\u{0}", "after")] {
-        let body = app.gql(token, PAGE_AFTER, json!({ "after": after })).await;
-        assert_error(&body, "BAD_USER_INPUT", "`after`", case);
-    }
-    let body = app.gql(token, PAGE_BEFORE, json!({ "before": nul })).await;
-    assert_error(&body, "BAD_USER_INPUT", "`before`", "before");
-    for query in [super::TASK, "mutation($id: ID!) { deleteTask(id: $id) }"] {
-        let body = app.gql(token, query, json!({ "id": nul })).await;
-        assert_error(&body, "BAD_USER_INPUT", "`id`", "id");
-    }
-    let body = app
-        .gql(
-            token,
-            "mutation($id: ID!) { revokeSession(id: $id) }",
+            control,
+            "description",
+        ),
+        (UPDATE, update(json!({ "title": nul })), control, "update"),
+        (
+            UPDATE,
+            update(json!({ "description": nul })),
+            control,
+            "update",
+        ),
+        (SEARCH, json!({ "f": { "search": nul } }), "NUL", "search"),
+        (PAGE_AFTER, json!({ "after": nul }), "`after`", "after"),
+        (PAGE_AFTER, json!({ "after": "\u{0}" }), "`after`", "after"),
+        (PAGE_BEFORE, json!({ "before": nul }), "`before`", "before"),
+        (TASK, json!({ "id": nul }), "`id`", "id"),
+        (DELETE_TASK, json!({ "id": nul }), "`id`", "id"),
+        (
+            REVOKE_SESSION,
             json!({ "id": "\u{0}" }),
-        )
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "`id`", "session id");
+            "`id`",
+            "session id",
+        ),
+    ];
+    assert_bad_inputs(&app, &user.token, &cases).await;
 
     // Accounts: nothing stored, nothing looked up that the database would choke on.
     for (username, email) in [
@@ -200,18 +208,12 @@ async fn probe_nul_bytes_in_every_string_argument() {
         &refresh(&app, &format!("tqr_{}", "\u{0}".repeat(43))).await,
         "nul",
     );
-    let body = app
-        .gql(
-            None,
-            "mutation($t: String!) { logout(refreshToken: $t) }",
-            json!({ "t": "\u{0}" }),
-        )
-        .await;
+    let body = app.gql(None, LOGOUT, json!({ "t": "\u{0}" })).await;
     assert_eq!(body["data"]["logout"], false, "{body}");
     let body = app
         .gql(
             token,
-            CHANGE,
+            CHANGE_PASSWORD,
             json!({ "c": "\u{0}", "n": "violet harbor lantern 42" }),
         )
         .await;
@@ -222,11 +224,7 @@ async fn probe_nul_bytes_in_every_string_argument() {
         "current",
     );
     let body = app
-        .gql(
-            token,
-            "mutation($p: String!) { deleteAccount(password: $p) }",
-            json!({ "p": "\u{0}" }),
-        )
+        .gql(token, DELETE_ACCOUNT, json!({ "p": "\u{0}" }))
         .await;
     assert_error(&body, "BAD_USER_INPUT", "`password` is incorrect", "delete");
     assert_eq!(app.count("users").await, 1);
@@ -258,41 +256,37 @@ async fn probe_very_long_values_in_every_string_argument() {
     let long = "x".repeat(100_000);
     let started = Instant::now();
 
-    let body = app
-        .gql(token, CREATE, json!({ "input": { "title": long } }))
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "1 to 200 characters", "title");
-    let body = app
-        .gql(
-            token,
+    let title_rule = "1 to 200 characters";
+    let cases = [
+        (
+            CREATE,
+            json!({ "input": { "title": long } }),
+            title_rule,
+            "title",
+        ),
+        (
             CREATE,
             json!({ "input": { "title": "t", "description": long } }),
-        )
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "at most 10000", "description");
-    let body = app
-        .gql(
-            token,
+            "at most 10000",
+            "description",
+        ),
+        (
             UPDATE,
             json!({ "id": task["id"], "input": { "title": long } }),
-        )
-        .await;
-    assert_error(
-        &body,
-        "BAD_USER_INPUT",
-        "1 to 200 characters",
-        "update title",
-    );
-    let body = app
-        .gql(token, SEARCH, json!({ "f": { "search": "y".repeat(201) } }))
-        .await;
-    assert_error(&body, "BAD_USER_INPUT", "at most 200", "search");
-    let body = app.gql(token, PAGE_AFTER, json!({ "after": long })).await;
-    assert_error(&body, "BAD_USER_INPUT", "`after`", "after");
-    let body = app.gql(token, PAGE_BEFORE, json!({ "before": long })).await;
-    assert_error(&body, "BAD_USER_INPUT", "`before`", "before");
-    let body = app.gql(token, super::TASK, json!({ "id": long })).await;
-    assert_error(&body, "BAD_USER_INPUT", "`id`", "id");
+            title_rule,
+            "update title",
+        ),
+        (
+            SEARCH,
+            json!({ "f": { "search": "y".repeat(201) } }),
+            "at most 200",
+            "search",
+        ),
+        (PAGE_AFTER, json!({ "after": long }), "`after`", "after"),
+        (PAGE_BEFORE, json!({ "before": long }), "`before`", "before"),
+        (TASK, json!({ "id": long }), "`id`", "id"),
+    ];
+    assert_bad_inputs(&app, &user.token, &cases).await;
 
     let body = app.register(&long, "long@example.com", PASSWORD).await;
     assert_error(&body, "BAD_USER_INPUT", "3 to 32", "username");
@@ -318,7 +312,7 @@ async fn probe_very_long_values_in_every_string_argument() {
     );
     assert_refresh_refused(&refresh(&app, &long).await, "long refresh token");
     let body = app
-        .gql(token, CHANGE, json!({ "c": PASSWORD, "n": long }))
+        .gql(token, CHANGE_PASSWORD, json!({ "c": PASSWORD, "n": long }))
         .await;
     assert_error(&body, "BAD_USER_INPUT", "8 to 128", "new password");
 
@@ -351,7 +345,7 @@ async fn probe_odd_unicode_round_trips_exactly_and_searches_literally() {
         assert_eq!(task["title"], value);
         assert_eq!(task["description"], value);
         assert_eq!(
-            super::task_as(&app, &user.token, task["id"].as_str().unwrap()).await["title"],
+            app.task_as(&user.token, task["id"].as_str().unwrap()).await["title"],
             value
         );
     }
@@ -379,18 +373,9 @@ async fn probe_lone_surrogate_escapes_create_nothing() {
         let raw = format!(
             r#"{{"query":"mutation($i: CreateTaskInput!) {{ createTask(input: $i) {{ id }} }}","variables":{{"i":{{"title":"x{escape}y"}}}}}}"#
         );
-        let response = app
-            .client
-            .post(app.graphql_url())
-            .bearer_auth(&user.token)
-            .header("content-type", "application/json")
-            .body(raw)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 400, "{escape}");
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(code(&body), "BAD_USER_INPUT", "{escape}");
+        let reply = app.request().token(&user.token).raw(JSON, raw).send().await;
+        assert_eq!(reply.status, 400, "{escape}");
+        assert_eq!(reply.code(), "BAD_USER_INPUT", "{escape}");
         // In a GraphQL string literal inside the document.
         let document =
             format!(r#"mutation {{ createTask(input: {{ title: "x{escape}y" }}) {{ id }} }}"#);
@@ -629,22 +614,18 @@ async fn probe_extreme_due_times_store_and_page_without_error() {
 async fn probe_hostile_user_agents_are_recorded_harmlessly() {
     let app = spawn_app().await;
     app.user("noah").await;
-    let login = |agent: reqwest::header::HeaderValue| {
+    let login = |agent: Vec<u8>| {
         let app = &app;
         async move {
-            app.client
-                .post(app.graphql_url())
-                .header("user-agent", agent)
-                .json(&json!({
-                    "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-                    "variables": { "i": { "username": "noah", "password": PASSWORD } },
-                }))
+            app.request()
+                .header_bytes("user-agent", &agent)
+                .operation(
+                    LOGIN,
+                    json!({ "input": { "username": "noah", "password": PASSWORD } }),
+                )
                 .send()
                 .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()["data"]["login"]["accessToken"]
+                .body["data"]["login"]["accessToken"]
                 .as_str()
                 .unwrap_or_else(|| panic!("login failed"))
                 .to_owned()
@@ -652,15 +633,12 @@ async fn probe_hostile_user_agents_are_recorded_harmlessly() {
     };
     let cases = [
         (
-            reqwest::header::HeaderValue::from_str(&"<script>".repeat(2000)).unwrap(),
+            "<script>".repeat(2000).into_bytes(),
             Some("<script>".repeat(32)),
         ),
+        (b"agent \xff\xfe".to_vec(), None),
         (
-            reqwest::header::HeaderValue::from_bytes(b"agent \xff\xfe").unwrap(),
-            None,
-        ),
-        (
-            reqwest::header::HeaderValue::from_static("'); DROP TABLE sessions; --"),
+            b"'); DROP TABLE sessions; --".to_vec(),
             Some("'); DROP TABLE sessions; --".to_owned()),
         ),
     ];

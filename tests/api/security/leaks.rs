@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, code, message, spawn_app};
+use crate::helpers::documents::{LOGOUT, TASK_ID};
+use crate::helpers::{JSON, PASSWORD, TestApp, code, message, refresh, spawn_app, unb64_json};
 
 /// Fragments that would show the server's internals.
 const INTERNALS: &[&str] = &[
@@ -71,16 +72,12 @@ fn assert_contract_codes(body: &Value, case: &str) {
 }
 
 async fn raw_post(app: &TestApp, token: Option<&str>, body: String) -> (u16, String) {
-    let mut request = app
-        .client
-        .post(app.graphql_url())
-        .header("content-type", "application/json")
-        .body(body);
+    let mut request = app.request().raw(JSON, body);
     if let Some(token) = token {
-        request = request.bearer_auth(token);
+        request = request.token(token);
     }
-    let response = request.send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    let reply = request.send().await;
+    (reply.status, reply.text)
 }
 
 #[tokio::test]
@@ -111,15 +108,9 @@ async fn probe_rejected_documents_and_arguments_show_no_internals() {
             "mutation { createTask(input: { title: \"t\", status: DROP }) { id } }",
             json!({}),
         ),
-        ("query($id: ID!) { task(id: $id) { id } }", json!({})),
-        (
-            "query($id: ID!) { task(id: $id) { id } }",
-            json!({ "id": [1, 2] }),
-        ),
-        (
-            "query($id: ID!) { task(id: $id) { id } }",
-            json!({ "id": { "$ne": null } }),
-        ),
+        (TASK_ID, json!({})),
+        (TASK_ID, json!({ "id": [1, 2] })),
+        (TASK_ID, json!({ "id": { "$ne": null } })),
         (
             "query($f: TaskFilter) { tasks(filter: $f) { totalCount } }",
             json!({ "f": { "status": ["NOPE"] } }),
@@ -167,13 +158,8 @@ async fn probe_database_failures_in_account_operations_show_no_internals() {
         .unwrap();
     let bodies = [
         app.login("bob", PASSWORD).await,
-        super::refresh(&app, &user.refresh).await,
-        app.gql(
-            None,
-            "mutation($t: String!) { logout(refreshToken: $t) }",
-            json!({ "t": user.refresh }),
-        )
-        .await,
+        refresh(&app, &user.refresh).await,
+        app.gql(None, LOGOUT, json!({ "t": user.refresh })).await,
     ];
     for body in &bodies {
         assert_eq!(code(body), "INTERNAL_SERVER_ERROR", "{body}");
@@ -229,7 +215,7 @@ async fn probe_no_response_carries_a_stored_hash() {
     let user = app.user("carol").await;
     let mut bodies = vec![
         app.login("carol", PASSWORD).await,
-        super::refresh(&app, &user.refresh).await,
+        refresh(&app, &user.refresh).await,
         app.gql(
             Some(&user.token),
             "{ me { id username email role isActive emailVerified createdAt } sessions { id createdAt lastUsedAt expiresAt userAgent ip current } }",
@@ -271,7 +257,7 @@ async fn probe_no_response_carries_a_stored_hash() {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|edge| super::unb64_json(edge["cursor"].as_str().unwrap()).to_string())
+            .map(|edge| unb64_json(edge["cursor"].as_str().unwrap()).to_string())
             .collect();
         for secret in &secrets {
             assert!(!text.contains(secret.as_str()), "{text}");
@@ -298,17 +284,11 @@ async fn probe_stray_routes_and_methods_show_no_internals() {
         (reqwest::Method::GET, "/graphql/ws", 400),
     ];
     for (method, path, status) in cases {
-        let response = app
-            .client
-            .request(method.clone(), format!("{}{path}", app.address))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        let reply = app.request().method(method.clone()).path(path).send().await;
+        assert_eq!(reply.status, status, "{method} {path}");
         for header in ["server", "x-powered-by"] {
-            assert!(response.headers().get(header).is_none(), "{header}");
+            assert_eq!(reply.header(header), None, "{header}");
         }
-        let text = response.text().await.unwrap();
-        assert_no_internals(&text, path);
+        assert_no_internals(&reply.text, path);
     }
 }

@@ -4,22 +4,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{assert_refresh_refused, refresh, works};
-use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
-
-const LOGOUT: &str = "mutation($t: String!) { logout(refreshToken: $t) }";
-
-/// The (access, refresh) pair of a successful refresh.
-fn pair(body: &Value) -> (String, String) {
-    let payload = &body["data"]["refreshToken"];
-    (
-        payload["accessToken"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{body}"))
-            .to_owned(),
-        payload["refreshToken"].as_str().unwrap().to_owned(),
-    )
-}
+use crate::helpers::documents::{CHANGE_PASSWORD, LOGOUT};
+use crate::helpers::{
+    PASSWORD, TestApp, assert_refresh_refused, refresh, refreshed, spawn_app, spawn_app_with, works,
+};
 
 /// Presents `token` `times` times at once; returns every answer.
 async fn storm(app: &TestApp, token: &str, times: usize) -> Vec<Value> {
@@ -30,7 +18,7 @@ async fn storm(app: &TestApp, token: &str, times: usize) -> Vec<Value> {
 async fn probe_replay_after_rotation_beyond_the_grace() {
     let app = spawn_app_with(&[("REFRESH_REUSE_GRACE_SECONDS", "1")]).await;
     let victim = app.user("alice").await;
-    let (access, newer) = pair(&refresh(&app, &victim.refresh).await);
+    let (access, newer) = refreshed(&refresh(&app, &victim.refresh).await);
     tokio::time::sleep(Duration::from_millis(2100)).await;
     // The thief replays the stolen, rotated token after the grace period.
     assert_refresh_refused(&refresh(&app, &victim.refresh).await, "replay");
@@ -58,7 +46,7 @@ async fn probe_parallel_replay_within_the_grace_yields_at_most_two_successors() 
     }
     // The session lives on and each successor rotates normally.
     for body in granted {
-        let (access, next) = pair(body);
+        let (access, next) = refreshed(body);
         assert!(works(&app, &access).await);
         assert!(refresh(&app, &next).await["data"]["refreshToken"].is_object());
     }
@@ -85,7 +73,7 @@ async fn probe_parallel_replay_with_strict_detection_ends_the_session() {
     // Several presentations of one token are reuse: nothing of the session survives.
     assert!(!works(&app, &user.token).await);
     for body in granted {
-        let (access, next) = pair(body);
+        let (access, next) = refreshed(body);
         assert!(!works(&app, &access).await, "a successor outlived reuse");
         assert_refresh_refused(&refresh(&app, &next).await, "successor");
     }
@@ -95,7 +83,7 @@ async fn probe_parallel_replay_with_strict_detection_ends_the_session() {
 async fn probe_the_grace_does_not_revive_a_logged_out_session() {
     let app = spawn_app().await;
     let user = app.user("dave").await;
-    let (_, newer) = pair(&refresh(&app, &user.refresh).await);
+    let (_, newer) = refreshed(&refresh(&app, &user.refresh).await);
     let body = app.gql(None, LOGOUT, json!({ "t": newer })).await;
     assert_eq!(body["data"]["logout"], true, "{body}");
     // Within the grace period, the retired token must not reopen the ended session.
@@ -112,11 +100,11 @@ async fn probe_the_grace_does_not_revive_a_session_ended_by_a_password_change() 
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, newer) = pair(&refresh(&app, &stolen).await);
+    let (_, newer) = refreshed(&refresh(&app, &stolen).await);
     let body = app
         .gql(
             Some(&here.token),
-            "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+            CHANGE_PASSWORD,
             json!({ "c": PASSWORD, "n": "violet harbor lantern 42" }),
         )
         .await;

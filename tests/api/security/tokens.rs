@@ -3,15 +3,12 @@
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use super::{assert_refused, assert_refused_header, b64_json, refresh, unb64_json, works};
+use crate::helpers::documents::{DELETE_ACCOUNT, ME};
 use crate::helpers::{
-    PASSWORD, SECRET, at_jwt_header, claims_of, code, sign, spawn_app, spawn_app_with, valid_claims,
+    GENERIC_LOGIN_FAILURE, PASSWORD, SECRET, assert_invalid_authorization, assert_invalid_token,
+    assert_refresh_refused, at_jwt_header, b64_json, claims_of, code, refresh, sign, spawn_app,
+    spawn_eddsa_app, unb64_json, valid_claims, with, works,
 };
-
-fn with(mut claims: Value, name: &str, value: Value) -> Value {
-    claims[name] = value;
-    claims
-}
 
 /// A token whose header is exactly `header` (hand-built JSON), payload `claims` and
 /// signature `signature`.
@@ -27,10 +24,10 @@ async fn probe_alg_none_under_the_servers_key_id() {
     let claims = valid_claims(&user);
     for alg in ["none", "None", "NONE", "nOnE"] {
         let header = json!({ "alg": alg, "typ": "at+jwt", "kid": kid });
-        assert_refused(&app, &hand_built(&header, &claims, ""), alg).await;
+        assert_invalid_token(&app, &hand_built(&header, &claims, ""), alg).await;
         // Some libraries accept `none` with any signature attached.
         let signature = user.token.rsplit('.').next().unwrap();
-        assert_refused(&app, &hand_built(&header, &claims, signature), alg).await;
+        assert_invalid_token(&app, &hand_built(&header, &claims, signature), alg).await;
     }
     assert!(works(&app, &user.token).await);
 }
@@ -44,9 +41,9 @@ async fn probe_signature_spliced_from_another_valid_token() {
     let a: Vec<&str> = alice.token.split('.').collect();
     let m: Vec<&str> = mallory.token.split('.').collect();
     let spliced = format!("{}.{}.{}", a[0], a[1], m[2]);
-    assert_refused(&app, &spliced, "alice's claims, mallory's signature").await;
+    assert_invalid_token(&app, &spliced, "alice's claims, mallory's signature").await;
     let spliced = format!("{}.{}.{}", m[0], a[1], m[2]);
-    assert_refused(&app, &spliced, "mallory's header, alice's claims").await;
+    assert_invalid_token(&app, &spliced, "mallory's header, alice's claims").await;
     // Re-encoding the same claims with other JSON spacing changes the signed bytes.
     let respaced = format!(
         "{}.{}.{}",
@@ -59,7 +56,7 @@ async fn probe_signature_spliced_from_another_valid_token() {
         },
         a[2]
     );
-    assert_refused(&app, &respaced, "re-encoded payload").await;
+    assert_invalid_token(&app, &respaced, "re-encoded payload").await;
     assert!(works(&app, &alice.token).await && works(&app, &mallory.token).await);
 }
 
@@ -74,7 +71,7 @@ async fn probe_expired_just_beyond_the_leeway() {
             &with(valid_claims(&user), "exp", json!(exp)),
             SECRET,
         );
-        assert_refused(&app, &token, &format!("exp {exp}")).await;
+        assert_invalid_token(&app, &token, &format!("exp {exp}")).await;
     }
 }
 
@@ -87,7 +84,7 @@ async fn probe_not_yet_valid_just_beyond_the_leeway() {
         let claims = with(valid_claims(&user), "nbf", json!(nbf));
         let claims = with(claims, "exp", json!(nbf + 600));
         let token = sign(&at_jwt_header(&user), &claims, SECRET);
-        assert_refused(&app, &token, &format!("nbf {nbf}")).await;
+        assert_invalid_token(&app, &token, &format!("nbf {nbf}")).await;
     }
 }
 
@@ -95,7 +92,7 @@ async fn probe_not_yet_valid_just_beyond_the_leeway() {
 async fn probe_refresh_token_presented_as_an_access_token() {
     let app = spawn_app().await;
     let user = app.user("dave").await;
-    assert_refused(&app, &user.refresh, "refresh token as bearer").await;
+    assert_invalid_token(&app, &user.refresh, "refresh token as bearer").await;
     // The refresh token still works for what it is for: the probe did not burn it.
     assert!(refresh(&app, &user.refresh).await["data"]["refreshToken"].is_object());
 }
@@ -108,7 +105,7 @@ async fn probe_tokens_of_another_type_are_refused() {
         let mut header = at_jwt_header(&user);
         header.typ = Some(typ.into());
         let token = sign(&header, &valid_claims(&user), SECRET);
-        assert_refused(&app, &token, &format!("typ {typ:?}")).await;
+        assert_invalid_token(&app, &token, &format!("typ {typ:?}")).await;
     }
 }
 
@@ -120,7 +117,7 @@ async fn probe_victims_subject_with_the_attackers_own_session() {
     // Even holding the signing key, a token naming the victim but Mallory's live session
     // (or the reverse) is refused: the session must belong to the subject.
     let claims = with(valid_claims(&mallory), "sub", json!(victim.id));
-    assert_refused(
+    assert_invalid_token(
         &app,
         &sign(&at_jwt_header(&mallory), &claims, SECRET),
         "victim sub, mallory sid",
@@ -131,7 +128,7 @@ async fn probe_victims_subject_with_the_attackers_own_session() {
         "sid",
         claims_of(&victim.token)["sid"].clone(),
     );
-    assert_refused(
+    assert_invalid_token(
         &app,
         &sign(&at_jwt_header(&mallory), &claims, SECRET),
         "mallory sub, victim sid",
@@ -161,7 +158,7 @@ async fn probe_subjects_of_the_wrong_shape() {
             &with(valid_claims(&user), "sub", sub.clone()),
             SECRET,
         );
-        assert_refused(&app, &token, &format!("sub {sub}")).await;
+        assert_invalid_token(&app, &token, &format!("sub {sub}")).await;
     }
     for sid in [json!(null), json!(1), json!("' OR 1=1 --"), json!(nil)] {
         let token = sign(
@@ -169,7 +166,7 @@ async fn probe_subjects_of_the_wrong_shape() {
             &with(valid_claims(&user), "sid", sid.clone()),
             SECRET,
         );
-        assert_refused(&app, &token, &format!("sid {sid}")).await;
+        assert_invalid_token(&app, &token, &format!("sid {sid}")).await;
     }
 }
 
@@ -189,7 +186,7 @@ async fn probe_hostile_key_ids() {
     for kid in kids {
         let mut header = at_jwt_header(&user);
         header.kid = Some(kid.clone());
-        assert_refused(
+        assert_invalid_token(
             &app,
             &sign(&header, &claims, SECRET),
             &format!("kid {:.40}", kid),
@@ -198,7 +195,7 @@ async fn probe_hostile_key_ids() {
     }
     // A kid that is not a string at all.
     let header = json!({ "alg": "HS256", "typ": "at+jwt", "kid": 7 });
-    assert_refused(&app, &hand_built(&header, &claims, "c2ln"), "numeric kid").await;
+    assert_invalid_token(&app, &hand_built(&header, &claims, "c2ln"), "numeric kid").await;
 }
 
 #[tokio::test]
@@ -228,7 +225,7 @@ async fn probe_a_key_embedded_in_the_header_is_not_trusted() {
         );
         header.jku = Some("https://attacker.example/jwks.json".into());
         let token = jsonwebtoken::encode(&header, &valid_claims(&user), &key).unwrap();
-        assert_refused(&app, &token, &format!("embedded jwk, kid {kid}")).await;
+        assert_invalid_token(&app, &token, &format!("embedded jwk, kid {kid}")).await;
     }
 }
 
@@ -238,21 +235,14 @@ async fn probe_hs256_with_an_empty_or_guessable_secret() {
     let user = app.user("ivan").await;
     for secret in ["", "secret", "taskql", "changeme", "hs-"] {
         let token = sign(&at_jwt_header(&user), &valid_claims(&user), secret);
-        assert_refused(&app, &token, &format!("secret {secret:?}")).await;
+        assert_invalid_token(&app, &token, &format!("secret {secret:?}")).await;
     }
 }
 
 #[tokio::test]
 async fn probe_eddsa_signed_by_a_foreign_key_under_the_servers_key_id() {
     use ed25519_dalek::pkcs8::EncodePrivateKey;
-    use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("signing.pem");
-    let pem = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>())
-        .to_pkcs8_pem(LineEnding::LF)
-        .unwrap();
-    std::fs::write(&key_file, pem.as_bytes()).unwrap();
-    let app = spawn_app_with(&[("JWT_PRIVATE_KEY_FILE", key_file.to_str().unwrap())]).await;
+    let (app, _keys) = spawn_eddsa_app().await;
     let user = app.user("judy").await;
     let issued = jsonwebtoken::decode_header(&user.token).unwrap();
     assert_eq!(issued.alg, Algorithm::EdDSA);
@@ -269,7 +259,7 @@ async fn probe_eddsa_signed_by_a_foreign_key_under_the_servers_key_id() {
         &EncodingKey::from_ed_der(foreign.as_bytes()),
     )
     .unwrap();
-    assert_refused(&app, &forged, "foreign Ed25519 key under the server's kid").await;
+    assert_invalid_token(&app, &forged, "foreign Ed25519 key under the server's kid").await;
     assert!(works(&app, &user.token).await);
 }
 
@@ -278,18 +268,14 @@ async fn probe_tokens_of_a_deleted_account_do_not_pass_to_its_successor() {
     let app = spawn_app().await;
     let first = app.user("kim").await;
     let body = app
-        .gql(
-            Some(&first.token),
-            "mutation($p: String!) { deleteAccount(password: $p) }",
-            json!({ "p": PASSWORD }),
-        )
+        .gql(Some(&first.token), DELETE_ACCOUNT, json!({ "p": PASSWORD }))
         .await;
     assert_eq!(body["data"]["deleteAccount"], true, "{body}");
     // Somebody registers the freed name with the same password.
     let second = app.user("kim").await;
     assert_ne!(first.id, second.id);
-    assert_refused(&app, &first.token, "the deleted account's token").await;
-    super::assert_refresh_refused(
+    assert_invalid_token(&app, &first.token, "the deleted account's token").await;
+    assert_refresh_refused(
         &refresh(&app, &first.refresh).await,
         "the deleted account's refresh token",
     );
@@ -307,11 +293,11 @@ async fn probe_deactivated_accounts_access_and_refresh_tokens() {
         .execute_unprepared("UPDATE users SET is_active = false WHERE username = 'liam'")
         .await
         .unwrap();
-    assert_refused(&app, &user.token, "deactivated account").await;
-    super::assert_refresh_refused(&refresh(&app, &user.refresh).await, "deactivated refresh");
+    assert_invalid_token(&app, &user.token, "deactivated account").await;
+    assert_refresh_refused(&refresh(&app, &user.refresh).await, "deactivated refresh");
     let body = app.login("liam", PASSWORD).await;
     assert_eq!(code(&body), "UNAUTHENTICATED");
-    assert_eq!(crate::helpers::message(&body), super::GENERIC_LOGIN_FAILURE);
+    assert_eq!(crate::helpers::message(&body), GENERIC_LOGIN_FAILURE);
     assert!(works(&app, &bystander.token).await);
 }
 
@@ -335,30 +321,24 @@ async fn probe_malformed_authorization_headers() {
         format!("Basic {token}"),
         format!("Digest {token}"),
     ] {
-        assert_refused_header(&app, &value, &value).await;
+        assert_invalid_authorization(&app, &value, &value).await;
     }
     // Bytes that are not visible ASCII in the header value.
     let mut bytes = b"Bearer ".to_vec();
     bytes.extend_from_slice(token.as_bytes());
     bytes.extend_from_slice(&[0xff, 0xfe]);
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header(
-            "authorization",
-            reqwest::header::HeaderValue::from_bytes(&bytes).unwrap(),
-        )
-        .json(&json!({ "query": super::ME }))
+    let reply = app
+        .request()
+        .header_bytes("authorization", &bytes)
+        .operation(ME, json!({}))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+        .await;
+    assert_eq!(reply.status, 200);
     assert_eq!(
-        response.headers()["www-authenticate"],
-        r#"Bearer error="invalid_token""#
+        reply.www_authenticate.as_deref(),
+        Some(r#"Bearer error="invalid_token""#)
     );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(code(&body), "UNAUTHENTICATED");
+    assert_eq!(reply.code(), "UNAUTHENTICATED");
 }
 
 #[tokio::test]
@@ -374,7 +354,7 @@ async fn probe_an_oversized_token_is_refused_cheaply() {
         user.token.rsplit('.').next().unwrap()
     );
     let started = std::time::Instant::now();
-    assert_refused(&app, &token, "48 KiB token").await;
+    assert_invalid_token(&app, &token, "48 KiB token").await;
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert!(
         works(&app, &user.token).await,

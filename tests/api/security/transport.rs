@@ -2,18 +2,16 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{task_as, works};
-use crate::helpers::{code, spawn_app, spawn_app_with};
-
-const CREATE: &str = "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }";
+use crate::helpers::documents::{CREATE_TASK, TYPENAME};
+use crate::helpers::{JSON, spawn_app, spawn_app_with, works};
 
 /// A createTask request body padded to about `bytes` bytes.
 fn padded_mutation(bytes: usize) -> String {
     json!({
-        "query": CREATE,
+        "query": CREATE_TASK,
         "variables": { "input": { "title": "smuggled" }, "pad": "x".repeat(bytes) },
     })
     .to_string()
@@ -23,18 +21,14 @@ fn padded_mutation(bytes: usize) -> String {
 async fn probe_an_oversized_mutation_by_content_length_runs_nothing() {
     let app = spawn_app_with(&[("MAX_BODY_BYTES", "4096")]).await;
     let user = app.user("alice").await;
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&user.token)
-        .header("content-type", "application/json")
-        .body(padded_mutation(8192))
+    let reply = app
+        .request()
+        .token(&user.token)
+        .raw(JSON, padded_mutation(8192))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 413);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(code(&body), "BAD_USER_INPUT");
+        .await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.code(), "BAD_USER_INPUT");
     assert_eq!(app.count("tasks").await, 0);
 }
 
@@ -43,22 +37,13 @@ async fn probe_an_oversized_chunked_mutation_runs_nothing() {
     let app = spawn_app_with(&[("MAX_BODY_BYTES", "4096")]).await;
     let user = app.user("bob").await;
     // Valid JSON whose first chunks fit the cap; only the whole body is too large.
-    let body = padded_mutation(64 * 1024);
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body
-        .as_bytes()
-        .chunks(1000)
-        .map(|chunk| Ok(chunk.to_vec()))
-        .collect();
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&user.token)
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+    let reply = app
+        .request()
+        .token(&user.token)
+        .chunked(JSON, padded_mutation(64 * 1024), 1000)
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 413);
+        .await;
+    assert_eq!(reply.status, 413);
     assert_eq!(app.count("tasks").await, 0);
     assert!(works(&app, &user.token).await);
 }
@@ -91,8 +76,8 @@ async fn probe_a_body_that_never_finishes_is_cut_off_at_the_deadline() {
     let address = app.address.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
     // A mutation whose body stops a few bytes short of its declared length.
-    let body =
-        json!({ "query": CREATE, "variables": { "input": { "title": "held open" } } }).to_string();
+    let body = json!({ "query": CREATE_TASK, "variables": { "input": { "title": "held open" } } })
+        .to_string();
     let head = format!(
         "POST /graphql HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
         user.token,
@@ -139,19 +124,17 @@ async fn probe_cross_site_content_types_with_a_token_attached_run_nothing() {
         "application/graphql-response+json",
         "",
     ] {
-        let response = app
-            .client
-            .post(app.graphql_url())
-            .bearer_auth(&user.token)
+        let reply = app
+            .request()
+            .token(&user.token)
             .header("content-type", content_type)
             .header("origin", "https://evil.example")
-            .body(payload.clone())
+            .raw("", payload.clone())
             .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 415, "{content_type:?}");
+            .await;
+        assert_eq!(reply.status, 415, "{content_type:?}");
     }
-    assert_eq!(task_as(&app, &user.token, id).await["title"], "keep");
+    assert_eq!(app.task_as(&user.token, id).await["title"], "keep");
 }
 
 #[tokio::test]
@@ -164,32 +147,30 @@ async fn probe_mutations_by_other_methods_run_nothing() {
     let id = task["id"].as_str().unwrap();
     let mutation = format!("mutation {{ deleteTask(id: \"{id}\") }}");
     for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
-        let response = app
-            .client
-            .request(method.clone(), app.graphql_url())
-            .bearer_auth(&user.token)
-            .query(&[("query", mutation.as_str())])
+        let reply = app
+            .request()
+            .method(method.clone())
+            .token(&user.token)
+            .param("query", &mutation)
             .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 405, "{method}");
+            .await;
+        assert_eq!(reply.status, 405, "{method}");
     }
     for method in [
         reqwest::Method::PUT,
         reqwest::Method::PATCH,
         reqwest::Method::DELETE,
     ] {
-        let response = app
-            .client
-            .request(method.clone(), app.graphql_url())
-            .bearer_auth(&user.token)
-            .json(&json!({ "query": mutation }))
+        let reply = app
+            .request()
+            .method(method.clone())
+            .token(&user.token)
+            .json(json!({ "query": mutation }))
             .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 405, "{method}");
+            .await;
+        assert_eq!(reply.status, 405, "{method}");
     }
-    assert_eq!(task_as(&app, &user.token, id).await["title"], "keep");
+    assert_eq!(app.task_as(&user.token, id).await["title"], "keep");
 }
 
 #[tokio::test]
@@ -206,47 +187,26 @@ async fn probe_cors_lookalike_origins_are_not_allowed() {
         "file://",
         "http://localhost%3A5173.evil.example",
     ] {
-        let response = app
-            .client
-            .request(reqwest::Method::OPTIONS, app.graphql_url())
-            .header("Origin", origin)
-            .header("Access-Control-Request-Method", "POST")
-            .header(
-                "Access-Control-Request-Headers",
-                "content-type,authorization",
-            )
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response
-                .headers()
-                .get("access-control-allow-origin")
-                .is_none(),
+        let preflight = app.preflight(origin).await;
+        assert_eq!(
+            preflight.header("access-control-allow-origin"),
+            None,
             "{origin}"
         );
         // A simple cross-site GET runs (it is a query) but its answer stays unreadable.
-        let response = app
-            .client
-            .get(app.graphql_url())
+        let reply = app
+            .request()
+            .get("/graphql")
             .header("Origin", origin)
-            .query(&[("query", "{ __typename }")])
+            .param("query", TYPENAME)
             .send()
-            .await
-            .unwrap();
-        assert!(
-            response
-                .headers()
-                .get("access-control-allow-origin")
-                .is_none(),
+            .await;
+        assert_eq!(
+            reply.header("access-control-allow-origin"),
+            None,
             "{origin}"
         );
-        assert!(
-            response
-                .headers()
-                .get("access-control-allow-credentials")
-                .is_none()
-        );
+        assert_eq!(reply.header("access-control-allow-credentials"), None);
     }
 }
 
@@ -254,25 +214,17 @@ async fn probe_cors_lookalike_origins_are_not_allowed() {
 async fn probe_huge_headers_are_refused_and_the_server_keeps_serving() {
     let app = spawn_app().await;
     let user = app.user("erin").await;
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header("x-junk", "j".repeat(1024 * 1024))
-        .json(&json!({ "query": "{ __typename }" }))
+    let reply = app
+        .request()
+        .header("x-junk", &"j".repeat(1024 * 1024))
+        .operation(TYPENAME, json!({}))
         .send()
         .await;
-    match response {
-        Ok(response) => assert_eq!(response.status(), 431),
-        Err(err) => panic!("no answer to an oversized header: {err}"),
-    }
-    let mut request = app
-        .client
-        .post(app.graphql_url())
-        .json(&json!({ "query": "{ __typename }" }));
+    assert_eq!(reply.status, 431, "an answer to an oversized header");
+    let mut request = app.request().operation(TYPENAME, json!({}));
     for i in 0..500 {
-        request = request.header(format!("x-many-{i}"), "v");
+        request = request.header(&format!("x-many-{i}"), "v");
     }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 431);
+    assert_eq!(request.send().await.status, 431);
     assert!(works(&app, &user.token).await);
 }

@@ -1,0 +1,46 @@
+//! Every GraphQL document more than one test sends, named once.
+
+/// The cheapest query.
+pub const TYPENAME: &str = "{ __typename }";
+/// The viewer's id: the probe of whether a token authenticates.
+pub const ME: &str = "{ me { id } }";
+
+/// Sign-up with `$input`, answering the id.
+pub const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { id } }";
+/// Sign-up with `$input`, answering every field of the new user.
+pub const REGISTER_FULL: &str = "mutation($input: RegisterInput!) { register(input: $input) { id username email role isActive emailVerified createdAt } }";
+/// Login with `$input`, answering the access token.
+pub const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) { accessToken } }";
+/// Login with `$input`, answering everything a client reads.
+pub const LOGIN_FULL: &str = "mutation($input: LoginInput!) { login(input: $input) { accessToken tokenType expiresIn refreshToken refreshExpiresIn user { id username } } }";
+/// Refresh with `$t`, answering everything a client reads.
+pub const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken tokenType expiresIn refreshToken refreshExpiresIn user { id } } }";
+/// Ends the session of refresh token `$t`.
+pub const LOGOUT: &str = "mutation($t: String!) { logout(refreshToken: $t) }";
+/// Ends every session of the viewer.
+pub const LOGOUT_ALL: &str = "mutation { logoutAll }";
+/// Ends the viewer's session `$id`.
+pub const REVOKE_SESSION: &str = "mutation($id: ID!) { revokeSession(id: $id) }";
+/// Changes the viewer's password from `$c` to `$n`.
+pub const CHANGE_PASSWORD: &str =
+    "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+/// Deletes the viewer's account, confirmed by password `$p`.
+pub const DELETE_ACCOUNT: &str = "mutation($p: String!) { deleteAccount(password: $p) }";
+
+/// Creates a task from `$input`, answering its id.
+pub const CREATE_TASK: &str =
+    "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }";
+/// Creates a task from `$input`, answering every field but the owner.
+pub const CREATE_TASK_FULL: &str = "mutation($input: CreateTaskInput!) { createTask(input: $input) { id title description status priority dueAt completedAt createdAt updatedAt } }";
+/// Deletes task `$id`.
+pub const DELETE_TASK: &str = "mutation($id: ID!) { deleteTask(id: $id) }";
+/// Task `$id` with every field but the owner.
+pub const TASK: &str = "query($id: ID!) { task(id: $id) { id title description status priority dueAt completedAt createdAt updatedAt } }";
+/// Task `$id`, only whether it is visible.
+pub const TASK_ID: &str = "query($id: ID!) { task(id: $id) { id } }";
+/// How many tasks the viewer has.
+pub const TASK_COUNT: &str = "{ tasks { totalCount } }";
+
+/// The viewer's task changes, with the task and its owner's name.
+pub const TASK_EVENTS: &str =
+    "subscription { taskEvents { kind taskId task { id title status owner { username } } } }";

@@ -1,0 +1,20 @@
+//! The one helper layer every feature file uses: spawning the app, the request builder
+//! and its typed reply, the socket client, the shared documents, users and tokens.
+
+mod auth;
+pub mod documents;
+mod request;
+mod socket;
+mod spawn;
+mod tasks;
+mod throttling;
+mod tokens;
+mod users;
+
+pub use auth::*;
+pub use request::{JSON, Reply, code, message, request_to};
+pub use socket::*;
+pub use spawn::*;
+pub use throttling::*;
+pub use tokens::*;
+pub use users::*;
