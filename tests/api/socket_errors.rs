@@ -4,8 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
-use crate::subscriptions::{open, receive, send};
+use crate::helpers::{LEGACY_WS, Socket, TRANSPORT_WS, TestApp, bearer, spawn_app};
 
 /// A document that does not parse, and one that parses but does not validate.
 const BROKEN: [&str; 2] = [
@@ -23,18 +22,17 @@ async fn over_http(app: &TestApp, token: &str, query: &str) -> Value {
 /// The errors a socket speaking `protocol` answers for `query`.
 async fn over_socket(app: &TestApp, token: &str, protocol: &str, query: &str) -> Value {
     let (operation, answer) = match protocol {
-        "graphql-transport-ws" => ("subscribe", "next"),
+        TRANSPORT_WS => ("subscribe", "next"),
         _ => ("start", "data"),
     };
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
-    let operation = json!({ "id": "1", "type": operation, "payload": { "query": query } });
-    let mut socket = open(app, protocol).await;
+    let mut socket = Socket::connect(app, protocol).await;
     // The operation waits in line until connection_init is accepted.
-    for message in [init, operation] {
-        send(&mut socket, message).await;
-    }
-    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
-    let message = receive(&mut socket).await;
+    socket.init(bearer(token)).await;
+    socket
+        .send(json!({ "id": "1", "type": operation, "payload": { "query": query } }))
+        .await;
+    assert_eq!(socket.receive().await["type"], "connection_ack");
+    let message = socket.receive().await;
     assert_eq!(message["type"], answer, "{message}");
     assert_eq!(message["id"], "1");
     assert!(message["payload"]["data"].is_null(), "{message}");
@@ -52,7 +50,7 @@ async fn a_subscription_that_does_not_parse_or_validate_gets_the_errors_http_giv
         for error in errors {
             assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{error}");
         }
-        for protocol in ["graphql-transport-ws", "graphql-ws"] {
+        for protocol in [TRANSPORT_WS, LEGACY_WS] {
             let socket = over_socket(&app, &user.token, protocol, query).await;
             assert_eq!(socket, http, "{protocol}: {query}");
         }
