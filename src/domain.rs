@@ -7,6 +7,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use async_graphql::Enum;
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
@@ -36,8 +37,8 @@ pub enum Role {
     EnumIter,
     DeriveActiveEnum,
     Enum,
-    serde::Serialize,
-    serde::Deserialize,
+    Serialize,
+    Deserialize,
 )]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 pub enum TaskStatus {
@@ -64,8 +65,8 @@ pub enum TaskStatus {
     EnumIter,
     DeriveActiveEnum,
     Enum,
-    serde::Serialize,
-    serde::Deserialize,
+    Serialize,
+    Deserialize,
 )]
 #[sea_orm(rs_type = "i16", db_type = "SmallInteger")]
 pub enum TaskPriority {
