@@ -15,6 +15,12 @@ use crate::domain::Password;
 use crate::error::AppError;
 use crate::store::users::PasswordHash as StoredHash;
 
+/// The key to a stored hash's text: only this module can make one, so only the password
+/// verifier reads a hash, whoever else holds it.
+pub struct Verifying(());
+
+const VERIFYING: Verifying = Verifying(());
+
 /// Hashes and verifies passwords off the async workers. At most `max_concurrent`
 /// hashes run at once, so a login flood queues here instead of starving other requests.
 #[derive(Clone)]
@@ -162,7 +168,7 @@ impl PasswordHasher {
         let argon2 = self.argon2.clone();
         let password = password.expose().to_owned();
         let (hash, real) = match hash {
-            Some(hash) => (hash.expose().to_owned(), true),
+            Some(hash) => (hash.expose(&VERIFYING).to_owned(), true),
             None => (self.dummy_hash.to_string(), false),
         };
         let work = self.work.clone();
@@ -184,7 +190,7 @@ impl PasswordHasher {
     /// Whether `hash` was made with another algorithm or weaker parameters than configured,
     /// so that a successful login should store a fresh hash.
     pub fn needs_rehash(&self, hash: &StoredHash) -> bool {
-        let Ok(parsed) = PasswordHash::new(hash.expose()) else {
+        let Ok(parsed) = PasswordHash::new(hash.expose(&VERIFYING)) else {
             return true;
         };
         let Ok(stored) = Params::try_from(&parsed) else {
@@ -258,7 +264,7 @@ mod tests {
         let hasher = PasswordHasher::new(Params::DEFAULT, 2).unwrap();
         let password = Password::parse("correct horse battery staple").unwrap();
         let hash = hasher.hash(&password).await.unwrap();
-        let text = hash.expose();
+        let text = hash.expose(&VERIFYING);
         assert!(
             text.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{text}"
@@ -294,7 +300,7 @@ mod tests {
         let password = Password::parse("correct horse battery staple").unwrap();
         let real = hasher.hash(&password).await.unwrap();
         let (real, dummy) = (
-            PasswordHash::new(real.expose()).unwrap(),
+            PasswordHash::new(real.expose(&VERIFYING)).unwrap(),
             PasswordHash::new(&hasher.dummy_hash).unwrap(),
         );
         assert_eq!(dummy.algorithm, Algorithm::Argon2id.ident());

@@ -127,6 +127,17 @@ pub fn rule(root: &str, field: &str) -> Option<&'static RootRule> {
         .find(|rule| rule.root.name() == root && rule.field == field)
 }
 
+/// The limits of the root field `field` of the type named `root`. A mutation the table
+/// lacks (the test below keeps one from being released) still counts against the
+/// signed-in user's mutation budget: limits deny by default.
+pub fn limits(root: &str, field: &str) -> &'static [(Limit, Subject)] {
+    match rule(root, field) {
+        Some(rule) => rule.limits,
+        None if root == Root::Mutation.name() => MUTATION,
+        None => NONE,
+    }
+}
+
 /// Whether the mutation `field` checks a credential.
 pub fn checks_credential(field: &str) -> bool {
     rule(Root::Mutation.name(), field).is_some_and(|rule| rule.checks_credential)
@@ -147,7 +158,7 @@ mod tests {
     use async_graphql::parser::parse_schema;
     use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 
-    use super::{ROOT_RULES, Root};
+    use super::{MUTATION, NONE, ROOT_RULES, Root, limits};
 
     #[test]
     fn every_root_field_has_exactly_one_rule_and_every_rule_a_field() {
@@ -197,5 +208,12 @@ mod tests {
                 .filter(|rule| rule.checks_credential)
                 .all(|rule| rule.root == Root::Mutation)
         );
+    }
+
+    #[test]
+    fn a_mutation_without_a_rule_still_counts_against_the_mutation_budget() {
+        assert_eq!(limits("Mutation", "notInTheTable"), MUTATION);
+        assert_eq!(limits("Query", "notInTheTable"), NONE);
+        assert_eq!(limits("Mutation", "createTask"), MUTATION);
     }
 }

@@ -11,7 +11,7 @@ use async_graphql::extensions::{
 };
 use async_graphql::{PathSegment, ServerError, ServerResult, Value};
 
-use super::rules::{Subject, rule};
+use super::rules::{Subject, limits};
 use crate::audit;
 use crate::auth::Authentication;
 use crate::client::{ClientMeta, client_network};
@@ -54,16 +54,17 @@ async fn check(ctx: &ExtensionContext<'_>, info: &ResolveInfo<'_>) -> ServerResu
         .data_opt::<ClientMeta>()
         .and_then(|client| client.ip.as_deref());
     let by_ip = || client_network(ip.unwrap_or("unknown"));
-    let limits = rule(info.parent_type, info.name).map_or(&[][..], |rule| rule.limits);
-    let limits = limits.iter().filter_map(|&(limit, subject)| {
-        let key = match (subject, user_id) {
-            (Subject::Client, _) | (Subject::ViewerOrClient, None) => by_ip(),
-            (Subject::ViewerOrClient, Some(id)) => format!("user:{id}"),
-            (Subject::SignedIn, Some(id)) => id.to_string(),
-            (Subject::SignedIn, None) => return None,
-        };
-        Some((limit, key))
-    });
+    let limits = limits(info.parent_type, info.name)
+        .iter()
+        .filter_map(|&(limit, subject)| {
+            let key = match (subject, user_id) {
+                (Subject::Client, _) | (Subject::ViewerOrClient, None) => by_ip(),
+                (Subject::ViewerOrClient, Some(id)) => format!("user:{id}"),
+                (Subject::SignedIn, Some(id)) => id.to_string(),
+                (Subject::SignedIn, None) => return None,
+            };
+            Some((limit, key))
+        });
     let state = ctx.data_unchecked::<AppState>();
     for (limit, subject) in limits {
         if let Err(wait) = state.throttle.hit(limit, &subject, store::now()).await {

@@ -17,7 +17,6 @@ use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use sea_orm::ConnectionTrait;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
@@ -25,6 +24,7 @@ use crate::client::TrustedProxies;
 use crate::config::CorsOrigins;
 use crate::graphql::TaskqlSchema;
 use crate::state::AppState;
+use crate::store;
 
 /// What the handlers answer with.
 type HttpResponse = axum::response::Response;
@@ -116,7 +116,7 @@ async fn jwks(State(state): State<HttpState>) -> impl IntoResponse {
 
 /// Liveness and database reachability, for load balancers.
 async fn health(State(state): State<HttpState>) -> StatusCode {
-    match state.app.db.execute_unprepared("SELECT 1").await {
+    match store::ping(&state.app.db).await {
         Ok(_) => StatusCode::OK,
         Err(err) => {
             tracing::error!(error = %err, "health check cannot reach the database");

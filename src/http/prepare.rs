@@ -92,9 +92,9 @@ pub(super) async fn prepare(
         return Ok(Prepared::answer(error));
     }
     let name = request.operation_name.clone();
-    let (operation, summary) = match request.parsed_query() {
+    let (operations, summary) = match request.parsed_query() {
         Ok(document) => (
-            selected_operation(document, name.as_deref()),
+            candidate_operations(document, name.as_deref()),
             check_document(document),
         ),
         Err(err) => {
@@ -111,7 +111,7 @@ pub(super) async fn prepare(
         Ok(summary) => summary,
         Err(error) => return Ok(Prepared::answer(error)),
     };
-    if queries_only && operation.is_some_and(|ty| ty != OperationType::Query) {
+    if queries_only && operations.iter().any(|ty| *ty != OperationType::Query) {
         return Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "Only queries may be sent with GET; send mutations with POST.",
@@ -123,18 +123,19 @@ pub(super) async fn prepare(
     })
 }
 
-/// The type of the operation the request selects; `None` when the name matches none
-/// (execution then reports it).
-fn selected_operation(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+/// The types of the operations `document` may run with the operation name `name`: the
+/// selected one, none when the name matches none (execution then reports it), and every
+/// operation when several are present and none is named. HTTP (queries only over GET) and
+/// the socket (subscriptions only) judge a document by these.
+pub(super) fn candidate_operations(
+    document: &ExecutableDocument,
+    name: Option<&str>,
+) -> Vec<OperationType> {
     match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) => {
-            // Ambiguous without a name; refuse by the strictest type present.
-            ops.values()
-                .map(|op| op.node.ty)
-                .find(|ty| *ty != OperationType::Query)
-                .or(Some(OperationType::Query))
+        (DocumentOperations::Single(op), _) => vec![op.node.ty],
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get(name).map(|op| op.node.ty).into_iter().collect()
         }
+        (DocumentOperations::Multiple(ops), None) => ops.values().map(|op| op.node.ty).collect(),
     }
 }

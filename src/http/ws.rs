@@ -25,7 +25,7 @@ use async_graphql::extensions::apollo_persisted_queries::LruCacheStorage;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphQLWebSocket, WebSocketProtocols, WsMessage,
 };
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, Executor, Request, Response as GraphQLResponse};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -37,7 +37,7 @@ use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
 use super::HttpState;
-use super::prepare::{Prepared, prepare};
+use super::prepare::{Prepared, candidate_operations, prepare};
 use crate::auth::Authentication;
 use crate::client::ClientMeta;
 use crate::error::to_wire;
@@ -108,16 +108,9 @@ fn serves(message: &[u8]) -> bool {
         // A syntax error: the engine reports it, and nothing runs.
         return true;
     };
-    let subscription = |ty: OperationType| ty == OperationType::Subscription;
-    match (&document.operations, payload["operationName"].as_str()) {
-        (DocumentOperations::Single(operation), _) => subscription(operation.node.ty),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations
-            .get(name)
-            .is_none_or(|operation| subscription(operation.node.ty)),
-        (DocumentOperations::Multiple(operations), None) => operations
-            .values()
-            .all(|operation| subscription(operation.node.ty)),
-    }
+    candidate_operations(&document, payload["operationName"].as_str())
+        .into_iter()
+        .all(|ty| ty == OperationType::Subscription)
 }
 
 /// The `Authorization` entry of a `connection_init` payload, in any letter case.

@@ -42,7 +42,7 @@ use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 /// Opens the pool. A missing SQLite file is created; SQLite gets WAL, enforced foreign keys
 /// and a busy timeout, so concurrent requests wait for the writer instead of failing.
@@ -90,6 +90,11 @@ impl StatementCounter {
     pub fn get(&self) -> u64 {
         self.0.load(AtomicOrdering::Relaxed)
     }
+}
+
+/// Whether the database answers, for the health check.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(drop)
 }
 
 /// Applies every pending migration.

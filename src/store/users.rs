@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::entities::user::{self, Entity as Users};
 use super::now;
+use crate::auth::password::Verifying;
 use crate::domain::{Email, Role, Username};
 use crate::error::AppError;
 
@@ -52,7 +53,8 @@ impl PasswordHash {
     }
 
     /// The PHC string, for verifying a password against it and judging its parameters.
-    pub(crate) fn expose(&self) -> &str {
+    /// Only the password verifier can make the [`Verifying`] it asks for.
+    pub(crate) fn expose(&self, _: &Verifying) -> &str {
         &self.0
     }
 }
@@ -200,7 +202,7 @@ pub async fn upgrade_password_hash(
     let result = Users::update_many()
         .col_expr(user::Column::PasswordHash, Expr::value(new.0))
         .filter(user::Column::Id.eq(id))
-        .filter(user::Column::PasswordHash.eq(old.expose()))
+        .filter(user::Column::PasswordHash.eq(old.0.as_str()))
         .exec(db)
         .await?;
     Ok(result.rows_affected > 0)
@@ -215,7 +217,7 @@ pub async fn has_password_hash(
 ) -> Result<bool, AppError> {
     let found = Users::find()
         .filter(user::Column::Id.eq(id))
-        .filter(user::Column::PasswordHash.eq(hash.expose()))
+        .filter(user::Column::PasswordHash.eq(hash.0.as_str()))
         .count(db)
         .await?;
     Ok(found > 0)

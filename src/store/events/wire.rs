@@ -4,7 +4,13 @@
 //! Within a version a field may only be added, and only as an optional one: an older
 //! replica ignores a field it does not know, a newer one reads a missing field as `None`.
 //! Any other change of shape is a new version, which a replica that does not know it
-//! skips with a warning instead of misreading.
+//! skips with a warning instead of misreading; so a release must read a new version
+//! before any release writes it.
+//!
+//! Version 1 has exactly the fields of the payload the releases before versioning sent
+//! (the task with its ids, in the entity's shape), plus `v`: those releases ignore `v` and
+//! read version 1, and this one reads their unversioned payloads as version 1, so the
+//! deploy that introduces versioning loses no event in either direction.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,14 +20,18 @@ use super::{Announced, TaskChangeKind};
 use crate::domain::{TaskPriority, TaskStatus};
 use crate::store::tasks::Task;
 
-/// The version this release writes and the only one it reads.
+/// The version this release writes.
 const VERSION: u64 = 1;
+/// What a payload without `v` (from a release before versioning) counts as; it has
+/// version 1's shape.
+const UNVERSIONED: u64 = 0;
 /// PostgreSQL refuses notification payloads of 8000 bytes or more.
 const MAX_BYTES: usize = 7_900;
 
 /// Version 1 of the payload.
 #[derive(Debug, Serialize, Deserialize)]
 struct Notice {
+    #[serde(default)]
     v: u64,
     owner_id: Uuid,
     task_id: Uuid,
@@ -31,9 +41,11 @@ struct Notice {
     task: Option<Snapshot>,
 }
 
-/// The task as the write left it, without the ids the notice already carries.
+/// The task as the write left it.
 #[derive(Debug, Serialize, Deserialize)]
 struct Snapshot {
+    id: Uuid,
+    owner_id: Uuid,
     title: String,
     description: Option<String>,
     status: TaskStatus,
@@ -47,6 +59,7 @@ struct Snapshot {
 /// Just enough of any version to tell which one it is.
 #[derive(Deserialize)]
 struct Version {
+    #[serde(default)]
     v: u64,
 }
 
@@ -62,6 +75,8 @@ pub(super) enum DecodeError {
 impl From<&Task> for Snapshot {
     fn from(task: &Task) -> Self {
         Self {
+            id: task.id,
+            owner_id: task.owner_id,
             title: task.title.clone(),
             description: task.description.clone(),
             status: task.status,
@@ -75,10 +90,10 @@ impl From<&Task> for Snapshot {
 }
 
 impl Snapshot {
-    fn into_task(self, id: Uuid, owner_id: Uuid) -> Task {
+    fn into_task(self) -> Task {
         Task {
-            id,
-            owner_id,
+            id: self.id,
+            owner_id: self.owner_id,
             title: self.title,
             description: self.description,
             status: self.status,
@@ -108,10 +123,10 @@ pub(super) fn encode(change: &Announced) -> serde_json::Result<String> {
     serde_json::to_string(&notice)
 }
 
-/// The change a payload announces, if it is of the version this release reads.
+/// The change a payload announces, if it is of a version this release reads.
 pub(super) fn decode(payload: &str) -> Result<Announced, DecodeError> {
     let Version { v } = serde_json::from_str(payload)?;
-    if v != VERSION {
+    if v != VERSION && v != UNVERSIONED {
         return Err(DecodeError::UnknownVersion(v));
     }
     let notice: Notice = serde_json::from_str(payload)?;
@@ -119,9 +134,7 @@ pub(super) fn decode(payload: &str) -> Result<Announced, DecodeError> {
         owner_id: notice.owner_id,
         task_id: notice.task_id,
         kind: notice.kind,
-        task: notice
-            .task
-            .map(|snapshot| snapshot.into_task(notice.task_id, notice.owner_id)),
+        task: notice.task.map(Snapshot::into_task),
     })
 }
 
@@ -194,7 +207,7 @@ mod tests {
         let newer = json!({
             "v": 1, "owner_id": owner, "task_id": id, "kind": "Updated", "origin": "replica-2",
             "task": {
-                "title": "t", "description": null, "status": "Todo", "priority": "Low",
+                "id": id, "owner_id": owner, "title": "t", "description": null, "status": "Todo", "priority": "Low",
                 "due_at": null, "completed_at": null, "labels": ["a"],
                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
             }
@@ -209,7 +222,7 @@ mod tests {
         let older = json!({
             "v": 1, "owner_id": owner, "task_id": id, "kind": "Created",
             "task": {
-                "title": "t", "status": "InProgress", "priority": "High",
+                "id": id, "owner_id": owner, "title": "t", "status": "InProgress", "priority": "High",
                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
             }
         });
@@ -221,6 +234,43 @@ mod tests {
     }
 
     #[test]
+    fn payloads_of_the_release_before_versioning_are_read_and_can_read_ours() {
+        let change = announced(TaskChangeKind::Updated, Some(task(Some("notes".into()))));
+        let mut payload: serde_json::Value =
+            serde_json::from_str(&encode(&change).unwrap()).unwrap();
+        // What that release read: the task in the entity's shape, ids included.
+        let previous = payload["task"].clone();
+        for field in [
+            "id",
+            "owner_id",
+            "title",
+            "status",
+            "priority",
+            "created_at",
+        ] {
+            assert!(!previous[field].is_null(), "{field} in {previous}");
+        }
+        // What it sent: the same fields, without `v`.
+        payload.as_object_mut().unwrap().remove("v");
+        assert_eq!(decode(&payload.to_string()).unwrap(), change);
+        let deleted = json!({
+            "owner_id": change.owner_id, "task_id": change.task_id, "kind": "Deleted", "task": null
+        });
+        assert_eq!(
+            decode(&deleted.to_string()).unwrap(),
+            announced_deletion(&change)
+        );
+    }
+
+    fn announced_deletion(of: &Announced) -> Announced {
+        Announced {
+            kind: TaskChangeKind::Deleted,
+            task: None,
+            ..of.clone()
+        }
+    }
+
+    #[test]
     fn unknown_versions_and_malformed_payloads_are_refused() {
         let (owner, id) = (Uuid::now_v7(), Uuid::now_v7());
         let future = json!({ "v": 2, "owner": owner, "changed": [id] });
@@ -228,12 +278,8 @@ mod tests {
             decode(&future.to_string()),
             Err(DecodeError::UnknownVersion(2))
         ));
-        // What the release before versioning sent: the entity itself, with no version.
-        let unversioned =
-            json!({ "owner_id": owner, "task_id": id, "kind": "Deleted", "task": null });
         for payload in [
-            unversioned.to_string(),
-            "not json".into(),
+            "not json".to_owned(),
             r#"{"v":"1"}"#.into(),
             r#"{"v":1}"#.into(),
         ] {
