@@ -67,6 +67,11 @@ impl TestApp {
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let reply = self.post(token, query, variables).await;
         assert_eq!(reply.status, 200, "{}", reply.text);
+        assert!(
+            reply.body.is_object(),
+            "not a GraphQL response: {}",
+            reply.text
+        );
         reply.body
     }
 }
@@ -220,7 +225,8 @@ pub struct Reply {
     pub headers: HeaderMap,
     /// The body as sent.
     pub text: String,
-    /// The body as JSON, or `Value::Null` when it is not JSON.
+    /// The body as JSON; `Value::Null` when the server sent none or did not label it JSON
+    /// (a JSON label on a body that does not parse fails the test).
     pub body: Value,
 }
 
@@ -234,14 +240,28 @@ impl Reply {
                 .get(name)
                 .map(|value| value.to_str().expect("an ASCII header").to_owned())
         };
+        // A HEAD answer carries the labels of a body it does not send.
+        let labelled_json =
+            header("content-type").is_some_and(|media| media.contains("json")) && !text.is_empty();
+        let body = if labelled_json {
+            serde_json::from_str(&text).unwrap_or_else(|err| panic!("{err}: {text}"))
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        };
         Reply {
             status,
             retry_after: header("retry-after"),
             www_authenticate: header("www-authenticate"),
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            body,
             headers,
             text,
         }
+    }
+
+    /// The body, which must be JSON whatever the status (a throttled login is a 429).
+    pub fn json(self) -> Value {
+        assert!(self.body.is_object(), "not a JSON object: {}", self.text);
+        self.body
     }
 
     /// The value of header `name`, if sent.

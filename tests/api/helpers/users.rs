@@ -4,11 +4,14 @@
 
 use std::sync::OnceLock;
 
+use chrono::SubsecRound;
+
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{ConnectionTrait, Value as SqlValue};
 use serde_json::{Value, json};
+use taskql::domain::{Email, Username};
 use uuid::Uuid;
 
 use super::TestApp;
@@ -67,7 +70,7 @@ impl TestApp {
             json!({ "input": { "username": username, "password": password } }),
         )
         .await
-        .body
+        .json()
     }
 
     /// Logs in with [`PASSWORD`] and asserts it worked.
@@ -95,9 +98,12 @@ impl TestApp {
         self.logged_in(username).await
     }
 
-    /// Writes the row `register` would write, without hashing.
+    /// Writes the row `register` would write, without hashing: the same parsed username
+    /// and address, and times at the precision the server stores.
     async fn insert_user(&self, username: &str) {
-        let now = chrono::Utc::now();
+        let now = chrono::Utc::now().trunc_subsecs(6);
+        let email = Email::parse(&format!("{username}@example.com")).expect("a valid email");
+        let username = Username::parse(username).expect("a valid username");
         let insert = Query::insert()
             .into_table(Alias::new("users"))
             .columns(
@@ -116,8 +122,8 @@ impl TestApp {
             )
             .values_panic([
                 SqlValue::from(Uuid::now_v7()).into(),
-                username.into(),
-                format!("{username}@example.com").to_lowercase().into(),
+                username.as_str().into(),
+                email.as_str().into(),
                 password_hash().into(),
                 "user".into(),
                 true.into(),
