@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::documents::{LOGIN, LOGOUT, LOGOUT_ALL, ME, REFRESH, REGISTER};
 use crate::helpers::{
-    GENERIC_LOGIN_FAILURE, PASSWORD, Reply, SECRET, TestApp, at_jwt_header, sign, spawn_app,
+    GENERIC_LOGIN_FAILURE, PASSWORD, Reply, TestApp, at_jwt_header, forge, sign, spawn_app,
     spawn_app_with, valid_claims,
 };
 
@@ -207,10 +207,7 @@ async fn probe_access_token_failures_are_byte_identical_whatever_the_cause() {
     );
     for (token, case) in [
         (revoked.token.clone(), "revoked session"),
-        (
-            sign(&at_jwt_header(&forged_for), &expired_claims, SECRET),
-            "expired",
-        ),
+        (forge(&forged_for, &expired_claims), "expired"),
         (
             sign(
                 &at_jwt_header(&forged_for),
