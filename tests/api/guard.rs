@@ -233,7 +233,6 @@ async fn register_and_login_work_with_a_stale_token_attached() {
 
 #[tokio::test]
 async fn a_deleted_users_token_stops_working_and_their_tasks_go_with_them() {
-    use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     let doomed = app.user("frank").await;
     let survivor = app.user("grace").await;
@@ -245,11 +244,8 @@ async fn a_deleted_users_token_stops_working_and_their_tasks_go_with_them() {
         .await;
 
     assert_eq!(app.count("tasks").await, 4);
-    app.db()
-        .await
-        .execute_unprepared("DELETE FROM users WHERE username = 'frank'")
-        .await
-        .unwrap();
+    app.execute("DELETE FROM users WHERE username = 'frank'")
+        .await;
     assert_eq!(app.count("tasks").await, 1, "cascade delete");
 
     assert_invalid_token(&app, &doomed.token, "deleted user").await;
@@ -259,14 +255,10 @@ async fn a_deleted_users_token_stops_working_and_their_tasks_go_with_them() {
 
 #[tokio::test]
 async fn a_database_failure_while_checking_a_token_is_not_blamed_on_the_token() {
-    use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     let user = app.user("hank").await;
-    let db = app.db().await;
-    db.execute_unprepared("DROP TABLE refresh_tokens")
-        .await
-        .unwrap();
-    db.execute_unprepared("DROP TABLE sessions").await.unwrap();
+    app.execute("DROP TABLE refresh_tokens").await;
+    app.execute("DROP TABLE sessions").await;
     let response = app.post(Some(&user.token), ME, json!({})).await;
     assert!(response.headers.get("www-authenticate").is_none());
     let body = response.body.clone();

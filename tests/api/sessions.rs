@@ -577,7 +577,6 @@ async fn eddsa_tokens_verify_with_the_published_jwks_as_an_outside_service_would
 
 #[tokio::test]
 async fn dead_sessions_are_purged_in_the_background() {
-    use sea_orm::ConnectionTrait;
     let app = spawn_app_with(&[("SESSION_PURGE_INTERVAL_SECONDS", "1")]).await;
     let user = app.user("pat").await;
     let kept = app.logged_in("pat").await;
@@ -592,13 +591,8 @@ async fn dead_sessions_are_purged_in_the_background() {
     // Expired refresh tokens of the live session go too; its current one stays.
     let (_, current) = refreshed(&refresh(&app, &kept.refresh).await);
     assert_eq!(app.count("refresh_tokens").await, 2);
-    app.db()
-        .await
-        .execute_unprepared(
-            "UPDATE refresh_tokens SET expires_at = created_at WHERE rotated_at IS NOT NULL",
-        )
-        .await
-        .unwrap();
+    app.execute("UPDATE refresh_tokens SET expires_at = created_at WHERE rotated_at IS NOT NULL")
+        .await;
     assert_eq!(eventually(&app, "refresh_tokens", 1).await, 1);
     assert!(refresh(&app, &current).await["data"]["refreshToken"].is_object());
 }

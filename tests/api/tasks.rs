@@ -485,14 +485,9 @@ async fn every_task_operation_requires_a_viewer() {
 
 #[tokio::test]
 async fn a_database_failure_is_an_internal_error_without_internals() {
-    use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     let user = app.user("gina").await;
-    app.db()
-        .await
-        .execute_unprepared("DROP TABLE tasks")
-        .await
-        .unwrap();
+    app.execute("DROP TABLE tasks").await;
     let body = app
         .gql(
             Some(&user.token),

@@ -5,7 +5,6 @@
 
 use std::time::Instant;
 
-use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp, code, spawn_app_with};
@@ -37,11 +36,7 @@ async fn every_failed_login_costs_one_verification_and_the_same_queries() {
     app.signed_up("walter").await;
     app.signed_up("dora").await;
     app.registered("tess").await;
-    app.db()
-        .await
-        .execute_unprepared("UPDATE users SET is_active = false WHERE username = 'dora'")
-        .await
-        .unwrap();
+    app.deactivate("dora").await;
 
     let (wrong, wrong_cost) = cost(&app, app.login("walter", "not the password")).await;
     let (unknown, unknown_cost) = cost(&app, app.login("nobody", "not the password")).await;

@@ -262,15 +262,10 @@ async fn probe_tokens_of_a_deleted_account_do_not_pass_to_its_successor() {
 
 #[tokio::test]
 async fn probe_deactivated_accounts_access_and_refresh_tokens() {
-    use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     let user = app.user("liam").await;
     let bystander = app.user("mona").await;
-    app.db()
-        .await
-        .execute_unprepared("UPDATE users SET is_active = false WHERE username = 'liam'")
-        .await
-        .unwrap();
+    app.deactivate("liam").await;
     assert_invalid_token(&app, &user.token, "deactivated account").await;
     assert_refresh_refused(&refresh(&app, &user.refresh).await, "deactivated refresh");
     let body = app.login("liam", PASSWORD).await;
