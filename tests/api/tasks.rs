@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::documents::{CREATE_TASK, DELETE_TASK, ME, TASK_COUNT, TASK_ID};
-use crate::helpers::{TestUser, code, message, spawn_app};
+use crate::helpers::{TestUser, code, message, spawn_app, texts_of};
 
 const TASK_FIELDS: &str = "id title description status priority dueAt completedAt createdAt updatedAt owner { id username }";
 
@@ -438,12 +438,7 @@ async fn users_cannot_see_change_or_delete_each_others_tasks() {
         )
         .await;
     assert_eq!(body["data"]["tasks"]["totalCount"], 4);
-    let titles: Vec<&str> = body["data"]["tasks"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["title"].as_str().unwrap())
-        .collect();
+    let titles = texts_of(&body["data"]["tasks"]["nodes"], "title");
     assert_eq!(titles, ["mallory 0", "mallory's own"], "{body}");
 }
 

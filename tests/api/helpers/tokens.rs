@@ -94,3 +94,9 @@ pub fn unb64_json(text: &str) -> Value {
         .expect("base64url");
     serde_json::from_slice(&bytes).expect("JSON")
 }
+
+/// `token` with its last character changed: the same shape, no longer the same secret.
+pub fn with_last_char_flipped(token: &str) -> String {
+    let last = if token.ends_with('A') { 'B' } else { 'A' };
+    format!("{}{last}", &token[..token.len() - 1])
+}

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use sea_orm::sea_query::{Alias, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, Value as SqlValue};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -17,6 +17,9 @@ use super::documents::{LOGIN_FULL, REGISTER_FULL};
 
 /// A password the policy accepts.
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// How a hash made with the server's default argon2id parameters begins.
+pub const DEFAULT_ARGON2ID: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
 
 /// A logged-in user.
 pub struct TestUser {
@@ -129,5 +132,34 @@ impl TestApp {
         let db = self.db().await;
         let statement = db.get_database_backend().build(&insert);
         db.execute_raw(statement).await.expect("insert a user");
+    }
+
+    /// The password hash stored for `username`.
+    pub async fn stored_hash(&self, username: &str) -> String {
+        let select = Query::select()
+            .column(Alias::new("password_hash"))
+            .from(Alias::new("users"))
+            .and_where(Expr::col(Alias::new("username")).eq(username))
+            .to_owned();
+        let db = self.db().await;
+        let statement = db.get_database_backend().build(&select);
+        db.query_one_raw(statement)
+            .await
+            .expect("select a hash")
+            .unwrap_or_else(|| panic!("no user {username}"))
+            .try_get("", "password_hash")
+            .expect("a hash")
+    }
+
+    /// Stores `hash` as `username`'s password hash, as an older server would have.
+    pub async fn set_stored_hash(&self, username: &str, hash: &str) {
+        let update = Query::update()
+            .table(Alias::new("users"))
+            .value(Alias::new("password_hash"), hash)
+            .and_where(Expr::col(Alias::new("username")).eq(username))
+            .to_owned();
+        let db = self.db().await;
+        let statement = db.get_database_backend().build(&update);
+        db.execute_raw(statement).await.expect("update a hash");
     }
 }
