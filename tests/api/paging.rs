@@ -30,70 +30,59 @@ fn ids(connection: &Value) -> Vec<String> {
         .collect()
 }
 
-/// One way of walking every page: the page size argument and its value, the cursor
-/// argument, the `pageInfo` flag that must be set once a cursor is sent, the flag that says
-/// more pages remain, the cursor to go on from, and whether a page comes before the ones
-/// already seen.
-struct Walk {
-    size: (&'static str, u64),
-    cursor: &'static str,
-    behind: &'static str,
-    ahead: &'static str,
-    go_on_from: &'static str,
-    prepend: bool,
+/// Which way a walk goes: forward with `first: 2` from the start, or backward with
+/// `last: 3` from the end.
+#[derive(Clone, Copy, PartialEq)]
+enum Way {
+    Forward,
+    Backward,
 }
 
-/// Forward with `first: 2`, from the start.
-const FORWARD: Walk = Walk {
-    size: ("first", 2),
-    cursor: "after",
-    behind: "hasPreviousPage",
-    ahead: "hasNextPage",
-    go_on_from: "endCursor",
-    prepend: false,
-};
-
-/// Backward with `last: 3`, from the end.
-const BACKWARD: Walk = Walk {
-    size: ("last", 3),
-    cursor: "before",
-    behind: "hasNextPage",
-    ahead: "hasPreviousPage",
-    go_on_from: "startCursor",
-    prepend: true,
-};
+impl Way {
+    /// The page size argument and its value, the cursor argument, the `pageInfo` flag that
+    /// must be set once a cursor is sent, the flag that says more pages remain, and the
+    /// cursor to go on from.
+    fn arguments(self) -> ((&'static str, u64), &'static str, [&'static str; 3]) {
+        match self {
+            Way::Forward => (
+                ("first", 2),
+                "after",
+                ["hasPreviousPage", "hasNextPage", "endCursor"],
+            ),
+            Way::Backward => (
+                ("last", 3),
+                "before",
+                ["hasNextPage", "hasPreviousPage", "startCursor"],
+            ),
+        }
+    }
+}
 
 /// Walks every page `way`, checking pageInfo on the way; the ids in list order.
-async fn walk(
-    app: &TestApp,
-    token: &str,
-    way: &Walk,
-    order: &Value,
-    filter: &Value,
-) -> Vec<String> {
+async fn walk(app: &TestApp, token: &str, way: Way, order: &Value, filter: &Value) -> Vec<String> {
+    let ((size, count), cursor_name, [behind, ahead, go_on_from]) = way.arguments();
     let mut seen = Vec::new();
     let mut cursor = Value::Null;
     loop {
         let mut variables = json!({ "orderBy": order, "filter": filter });
-        variables[way.size.0] = json!(way.size.1);
-        variables[way.cursor] = cursor.clone();
+        variables[size] = json!(count);
+        variables[cursor_name] = cursor.clone();
         let connection = page(app, token, variables).await;
         assert_eq!(
-            connection["pageInfo"][way.behind],
+            connection["pageInfo"][behind],
             !cursor.is_null(),
-            "{} {cursor}",
-            way.cursor
+            "{cursor_name} {cursor}"
         );
         let chunk = ids(&connection);
-        if way.prepend {
+        if way == Way::Backward {
             seen.splice(0..0, chunk);
         } else {
             seen.extend(chunk);
         }
-        if connection["pageInfo"][way.ahead] == false {
+        if connection["pageInfo"][ahead] == false {
             return seen;
         }
-        cursor = connection["pageInfo"][way.go_on_from].clone();
+        cursor = connection["pageInfo"][go_on_from].clone();
         assert!(seen.len() < 100, "paging does not end");
     }
 }
@@ -225,9 +214,9 @@ async fn every_order_pages_forward_and_backward_without_repeats_or_gaps() {
         } else {
             expected(&tasks, &order)
         };
-        let forward = walk(&app, &user.token, &FORWARD, &variables, &Value::Null).await;
+        let forward = walk(&app, &user.token, Way::Forward, &variables, &Value::Null).await;
         assert_eq!(forward, want, "forward {order:?}");
-        let backward = walk(&app, &user.token, &BACKWARD, &variables, &Value::Null).await;
+        let backward = walk(&app, &user.token, Way::Backward, &variables, &Value::Null).await;
         assert_eq!(backward, want, "backward {order:?}");
     }
 }
@@ -595,8 +584,8 @@ async fn search_pages_like_any_other_filter() {
     }
     let filter = json!({ "search": "REPORT" });
     let order = json!([{ "field": "TITLE", "direction": "DESC" }]);
-    let forward = walk(&app, &user.token, &FORWARD, &order, &filter).await;
-    let backward = walk(&app, &user.token, &BACKWARD, &order, &filter).await;
+    let forward = walk(&app, &user.token, Way::Forward, &order, &filter).await;
+    let backward = walk(&app, &user.token, Way::Backward, &order, &filter).await;
     assert_eq!(forward.len(), 7);
     assert_eq!(forward, backward);
 }
