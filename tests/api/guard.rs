@@ -62,16 +62,14 @@ async fn malformed_and_forged_tokens_are_refused_alike() {
         b64(&json!({"alg": "none", "typ": "at+jwt"})),
         b64(&claims)
     );
+    // An id no user or session has.
+    let unknown_id = || json!(uuid::Uuid::now_v7().to_string());
     // A valid token with its payload swapped for another user's.
     let parts: Vec<&str> = user.token.split('.').collect();
     let tampered = format!(
         "{}.{}.{}",
         parts[0],
-        b64(&with(
-            claims.clone(),
-            "sub",
-            json!(uuid::Uuid::now_v7().to_string())
-        )),
+        b64(&with(claims.clone(), "sub", unknown_id())),
         parts[2]
     );
     let truncated_signature = &user.token[..user.token.len() - 4];
@@ -128,14 +126,7 @@ async fn malformed_and_forged_tokens_are_refused_alike() {
         ("no sid", forge(&user, &without(claims.clone(), "sid"))),
         (
             "unknown session",
-            forge(
-                &user,
-                &with(
-                    claims.clone(),
-                    "sid",
-                    json!(uuid::Uuid::now_v7().to_string()),
-                ),
-            ),
+            forge(&user, &with(claims.clone(), "sid", unknown_id())),
         ),
         (
             "another user's session",
@@ -143,14 +134,7 @@ async fn malformed_and_forged_tokens_are_refused_alike() {
         ),
         (
             "unknown user",
-            forge(
-                &user,
-                &with(
-                    claims.clone(),
-                    "sub",
-                    json!(uuid::Uuid::now_v7().to_string()),
-                ),
-            ),
+            forge(&user, &with(claims.clone(), "sub", unknown_id())),
         ),
     ];
     for (case, token) in &cases {
