@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::documents::{
-    CHANGE_PASSWORD, DELETE_ACCOUNT, LOGIN_FULL, LOGOUT, LOGOUT_ALL, ME, REFRESH, REVOKE_SESSION,
+    DELETE_ACCOUNT, LOGIN_FULL, LOGOUT, LOGOUT_ALL, ME, REFRESH, REVOKE_SESSION,
 };
 use crate::helpers::{
     DEFAULT_ARGON2ID, PASSWORD, SECRET, TestApp, claims_of, code, message, refresh, refreshed,
@@ -270,13 +270,7 @@ async fn change_password_keeps_this_session_and_ends_the_others() {
         ),
         (PASSWORD, PASSWORD, "newPassword must differ"),
     ] {
-        let body = app
-            .gql(
-                Some(&here.token),
-                CHANGE_PASSWORD,
-                json!({ "c": current, "n": new }),
-            )
-            .await;
+        let body = app.change_password(Some(&here.token), current, new).await;
         assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
         assert!(message(&body).contains(rule), "{rule}: {body}");
     }
@@ -286,11 +280,7 @@ async fn change_password_keeps_this_session_and_ends_the_others() {
     );
 
     let body = app
-        .gql(
-            Some(&here.token),
-            CHANGE_PASSWORD,
-            json!({ "c": PASSWORD, "n": new_password }),
-        )
+        .change_password(Some(&here.token), PASSWORD, new_password)
         .await;
     assert_eq!(body["data"]["changePassword"], true, "{body}");
     assert!(works(&app, &here.token).await);

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::TestApp;
 use super::auth::token_pair;
-use super::documents::{LOGIN_FULL, REGISTER_FULL};
+use super::documents::{CHANGE_PASSWORD, LOGIN_FULL, REGISTER_FULL};
 
 /// A password the policy accepts.
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -60,6 +60,12 @@ impl TestApp {
             .register(username, &format!("{username}@example.com"), PASSWORD)
             .await;
         assert!(body["data"]["register"]["id"].is_string(), "{body}");
+    }
+
+    /// Changes the viewer's password from `current` to `new` and returns the body.
+    pub async fn change_password(&self, token: Option<&str>, current: &str, new: &str) -> Value {
+        self.gql(token, CHANGE_PASSWORD, json!({ "c": current, "n": new }))
+            .await
     }
 
     /// Logs in and returns the body, whatever the status (a throttled login is a 429).

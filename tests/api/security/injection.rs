@@ -5,9 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::documents::{
-    CHANGE_PASSWORD, DELETE_ACCOUNT, DELETE_TASK, LOGIN, LOGOUT, REVOKE_SESSION, TASK,
-};
+use crate::helpers::documents::{DELETE_ACCOUNT, DELETE_TASK, LOGIN, LOGOUT, REVOKE_SESSION, TASK};
 use crate::helpers::{
     GENERIC_LOGIN_FAILURE, JSON, PASSWORD, TestApp, assert_refresh_refused, b64_json, code,
     current_session, message, refresh, spawn_app, unb64_json,
@@ -211,11 +209,7 @@ async fn probe_nul_bytes_in_every_string_argument() {
     let body = app.gql(None, LOGOUT, json!({ "t": "\u{0}" })).await;
     assert_eq!(body["data"]["logout"], false, "{body}");
     let body = app
-        .gql(
-            token,
-            CHANGE_PASSWORD,
-            json!({ "c": "\u{0}", "n": "violet harbor lantern 42" }),
-        )
+        .change_password(token, "\u{0}", "violet harbor lantern 42")
         .await;
     assert_error(
         &body,
@@ -311,9 +305,7 @@ async fn probe_very_long_values_in_every_string_argument() {
         "{body}"
     );
     assert_refresh_refused(&refresh(&app, &long).await, "long refresh token");
-    let body = app
-        .gql(token, CHANGE_PASSWORD, json!({ "c": PASSWORD, "n": long }))
-        .await;
+    let body = app.change_password(token, PASSWORD, &long).await;
     assert_error(&body, "BAD_USER_INPUT", "8 to 128", "new password");
 
     assert!(

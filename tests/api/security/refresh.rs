@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::documents::{CHANGE_PASSWORD, LOGOUT};
+use crate::helpers::documents::LOGOUT;
 use crate::helpers::{
     PASSWORD, TestApp, assert_refresh_refused, refresh, refreshed, spawn_app, spawn_app_with,
     with_last_char_flipped, works,
@@ -99,11 +99,7 @@ async fn probe_the_grace_does_not_revive_a_session_ended_by_a_password_change() 
         .to_owned();
     let (_, newer) = refreshed(&refresh(&app, &stolen).await);
     let body = app
-        .gql(
-            Some(&here.token),
-            CHANGE_PASSWORD,
-            json!({ "c": PASSWORD, "n": "violet harbor lantern 42" }),
-        )
+        .change_password(Some(&here.token), PASSWORD, "violet harbor lantern 42")
         .await;
     assert_eq!(body["data"]["changePassword"], true, "{body}");
     assert_refresh_refused(&refresh(&app, &stolen).await, "retired token");
