@@ -9,7 +9,8 @@ use crate::helpers::documents::{
 };
 use crate::helpers::{
     PASSWORD, Reply, TestApp, assert_rate_limited, code, current_session, message,
-    parallel_guesses, register_input, spawn_app, spawn_app_with, spawn_login_limited,
+    parallel_guesses, register_input, spawn_app, spawn_app_with, spawn_backing_off,
+    spawn_login_limited,
 };
 
 /// Logs in with the right password and asserts a whole-request refusal; the body.
@@ -93,12 +94,7 @@ async fn one_address_guessing_at_many_accounts_is_slowed_down_whatever_it_forwar
 
 #[tokio::test]
 async fn waits_grow_with_further_failures() {
-    let app = spawn_app_with(&[
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1"),
-        ("LOGIN_BACKOFF_BASE_SECONDS", "1"),
-        ("LOGIN_BACKOFF_MAX_SECONDS", "60"),
-    ])
-    .await;
+    let app = spawn_backing_off("60").await;
     app.registered("ivan").await;
     assert_eq!(
         code(&app.login("ivan", "wrong password!").await),

@@ -15,6 +15,17 @@ pub async fn spawn_login_limited(account: &str, address: &str) -> TestApp {
     .await
 }
 
+/// An app whose accounts wait after a single failed login: a second at first, growing to at
+/// most `max_seconds`.
+pub async fn spawn_backing_off(max_seconds: &str) -> TestApp {
+    spawn_app_with(&[
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1"),
+        ("LOGIN_BACKOFF_BASE_SECONDS", "1"),
+        ("LOGIN_BACKOFF_MAX_SECONDS", max_seconds),
+    ])
+    .await
+}
+
 impl TestApp {
     /// One operation with an optional bearer token and an optional `X-Forwarded-For`.
     pub async fn post_via(

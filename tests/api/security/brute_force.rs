@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::helpers::documents::{LOGIN, REGISTER};
 use crate::helpers::{
     PASSWORD, Reply, TestApp, assert_rate_limited, assert_signed_in, assert_wrong_login, code,
-    register_input, spawn_app, spawn_app_with, spawn_login_limited,
+    register_input, spawn_app, spawn_app_with, spawn_backing_off, spawn_login_limited,
 };
 const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }";
 
@@ -205,12 +205,7 @@ async fn probe_a_throttled_unknown_account_answers_exactly_like_a_real_one() {
 
 #[tokio::test]
 async fn probe_the_longest_wait_ends_and_the_right_password_works_again() {
-    let app = spawn_app_with(&[
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1"),
-        ("LOGIN_BACKOFF_BASE_SECONDS", "1"),
-        ("LOGIN_BACKOFF_MAX_SECONDS", "1"),
-    ])
-    .await;
+    let app = spawn_backing_off("1").await;
     app.registered("patient").await;
     app.wrong_guess(None, "patient").await;
     assert_eq!(
