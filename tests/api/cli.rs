@@ -386,27 +386,26 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
     let fourth_session = session_of(&fourth_access);
     let (fifth_access, fifth_refresh) = login(password).await;
     let fifth_session = session_of(&fifth_access);
-    let revoked = post(
-        REVOKE_SESSION,
-        json!({ "id": fifth_session }),
-        Some(&fourth_access),
-    )
-    .await;
-    assert_eq!(revoked["data"]["revokeSession"], true, "{revoked}");
-    let changed = post(
-        CHANGE_PASSWORD,
-        json!({ "c": password, "n": new_password }),
-        Some(&fourth_access),
-    )
-    .await;
-    assert_eq!(changed["data"]["changePassword"], true, "{changed}");
-    let deleted = post(
-        DELETE_ACCOUNT,
-        json!({ "p": new_password }),
-        Some(&fourth_access),
-    )
-    .await;
-    assert_eq!(deleted["data"]["deleteAccount"], true, "{deleted}");
+    for (document, variables, field) in [
+        (
+            REVOKE_SESSION,
+            json!({ "id": fifth_session }),
+            "revokeSession",
+        ),
+        (
+            CHANGE_PASSWORD,
+            json!({ "c": password, "n": new_password }),
+            "changePassword",
+        ),
+        (
+            DELETE_ACCOUNT,
+            json!({ "p": new_password }),
+            "deleteAccount",
+        ),
+    ] {
+        let body = post(document, variables, Some(&fourth_access)).await;
+        assert_eq!(body["data"][field], true, "{field}: {body}");
+    }
 
     drop(server);
     let log: Vec<String> =
