@@ -33,6 +33,14 @@ async fn behind_a_proxy_guarding_accounts() -> TestApp {
     .await
 }
 
+/// Three wrong guesses from `forwarded`, each at another account: all a client behind
+/// [`behind_a_proxy`] may fail before it waits.
+async fn spend_the_address_budget(app: &TestApp, forwarded: &str) {
+    for account in ["amy", "bert", "cleo"] {
+        app.wrong_guess(Some(forwarded), account).await;
+    }
+}
+
 #[tokio::test]
 async fn probe_guessing_one_password_from_rotating_forwarded_addresses() {
     let app = spawn_app_with(&[("LOGIN_ACCOUNT_FREE_FAILURES", "3")]).await;
@@ -65,9 +73,7 @@ async fn probe_one_address_rotating_forwarded_for_across_accounts_gains_nothing(
 async fn probe_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
     let app = behind_a_proxy().await;
     app.user("honest").await;
-    for account in ["amy", "bert", "cleo"] {
-        app.wrong_guess(Some("198.51.100.1"), account).await;
-    }
+    spend_the_address_budget(&app, "198.51.100.1").await;
     assert_rate_limited(
         &app.login_from(Some("198.51.100.1"), "honest", PASSWORD)
             .await,
@@ -83,9 +89,7 @@ async fn probe_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget()
 async fn probe_a_spoofed_left_most_forwarded_entry_does_not_help() {
     let app = behind_a_proxy().await;
     app.user("target").await;
-    for account in ["amy", "bert", "cleo"] {
-        app.wrong_guess(Some("198.51.100.1"), account).await;
-    }
+    spend_the_address_budget(&app, "198.51.100.1").await;
     // The proxy appends the real address; whatever the client wrote before it is ignored.
     for spoofed in [
         "203.0.113.77, 198.51.100.1",
@@ -100,9 +104,7 @@ async fn probe_a_spoofed_left_most_forwarded_entry_does_not_help() {
 async fn probe_non_ascii_bytes_in_forwarded_for_do_not_make_the_client_the_proxy() {
     let app = behind_a_proxy().await;
     app.user("target").await;
-    for account in ["amy", "bert", "cleo"] {
-        app.wrong_guess(Some("198.51.100.1"), account).await;
-    }
+    spend_the_address_budget(&app, "198.51.100.1").await;
     // The client writes a non-ASCII entry; the proxy appends the real address after it.
     for forwarded in [&b"caf\xc3\xa9, 198.51.100.1"[..], b"\xff, 198.51.100.1"] {
         let reply = app
