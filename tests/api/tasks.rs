@@ -207,10 +207,7 @@ async fn task_input_rules_are_enforced_with_plain_words() {
     let app = spawn_app().await;
     let user = app.user("dave").await;
     let token = Some(user.token.as_str());
-    let task = app
-        .create_task(&user.token, json!({ "title": "keep" }))
-        .await;
-    let id = task["id"].as_str().unwrap();
+    let id = &app.task_titled(&user.token, "keep").await;
     let create = CREATE_TASK;
 
     let rejections = [

@@ -115,10 +115,7 @@ async fn probe_a_body_that_never_finishes_is_cut_off_at_the_deadline() {
 async fn probe_cross_site_content_types_with_a_token_attached_run_nothing() {
     let app = spawn_app().await;
     let user = app.user("carol").await;
-    let task = app
-        .create_task(&user.token, json!({ "title": "keep" }))
-        .await;
-    let id = task["id"].as_str().unwrap();
+    let id = &app.task_titled(&user.token, "keep").await;
     let payload =
         json!({ "query": format!("mutation {{ deleteTask(id: \"{id}\") }}") }).to_string();
     for content_type in [
@@ -149,10 +146,7 @@ async fn probe_cross_site_content_types_with_a_token_attached_run_nothing() {
 async fn probe_mutations_by_other_methods_run_nothing() {
     let app = spawn_app().await;
     let user = app.user("dave").await;
-    let task = app
-        .create_task(&user.token, json!({ "title": "keep" }))
-        .await;
-    let id = task["id"].as_str().unwrap();
+    let id = &app.task_titled(&user.token, "keep").await;
     let mutation = format!("mutation {{ deleteTask(id: \"{id}\") }}");
     // GET and HEAD carry the operation in the query string, the others in a JSON body.
     for (method, in_query) in [
