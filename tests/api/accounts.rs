@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, code, message, spawn_app, spawn_app_with};
+use crate::helpers::{
+    DEFAULT_ARGON2ID, PASSWORD, code, message, spawn_app, spawn_app_with, texts_of,
+};
 
 #[tokio::test]
 async fn register_then_login_by_username_or_email_in_any_case() {
@@ -320,34 +322,16 @@ async fn passwords_and_hashes_never_appear_in_any_response() {
         assert!(!text.contains("wrong-canary"), "{text}");
         assert!(!text.contains("$argon2"), "{text}");
     }
-    let names: Vec<&str> = user_fields["data"]["__type"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
+    let names = texts_of(&user_fields["data"]["__type"]["fields"], "name");
     assert!(names.iter().all(|n| !n.to_lowercase().contains("password")));
     assert!(names.iter().all(|n| !n.to_lowercase().contains("hash")));
 }
 
 #[tokio::test]
 async fn stored_passwords_are_argon2id_hashes() {
-    use sea_orm::{ConnectionTrait, Statement};
     let app = spawn_app().await;
     app.signed_up("kate").await;
-    let db = app.db().await;
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT password_hash FROM users WHERE username = 'kate'",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let hash: String = row.try_get("", "password_hash").unwrap();
-    assert!(
-        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-        "{hash}"
-    );
+    let hash = app.stored_hash("kate").await;
+    assert!(hash.starts_with(DEFAULT_ARGON2ID), "{hash}");
     assert!(!hash.contains(PASSWORD));
 }

@@ -5,9 +5,9 @@ use std::process::{Command, Output};
 use serde_json::{Value, json};
 
 use crate::helpers::documents::{
-    CHANGE_PASSWORD, DELETE_ACCOUNT, LOGOUT, LOGOUT_ALL, ME, REVOKE_SESSION,
+    CHANGE_PASSWORD, DELETE_ACCOUNT, LOGIN_FULL, LOGOUT, LOGOUT_ALL, ME, REFRESH, REVOKE_SESSION,
 };
-use crate::helpers::{PASSWORD, SECRET, claims_of, code, request_to, spawn_app};
+use crate::helpers::{PASSWORD, SECRET, claims_of, code, request_to, spawn_app, token_pair};
 
 /// Runs the binary with only `vars` in its environment, in an empty directory.
 fn taskql(args: &[&str], vars: &[(&str, &str)]) -> Output {
@@ -236,33 +236,22 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
     let register = json!({ "query": "mutation($i: RegisterInput!) { register(input: $i) { id } }",
         "variables": { "i": { "username": "logcheck", "email": "logcheck@example.com", "password": password } } });
     assert!(post(register, None).await["data"]["register"].is_object());
-    let login = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
-        "variables": { "i": { "username": "logcheck", "password": password } } });
-    let login = post(login, None).await;
-    let first_refresh = login["data"]["login"]["refreshToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let refresh = json!({ "query": "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }",
-        "variables": { "t": first_refresh } });
-    let rotated = post(refresh, None).await;
-    let token = rotated["data"]["refreshToken"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let second_refresh = rotated["data"]["refreshToken"]["refreshToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let new_password = "second-log-canary-pass";
+    let login = |password: &str| {
+        json!({ "query": LOGIN_FULL,
+            "variables": { "input": { "username": "logcheck", "password": password } } })
+    };
+    let refresh = |token: &str| json!({ "query": REFRESH, "variables": { "t": token } });
+    let (_, first_refresh) = token_pair(&post(login(password), None).await, "login");
+    let (token, second_refresh) =
+        token_pair(&post(refresh(&first_refresh), None).await, "refreshToken");
     let change = json!({ "query": CHANGE_PASSWORD,
-        "variables": { "c": password, "n": "second-log-canary-pass" } });
+        "variables": { "c": password, "n": new_password } });
     assert_eq!(
         post(change, Some(token.clone())).await["data"]["changePassword"],
         true
     );
-    let wrong = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-        "variables": { "i": { "username": "logcheck", "password": "wrong-log-canary" } } });
-    assert!(post(wrong, None).await["errors"].is_array());
+    assert!(post(login("wrong-log-canary"), None).await["errors"].is_array());
     let me = json!({ "query": ME });
     assert!(post(me.clone(), Some(token.clone())).await["data"]["me"].is_object());
     post(me, Some(format!("{token}x"))).await;
@@ -271,39 +260,20 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
     assert_eq!(post(logout, None).await["data"]["logout"], true);
     // A new login whose rotated refresh token is replayed (reuse detection logs a warning),
     // then logoutAll and deleteAccount.
-    let login = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
-        "variables": { "i": { "username": "logcheck", "password": "second-log-canary-pass" } } });
-    let login = post(login, None).await;
-    let third_refresh = login["data"]["login"]["refreshToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let refresh = json!({ "query": "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }",
-        "variables": { "t": third_refresh } });
-    assert!(post(refresh.clone(), None).await["data"]["refreshToken"].is_object());
+    let (_, third_refresh) = token_pair(&post(login(new_password), None).await, "login");
+    assert!(post(refresh(&third_refresh), None).await["data"]["refreshToken"].is_object());
     assert!(
-        post(refresh, None).await["errors"].is_array(),
+        post(refresh(&third_refresh), None).await["errors"].is_array(),
         "reuse, with no grace"
     );
-    let login = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-        "variables": { "i": { "username": "logcheck", "password": "second-log-canary-pass" } } });
-    let fourth_access = post(login, None).await["data"]["login"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (fourth_access, _) = token_pair(&post(login(new_password), None).await, "login");
     let logout_all = json!({ "query": LOGOUT_ALL });
     assert_eq!(
         post(logout_all, Some(fourth_access)).await["data"]["logoutAll"],
         true
     );
-    let login = json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-        "variables": { "i": { "username": "logcheck", "password": "second-log-canary-pass" } } });
-    let fifth_access = post(login, None).await["data"]["login"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let delete = json!({ "query": DELETE_ACCOUNT,
-        "variables": { "p": "second-log-canary-pass" } });
+    let (fifth_access, _) = token_pair(&post(login(new_password), None).await, "login");
+    let delete = json!({ "query": DELETE_ACCOUNT, "variables": { "p": new_password } });
     assert_eq!(
         post(delete, Some(fifth_access)).await["data"]["deleteAccount"],
         true
@@ -333,7 +303,7 @@ async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
         digest(&first_refresh),
         digest(&second_refresh),
         digest(&third_refresh),
-        "second-log-canary-pass".to_owned(),
+        new_password.to_owned(),
     ];
     for line in &log {
         for secret in &secrets {
@@ -379,16 +349,7 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
             json!({ "i": { "username": "auditee", "password": password } }),
             None,
         );
-        async move {
-            let body = body.await;
-            let payload = &body["data"]["login"];
-            let access = payload["accessToken"].as_str();
-            let access = access.unwrap_or_else(|| panic!("login failed: {body}"));
-            (
-                access.to_owned(),
-                payload["refreshToken"].as_str().unwrap().to_owned(),
-            )
-        }
+        async move { token_pair(&body.await, "login") }
     };
     let session_of = |access: &str| claims_of(access)["sid"].as_str().unwrap().to_owned();
 
@@ -414,11 +375,7 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
     let (first_access, first_refresh) = login(password).await;
     let first_session = session_of(&first_access);
     let rotated = post(REFRESH, json!({ "t": first_refresh }), None).await;
-    let rotated = &rotated["data"]["refreshToken"];
-    let (second_access, second_refresh) = (
-        rotated["accessToken"].as_str().unwrap().to_owned(),
-        rotated["refreshToken"].as_str().unwrap().to_owned(),
-    );
+    let (second_access, second_refresh) = token_pair(&rotated, "refreshToken");
     let reused = post(REFRESH, json!({ "t": first_refresh }), None).await;
     assert_eq!(code(&reused), "UNAUTHENTICATED");
     let (third_access, third_refresh) = login(password).await;
@@ -429,27 +386,26 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
     let fourth_session = session_of(&fourth_access);
     let (fifth_access, fifth_refresh) = login(password).await;
     let fifth_session = session_of(&fifth_access);
-    let revoked = post(
-        REVOKE_SESSION,
-        json!({ "id": fifth_session }),
-        Some(&fourth_access),
-    )
-    .await;
-    assert_eq!(revoked["data"]["revokeSession"], true, "{revoked}");
-    let changed = post(
-        CHANGE_PASSWORD,
-        json!({ "c": password, "n": new_password }),
-        Some(&fourth_access),
-    )
-    .await;
-    assert_eq!(changed["data"]["changePassword"], true, "{changed}");
-    let deleted = post(
-        DELETE_ACCOUNT,
-        json!({ "p": new_password }),
-        Some(&fourth_access),
-    )
-    .await;
-    assert_eq!(deleted["data"]["deleteAccount"], true, "{deleted}");
+    for (document, variables, field) in [
+        (
+            REVOKE_SESSION,
+            json!({ "id": fifth_session }),
+            "revokeSession",
+        ),
+        (
+            CHANGE_PASSWORD,
+            json!({ "c": password, "n": new_password }),
+            "changePassword",
+        ),
+        (
+            DELETE_ACCOUNT,
+            json!({ "p": new_password }),
+            "deleteAccount",
+        ),
+    ] {
+        let body = post(document, variables, Some(&fourth_access)).await;
+        assert_eq!(body["data"][field], true, "{field}: {body}");
+    }
 
     drop(server);
     let log: Vec<String> =

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::helpers::documents::{LOGIN, ME, REGISTER, TASK_COUNT};
 use crate::helpers::{
     PASSWORD, SECRET, assert_invalid_authorization, assert_invalid_token, at_jwt_header, code,
-    message, sign, spawn_app, valid_claims, with, without,
+    forge, message, sign, spawn_app, valid_claims, with, without,
 };
 
 #[tokio::test]
@@ -20,7 +20,7 @@ async fn a_valid_token_authenticates_and_no_token_is_anonymous() {
     assert_eq!(body["data"]["me"]["id"], user.id.as_str());
 
     // A hand-signed token with the server's rules is as good as an issued one.
-    let crafted = sign(&at_jwt_header(&user), &valid_claims(&user), SECRET);
+    let crafted = forge(&user, &valid_claims(&user));
     let body = app.gql(Some(&crafted), ME, json!({})).await;
     assert_eq!(body["data"]["me"]["id"], user.id.as_str());
 
@@ -62,16 +62,14 @@ async fn malformed_and_forged_tokens_are_refused_alike() {
         b64(&json!({"alg": "none", "typ": "at+jwt"})),
         b64(&claims)
     );
+    // An id no user or session has.
+    let unknown_id = || json!(uuid::Uuid::now_v7().to_string());
     // A valid token with its payload swapped for another user's.
     let parts: Vec<&str> = user.token.split('.').collect();
     let tampered = format!(
         "{}.{}.{}",
         parts[0],
-        b64(&with(
-            claims.clone(),
-            "sub",
-            json!(uuid::Uuid::now_v7().to_string())
-        )),
+        b64(&with(claims.clone(), "sub", unknown_id())),
         parts[2]
     );
     let truncated_signature = &user.token[..user.token.len() - 4];
@@ -97,125 +95,46 @@ async fn malformed_and_forged_tokens_are_refused_alike() {
         ("no typ", sign(&no_typ, &claims, SECRET)),
         (
             "expired",
-            sign(
-                &at_jwt_header(&user),
-                &with(claims.clone(), "exp", json!(now - 120)),
-                SECRET,
-            ),
+            forge(&user, &with(claims.clone(), "exp", json!(now - 120))),
         ),
         (
             "not yet valid",
-            sign(
-                &at_jwt_header(&user),
-                &with(claims.clone(), "nbf", json!(now + 600)),
-                SECRET,
-            ),
+            forge(&user, &with(claims.clone(), "nbf", json!(now + 600))),
         ),
         (
             "wrong issuer",
-            sign(
-                &at_jwt_header(&user),
-                &with(claims.clone(), "iss", json!("evil")),
-                SECRET,
-            ),
+            forge(&user, &with(claims.clone(), "iss", json!("evil"))),
         ),
         (
             "wrong audience",
-            sign(
-                &at_jwt_header(&user),
-                &with(claims.clone(), "aud", json!("other-api")),
-                SECRET,
-            ),
+            forge(&user, &with(claims.clone(), "aud", json!("other-api"))),
         ),
-        (
-            "no exp",
-            sign(
-                &at_jwt_header(&user),
-                &without(claims.clone(), "exp"),
-                SECRET,
-            ),
-        ),
-        (
-            "no sub",
-            sign(
-                &at_jwt_header(&user),
-                &without(claims.clone(), "sub"),
-                SECRET,
-            ),
-        ),
-        (
-            "no iss",
-            sign(
-                &at_jwt_header(&user),
-                &without(claims.clone(), "iss"),
-                SECRET,
-            ),
-        ),
-        (
-            "no aud",
-            sign(
-                &at_jwt_header(&user),
-                &without(claims.clone(), "aud"),
-                SECRET,
-            ),
-        ),
+        ("no exp", forge(&user, &without(claims.clone(), "exp"))),
+        ("no sub", forge(&user, &without(claims.clone(), "sub"))),
+        ("no iss", forge(&user, &without(claims.clone(), "iss"))),
+        ("no aud", forge(&user, &without(claims.clone(), "aud"))),
         (
             "exp as string",
-            sign(
-                &at_jwt_header(&user),
-                &with(claims.clone(), "exp", json!("9999999999")),
-                SECRET,
-            ),
+            forge(&user, &with(claims.clone(), "exp", json!("9999999999"))),
         ),
         (
             "username as sub",
-            sign(
-                &at_jwt_header(&user),
-                &with(claims.clone(), "sub", json!("bob")),
-                SECRET,
-            ),
+            forge(&user, &with(claims.clone(), "sub", json!("bob"))),
         ),
         ("no kid", sign(&no_kid, &claims, SECRET)),
         ("unknown kid", sign(&unknown_kid, &claims, SECRET)),
-        (
-            "no sid",
-            sign(
-                &at_jwt_header(&user),
-                &without(claims.clone(), "sid"),
-                SECRET,
-            ),
-        ),
+        ("no sid", forge(&user, &without(claims.clone(), "sid"))),
         (
             "unknown session",
-            sign(
-                &at_jwt_header(&user),
-                &with(
-                    claims.clone(),
-                    "sid",
-                    json!(uuid::Uuid::now_v7().to_string()),
-                ),
-                SECRET,
-            ),
+            forge(&user, &with(claims.clone(), "sid", unknown_id())),
         ),
         (
             "another user's session",
-            sign(
-                &at_jwt_header(&user),
-                &with(claims.clone(), "sid", others_session),
-                SECRET,
-            ),
+            forge(&user, &with(claims.clone(), "sid", others_session)),
         ),
         (
             "unknown user",
-            sign(
-                &at_jwt_header(&user),
-                &with(
-                    claims.clone(),
-                    "sub",
-                    json!(uuid::Uuid::now_v7().to_string()),
-                ),
-                SECRET,
-            ),
+            forge(&user, &with(claims.clone(), "sub", unknown_id())),
         ),
     ];
     for (case, token) in &cases {
@@ -229,7 +148,7 @@ async fn tokens_within_the_leeway_still_work() {
     let user = app.user("carol").await;
     let now = chrono::Utc::now().timestamp();
     let claims = with(valid_claims(&user), "exp", json!(now - 10));
-    let token = sign(&at_jwt_header(&user), &claims, SECRET);
+    let token = forge(&user, &claims);
     let body = app.gql(Some(&token), ME, json!({})).await;
     assert_eq!(body["data"]["me"]["id"], user.id.as_str(), "{body}");
 }
@@ -298,7 +217,6 @@ async fn register_and_login_work_with_a_stale_token_attached() {
 
 #[tokio::test]
 async fn a_deleted_users_token_stops_working_and_their_tasks_go_with_them() {
-    use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     let doomed = app.user("frank").await;
     let survivor = app.user("grace").await;
@@ -310,11 +228,8 @@ async fn a_deleted_users_token_stops_working_and_their_tasks_go_with_them() {
         .await;
 
     assert_eq!(app.count("tasks").await, 4);
-    app.db()
-        .await
-        .execute_unprepared("DELETE FROM users WHERE username = 'frank'")
-        .await
-        .unwrap();
+    app.execute("DELETE FROM users WHERE username = 'frank'")
+        .await;
     assert_eq!(app.count("tasks").await, 1, "cascade delete");
 
     assert_invalid_token(&app, &doomed.token, "deleted user").await;
@@ -324,14 +239,10 @@ async fn a_deleted_users_token_stops_working_and_their_tasks_go_with_them() {
 
 #[tokio::test]
 async fn a_database_failure_while_checking_a_token_is_not_blamed_on_the_token() {
-    use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     let user = app.user("hank").await;
-    let db = app.db().await;
-    db.execute_unprepared("DROP TABLE refresh_tokens")
-        .await
-        .unwrap();
-    db.execute_unprepared("DROP TABLE sessions").await.unwrap();
+    app.execute("DROP TABLE refresh_tokens").await;
+    app.execute("DROP TABLE sessions").await;
     let response = app.post(Some(&user.token), ME, json!({})).await;
     assert!(response.headers.get("www-authenticate").is_none());
     let body = response.body.clone();

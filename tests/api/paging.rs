@@ -30,46 +30,59 @@ fn ids(connection: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Walks every page forward with `first: 2`, checking pageInfo on the way.
-async fn walk_forward(app: &TestApp, token: &str, order: &Value, filter: &Value) -> Vec<String> {
-    let mut seen = Vec::new();
-    let mut after = Value::Null;
-    loop {
-        let connection = page(
-            app,
-            token,
-            json!({ "first": 2, "after": after, "orderBy": order, "filter": filter }),
-        )
-        .await;
-        assert_eq!(connection["pageInfo"]["hasPreviousPage"], !after.is_null());
-        seen.extend(ids(&connection));
-        if connection["pageInfo"]["hasNextPage"] == false {
-            return seen;
+/// Which way a walk goes: forward with `first: 2` from the start, or backward with
+/// `last: 3` from the end.
+#[derive(Clone, Copy, PartialEq)]
+enum Way {
+    Forward,
+    Backward,
+}
+
+impl Way {
+    /// The page size argument and its value, the cursor argument, the `pageInfo` flag that
+    /// must be set once a cursor is sent, the flag that says more pages remain, and the
+    /// cursor to go on from.
+    fn arguments(self) -> ((&'static str, u64), &'static str, [&'static str; 3]) {
+        match self {
+            Way::Forward => (
+                ("first", 2),
+                "after",
+                ["hasPreviousPage", "hasNextPage", "endCursor"],
+            ),
+            Way::Backward => (
+                ("last", 3),
+                "before",
+                ["hasNextPage", "hasPreviousPage", "startCursor"],
+            ),
         }
-        after = connection["pageInfo"]["endCursor"].clone();
-        assert!(seen.len() < 100, "paging does not end");
     }
 }
 
-/// Walks every page backward with `last: 3`, from the end.
-async fn walk_backward(app: &TestApp, token: &str, order: &Value, filter: &Value) -> Vec<String> {
+/// Walks every page `way`, checking pageInfo on the way; the ids in list order.
+async fn walk(app: &TestApp, token: &str, way: Way, order: &Value, filter: &Value) -> Vec<String> {
+    let ((size, count), cursor_name, [behind, ahead, go_on_from]) = way.arguments();
     let mut seen = Vec::new();
-    let mut before = Value::Null;
+    let mut cursor = Value::Null;
     loop {
-        let connection = page(
-            app,
-            token,
-            json!({ "last": 3, "before": before, "orderBy": order, "filter": filter }),
-        )
-        .await;
-        assert_eq!(connection["pageInfo"]["hasNextPage"], !before.is_null());
-        let mut chunk = ids(&connection);
-        chunk.extend(seen);
-        seen = chunk;
-        if connection["pageInfo"]["hasPreviousPage"] == false {
+        let mut variables = json!({ "orderBy": order, "filter": filter });
+        variables[size] = json!(count);
+        variables[cursor_name] = cursor.clone();
+        let connection = page(app, token, variables).await;
+        assert_eq!(
+            connection["pageInfo"][behind],
+            !cursor.is_null(),
+            "{cursor_name} {cursor}"
+        );
+        let chunk = ids(&connection);
+        if way == Way::Backward {
+            seen.splice(0..0, chunk);
+        } else {
+            seen.extend(chunk);
+        }
+        if connection["pageInfo"][ahead] == false {
             return seen;
         }
-        before = connection["pageInfo"]["startCursor"].clone();
+        cursor = connection["pageInfo"][go_on_from].clone();
         assert!(seen.len() < 100, "paging does not end");
     }
 }
@@ -201,9 +214,9 @@ async fn every_order_pages_forward_and_backward_without_repeats_or_gaps() {
         } else {
             expected(&tasks, &order)
         };
-        let forward = walk_forward(&app, &user.token, &variables, &Value::Null).await;
+        let forward = walk(&app, &user.token, Way::Forward, &variables, &Value::Null).await;
         assert_eq!(forward, want, "forward {order:?}");
-        let backward = walk_backward(&app, &user.token, &variables, &Value::Null).await;
+        let backward = walk(&app, &user.token, Way::Backward, &variables, &Value::Null).await;
         assert_eq!(backward, want, "backward {order:?}");
     }
 }
@@ -571,8 +584,8 @@ async fn search_pages_like_any_other_filter() {
     }
     let filter = json!({ "search": "REPORT" });
     let order = json!([{ "field": "TITLE", "direction": "DESC" }]);
-    let forward = walk_forward(&app, &user.token, &order, &filter).await;
-    let backward = walk_backward(&app, &user.token, &order, &filter).await;
+    let forward = walk(&app, &user.token, Way::Forward, &order, &filter).await;
+    let backward = walk(&app, &user.token, Way::Backward, &order, &filter).await;
     assert_eq!(forward.len(), 7);
     assert_eq!(forward, backward);
 }

@@ -5,11 +5,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::documents::{
-    CHANGE_PASSWORD, DELETE_ACCOUNT, LOGIN_FULL, LOGOUT, LOGOUT_ALL, ME, REFRESH, REVOKE_SESSION,
+    DELETE_ACCOUNT, LOGIN_FULL, LOGOUT, LOGOUT_ALL, ME, REFRESH, REVOKE_SESSION,
 };
 use crate::helpers::{
-    PASSWORD, SECRET, TestApp, claims_of, code, message, refresh, refreshed, spawn_app,
-    spawn_app_with, spawn_eddsa_app, works,
+    DEFAULT_ARGON2ID, PASSWORD, SECRET, TestApp, claims_of, code, message, refresh, refreshed,
+    spawn_app, spawn_app_with, spawn_eddsa_app, with_last_char_flipped, works,
 };
 
 const SESSIONS: &str = "{ sessions { id createdAt lastUsedAt expiresAt userAgent ip current } }";
@@ -93,12 +93,7 @@ async fn invalid_refresh_tokens_are_refused_alike() {
     let app = spawn_app().await;
     let user = app.user("dave").await;
     let huge = "t".repeat(100_000);
-    let last = if user.refresh.ends_with('A') {
-        'B'
-    } else {
-        'A'
-    };
-    let flipped = format!("{}{last}", &user.refresh[..user.refresh.len() - 1]);
+    let flipped = with_last_char_flipped(&user.refresh);
     for bad in [
         "",
         "tqr_",
@@ -275,13 +270,7 @@ async fn change_password_keeps_this_session_and_ends_the_others() {
         ),
         (PASSWORD, PASSWORD, "newPassword must differ"),
     ] {
-        let body = app
-            .gql(
-                Some(&here.token),
-                CHANGE_PASSWORD,
-                json!({ "c": current, "n": new }),
-            )
-            .await;
+        let body = app.change_password(Some(&here.token), current, new).await;
         assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
         assert!(message(&body).contains(rule), "{rule}: {body}");
     }
@@ -291,11 +280,7 @@ async fn change_password_keeps_this_session_and_ends_the_others() {
     );
 
     let body = app
-        .gql(
-            Some(&here.token),
-            CHANGE_PASSWORD,
-            json!({ "c": PASSWORD, "n": new_password }),
-        )
+        .change_password(Some(&here.token), PASSWORD, new_password)
         .await;
     assert_eq!(body["data"]["changePassword"], true, "{body}");
     assert!(works(&app, &here.token).await);
@@ -416,7 +401,6 @@ async fn the_password_policy_explains_every_rejection_and_the_form_sees_the_same
 #[tokio::test]
 async fn weaker_stored_hashes_are_upgraded_at_login() {
     use argon2::password_hash::{PasswordHasher, SaltString};
-    use sea_orm::{ConnectionTrait, Statement, Value as DbValue};
     let app = spawn_app().await;
     app.user("mona").await;
     let weak = argon2::Argon2::new(
@@ -430,34 +414,10 @@ async fn weaker_stored_hashes_are_upgraded_at_login() {
     )
     .unwrap()
     .to_string();
-    let db = app.db().await;
-    let backend = db.get_database_backend();
-    let placeholder = if backend == sea_orm::DbBackend::Postgres {
-        "$1"
-    } else {
-        "?"
-    };
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        format!("UPDATE users SET password_hash = {placeholder}"),
-        [DbValue::from(weak.clone())],
-    ))
-    .await
-    .unwrap();
+    app.set_stored_hash("mona", &weak).await;
     assert!(app.login("mona", PASSWORD).await["data"]["login"].is_object());
-    let row = db
-        .query_one_raw(Statement::from_string(
-            backend,
-            "SELECT password_hash FROM users",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let stored: String = row.try_get("", "password_hash").unwrap();
-    assert!(
-        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-        "{stored}"
-    );
+    let stored = app.stored_hash("mona").await;
+    assert!(stored.starts_with(DEFAULT_ARGON2ID), "{stored}");
     assert!(app.login("mona", PASSWORD).await["data"]["login"].is_object());
 }
 
@@ -577,7 +537,6 @@ async fn eddsa_tokens_verify_with_the_published_jwks_as_an_outside_service_would
 
 #[tokio::test]
 async fn dead_sessions_are_purged_in_the_background() {
-    use sea_orm::ConnectionTrait;
     let app = spawn_app_with(&[("SESSION_PURGE_INTERVAL_SECONDS", "1")]).await;
     let user = app.user("pat").await;
     let kept = app.logged_in("pat").await;
@@ -592,13 +551,8 @@ async fn dead_sessions_are_purged_in_the_background() {
     // Expired refresh tokens of the live session go too; its current one stays.
     let (_, current) = refreshed(&refresh(&app, &kept.refresh).await);
     assert_eq!(app.count("refresh_tokens").await, 2);
-    app.db()
-        .await
-        .execute_unprepared(
-            "UPDATE refresh_tokens SET expires_at = created_at WHERE rotated_at IS NOT NULL",
-        )
-        .await
-        .unwrap();
+    app.execute("UPDATE refresh_tokens SET expires_at = created_at WHERE rotated_at IS NOT NULL")
+        .await;
     assert_eq!(eventually(&app, "refresh_tokens", 1).await, 1);
     assert!(refresh(&app, &current).await["data"]["refreshToken"].is_object());
 }

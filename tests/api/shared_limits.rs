@@ -17,11 +17,15 @@ use crate::helpers::{
     spawn_app_with,
 };
 
-/// The Redis server to test against, or `None` (after saying so) when none is configured.
-fn redis_url(test: &str) -> Option<String> {
+/// The Redis server to test against, or `None` (after saying so, naming the test) when
+/// none is configured.
+fn redis_url() -> Option<String> {
     match std::env::var("TEST_REDIS_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
+            // libtest names each test's thread after the test.
+            let thread = std::thread::current();
+            let test = thread.name().unwrap_or("a shared-limits test");
             println!("{test}: skipped, TEST_REDIS_URL is not set");
             None
         }
@@ -46,7 +50,7 @@ fn unique_prefix() -> String {
 
 #[tokio::test]
 async fn replicas_sharing_redis_share_login_and_register_limits() {
-    let Some(redis) = redis_url("replicas_sharing_redis_share_login_and_register_limits") else {
+    let Some(redis) = redis_url() else {
         return;
     };
     let prefix = unique_prefix();
@@ -149,9 +153,7 @@ impl Proxy {
 
 #[tokio::test]
 async fn while_redis_is_away_local_limits_apply_and_shared_ones_return_with_it() {
-    let Some(redis) =
-        redis_url("while_redis_is_away_local_limits_apply_and_shared_ones_return_with_it")
-    else {
+    let Some(redis) = redis_url() else {
         return;
     };
     let proxy = Proxy::start(&redis).await;
@@ -225,9 +227,7 @@ async fn while_redis_is_away_local_limits_apply_and_shared_ones_return_with_it()
 
 #[tokio::test]
 async fn concurrent_requests_on_two_replicas_never_exceed_the_shared_budget() {
-    let Some(redis) =
-        redis_url("concurrent_requests_on_two_replicas_never_exceed_the_shared_budget")
-    else {
+    let Some(redis) = redis_url() else {
         return;
     };
     let (a, b) = replicas(&redis, &[("PASSWORD_STRENGTH_RATE_LIMIT", "7/minute")]).await;
@@ -276,9 +276,7 @@ async fn a_redis_that_accepts_and_never_answers_leaves_requests_to_local_limits(
 
 #[tokio::test]
 async fn parallel_guesses_on_two_replicas_are_counted_before_any_is_verified() {
-    let Some(redis) =
-        redis_url("parallel_guesses_on_two_replicas_are_counted_before_any_is_verified")
-    else {
+    let Some(redis) = redis_url() else {
         return;
     };
     for (account_free, address_free, expected) in [("5", "1000", (5, 35)), ("1000", "4", (4, 36))] {
@@ -306,9 +304,7 @@ async fn parallel_guesses_on_two_replicas_are_counted_before_any_is_verified() {
 
 #[tokio::test]
 async fn a_client_that_signed_in_through_one_replica_is_known_to_the_others() {
-    let Some(redis) =
-        redis_url("a_client_that_signed_in_through_one_replica_is_known_to_the_others")
-    else {
+    let Some(redis) = redis_url() else {
         return;
     };
     let (a, b) = replicas(
@@ -338,9 +334,7 @@ async fn a_client_that_signed_in_through_one_replica_is_known_to_the_others() {
 
 #[tokio::test]
 async fn a_success_clears_the_local_wait_too_so_it_does_not_return_with_the_next_outage() {
-    let Some(redis) =
-        redis_url("a_success_clears_the_local_wait_too_so_it_does_not_return_with_the_next_outage")
-    else {
+    let Some(redis) = redis_url() else {
         return;
     };
     let proxy = Proxy::start(&redis).await;

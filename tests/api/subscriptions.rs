@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::documents::{DELETE_TASK, LOGOUT_ALL, TASK_EVENTS};
 use crate::helpers::{
-    FORBIDDEN, INIT_TIMEOUT, LEGACY_WS, SECRET, Socket, TRANSPORT_WS, TestApp, at_jwt_header, sign,
+    FORBIDDEN, INIT_TIMEOUT, LEGACY_WS, Socket, TRANSPORT_WS, TestApp, at_jwt_header, forge, sign,
     spawn_app, spawn_app_with, valid_claims,
 };
 
@@ -136,7 +136,7 @@ async fn the_socket_closes_when_the_token_expires_the_session_ends_or_the_accoun
     claims["iat"] = json!(now - 600);
     claims["nbf"] = json!(now - 600);
     claims["exp"] = json!(now - 27);
-    let expiring = sign(&at_jwt_header(&user), &claims, SECRET);
+    let expiring = forge(&user, &claims);
     let mut socket = subscribe(&app, &expiring).await;
     assert_eq!(socket.closed(Duration::from_secs(10)).await, FORBIDDEN);
 

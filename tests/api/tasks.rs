@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::documents::{CREATE_TASK, DELETE_TASK, ME, TASK_COUNT, TASK_ID};
-use crate::helpers::{TestUser, code, message, spawn_app};
+use crate::helpers::{TestUser, code, message, spawn_app, texts_of};
 
 const TASK_FIELDS: &str = "id title description status priority dueAt completedAt createdAt updatedAt owner { id username }";
 
@@ -207,10 +207,7 @@ async fn task_input_rules_are_enforced_with_plain_words() {
     let app = spawn_app().await;
     let user = app.user("dave").await;
     let token = Some(user.token.as_str());
-    let task = app
-        .create_task(&user.token, json!({ "title": "keep" }))
-        .await;
-    let id = task["id"].as_str().unwrap();
+    let id = &app.task_titled(&user.token, "keep").await;
     let create = CREATE_TASK;
 
     let rejections = [
@@ -438,12 +435,7 @@ async fn users_cannot_see_change_or_delete_each_others_tasks() {
         )
         .await;
     assert_eq!(body["data"]["tasks"]["totalCount"], 4);
-    let titles: Vec<&str> = body["data"]["tasks"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["title"].as_str().unwrap())
-        .collect();
+    let titles = texts_of(&body["data"]["tasks"]["nodes"], "title");
     assert_eq!(titles, ["mallory 0", "mallory's own"], "{body}");
 }
 
@@ -485,14 +477,9 @@ async fn every_task_operation_requires_a_viewer() {
 
 #[tokio::test]
 async fn a_database_failure_is_an_internal_error_without_internals() {
-    use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     let user = app.user("gina").await;
-    app.db()
-        .await
-        .execute_unprepared("DROP TABLE tasks")
-        .await
-        .unwrap();
+    app.execute("DROP TABLE tasks").await;
     let body = app
         .gql(
             Some(&user.token),

@@ -8,8 +8,9 @@ use crate::helpers::documents::{
     CHANGE_PASSWORD, DELETE_ACCOUNT, LOGIN, ME, REGISTER, REVOKE_SESSION,
 };
 use crate::helpers::{
-    PASSWORD, Reply, TestApp, assert_rate_limited, code, message, parallel_guesses, register_input,
-    spawn_app, spawn_app_with,
+    PASSWORD, Reply, TestApp, assert_rate_limited, code, current_session, message,
+    parallel_guesses, register_input, spawn_app, spawn_app_with, spawn_backing_off,
+    spawn_login_limited,
 };
 
 /// Logs in with the right password and asserts a whole-request refusal; the body.
@@ -34,11 +35,7 @@ fn shape(body: &Value) -> Value {
 
 #[tokio::test]
 async fn repeated_failures_on_one_account_make_it_wait_known_or_not() {
-    let app = spawn_app_with(&[
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "1000"),
-    ])
-    .await;
+    let app = spawn_login_limited("3", "1000").await;
     app.registered("alice").await;
     app.user("bob").await;
     for attempt in ["wrong one", "wrong two", "wrong three"] {
@@ -73,11 +70,7 @@ async fn a_successful_login_clears_the_accounts_failures() {
 
 #[tokio::test]
 async fn one_address_guessing_at_many_accounts_is_slowed_down_whatever_it_forwards() {
-    let app = spawn_app_with(&[
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "4"),
-    ])
-    .await;
+    let app = spawn_login_limited("1000", "4").await;
     app.user("dave").await;
     for (i, victim) in ["erin", "frank", "grace", "heidi"].iter().enumerate() {
         let body = app
@@ -101,12 +94,7 @@ async fn one_address_guessing_at_many_accounts_is_slowed_down_whatever_it_forwar
 
 #[tokio::test]
 async fn waits_grow_with_further_failures() {
-    let app = spawn_app_with(&[
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1"),
-        ("LOGIN_BACKOFF_BASE_SECONDS", "1"),
-        ("LOGIN_BACKOFF_MAX_SECONDS", "60"),
-    ])
-    .await;
+    let app = spawn_backing_off("60").await;
     app.registered("ivan").await;
     assert_eq!(
         code(&app.login("ivan", "wrong password!").await),
@@ -141,11 +129,7 @@ async fn parallel_guesses_at_one_account_are_counted_before_any_is_verified() {
 
 #[tokio::test]
 async fn parallel_guesses_from_one_address_are_counted_before_any_is_verified() {
-    let app = spawn_app_with(&[
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "4"),
-    ])
-    .await;
+    let app = spawn_login_limited("1000", "4").await;
     app.user("kate").await;
     let (verified, refused) = parallel_guesses(&[&app], 40, |i| format!("victim{i}")).await;
     assert_eq!(
@@ -295,16 +279,8 @@ async fn behind_a_trusted_proxy_sessions_record_the_forwarded_client() {
         .post_via(None, Some("203.0.113.1, 198.51.100.23"), LOGIN, input)
         .await;
     let token = body["data"]["login"]["accessToken"].as_str().unwrap();
-    let sessions = app
-        .gql(Some(token), "{ sessions { ip current } }", json!({}))
-        .await;
-    let current = sessions["data"]["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|session| session["current"] == true)
-        .unwrap_or_else(|| panic!("{sessions}"));
-    assert_eq!(current["ip"], "198.51.100.23");
+    let current = current_session(&app, token, "ip").await;
+    assert_eq!(current["ip"], "198.51.100.23", "{current}");
 
     // Without trusted proxies the connection's address is recorded, whatever is forwarded.
     let direct = spawn_app().await;

@@ -5,10 +5,9 @@
 
 use std::time::Instant;
 
-use sea_orm::ConnectionTrait;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, code, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, code, spawn_app_with, spawn_login_limited};
 
 /// The argon2 hashes, argon2 verifications, sleeps in place of a verification and SQL
 /// statements `action` costs the server.
@@ -29,19 +28,11 @@ async fn cost<F: Future>(app: &TestApp, action: F) -> (F::Output, [u64; 4]) {
 
 #[tokio::test]
 async fn every_failed_login_costs_one_verification_and_the_same_queries() {
-    let app = spawn_app_with(&[
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "1000"),
-    ])
-    .await;
+    let app = spawn_login_limited("3", "1000").await;
     app.signed_up("walter").await;
     app.signed_up("dora").await;
     app.registered("tess").await;
-    app.db()
-        .await
-        .execute_unprepared("UPDATE users SET is_active = false WHERE username = 'dora'")
-        .await
-        .unwrap();
+    app.deactivate("dora").await;
 
     let (wrong, wrong_cost) = cost(&app, app.login("walter", "not the password")).await;
     let (unknown, unknown_cost) = cost(&app, app.login("nobody", "not the password")).await;

@@ -40,6 +40,24 @@ pub async fn works(app: &TestApp, token: &str) -> bool {
     app.gql(Some(token), ME, json!({})).await["data"]["me"]["id"].is_string()
 }
 
+/// The viewer's current session as `token` sees it, with `fields` (and `current`).
+pub async fn current_session(app: &TestApp, token: &str, fields: &str) -> Value {
+    let body = app
+        .gql(
+            Some(token),
+            &format!("{{ sessions {{ {fields} current }} }}"),
+            json!({}),
+        )
+        .await;
+    body["data"]["sessions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no sessions in {body}"))
+        .iter()
+        .find(|session| session["current"] == true)
+        .cloned()
+        .unwrap_or_else(|| panic!("no current session in {body}"))
+}
+
 /// Presents a refresh token and returns the body.
 pub async fn refresh(app: &TestApp, token: &str) -> Value {
     app.gql(None, REFRESH, json!({ "t": token })).await
@@ -59,7 +77,7 @@ pub fn refreshed(body: &Value) -> (String, String) {
 
 /// The (access, refresh) pair under `data.<field>` of `body`, panicking with the body when
 /// it is not there.
-pub(super) fn token_pair(body: &Value, field: &str) -> (String, String) {
+pub fn token_pair(body: &Value, field: &str) -> (String, String) {
     let payload = &body["data"][field];
     let text = |name: &str| {
         payload[name]

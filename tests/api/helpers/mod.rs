@@ -12,7 +12,7 @@ mod tokens;
 mod users;
 
 pub use auth::*;
-pub use request::{JSON, Reply, code, message, request_to};
+pub use request::{JSON, Reply, code, message, request_to, texts_of};
 pub use socket::*;
 pub use spawn::*;
 pub use throttling::*;

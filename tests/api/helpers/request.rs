@@ -295,3 +295,17 @@ pub fn message(body: &Value) -> &str {
         .as_str()
         .unwrap_or_else(|| panic!("no error message in {body}"))
 }
+
+/// The text under `field` of every item of the array `list`, in order; panics naming the
+/// list when it is not an array of objects with that text.
+pub fn texts_of<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|item| {
+            item[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {field} in {item}"))
+        })
+        .collect()
+}

@@ -170,4 +170,12 @@ impl TestApp {
             .await
             .unwrap_or_else(|err| panic!("{sql}: {err}"));
     }
+
+    /// Deactivates `username`'s account straight in the database, as an administrator would.
+    pub async fn deactivate(&self, username: &str) {
+        self.execute(&format!(
+            "UPDATE users SET is_active = false WHERE username = '{username}'"
+        ))
+        .await;
+    }
 }

@@ -38,6 +38,12 @@ impl TestApp {
         task
     }
 
+    /// Creates a task titled `title` and returns its id.
+    pub async fn task_titled(&self, token: &str, title: &str) -> String {
+        let task = self.create_task(token, json!({ "title": title })).await;
+        task["id"].as_str().expect("a task id").to_owned()
+    }
+
     /// The task `id` as `token`'s viewer sees it (null when it is not theirs).
     pub async fn task_as(&self, token: &str, id: &str) -> Value {
         let body = self.gql(Some(token), TASK, json!({ "id": id })).await;

@@ -3,7 +3,28 @@
 use serde_json::{Value, json};
 
 use super::documents::LOGIN;
-use super::{PASSWORD, Reply, TestApp, code};
+use super::{PASSWORD, Reply, TestApp, code, spawn_app_with};
+
+/// An app whose logins back off after `account` failures on one account and after
+/// `address` failures from one client address.
+pub async fn spawn_login_limited(account: &str, address: &str) -> TestApp {
+    spawn_app_with(&[
+        ("LOGIN_ACCOUNT_FREE_FAILURES", account),
+        ("LOGIN_ADDRESS_FREE_FAILURES", address),
+    ])
+    .await
+}
+
+/// An app whose accounts wait after a single failed login: a second at first, growing to at
+/// most `max_seconds`.
+pub async fn spawn_backing_off(max_seconds: &str) -> TestApp {
+    spawn_app_with(&[
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1"),
+        ("LOGIN_BACKOFF_BASE_SECONDS", "1"),
+        ("LOGIN_BACKOFF_MAX_SECONDS", max_seconds),
+    ])
+    .await
+}
 
 impl TestApp {
     /// One operation with an optional bearer token and an optional `X-Forwarded-For`.

@@ -63,6 +63,11 @@ pub fn at_jwt_header(user: &TestUser) -> Header {
     header
 }
 
+/// `claims` signed as the server signs `user`'s tokens: its header and [`SECRET`].
+pub fn forge(user: &TestUser, claims: &Value) -> String {
+    sign(&at_jwt_header(user), claims, SECRET)
+}
+
 /// `claims` with `name` set to `value`.
 pub fn with(mut claims: Value, name: &str, value: Value) -> Value {
     claims[name] = value;
@@ -88,4 +93,10 @@ pub fn unb64_json(text: &str) -> Value {
         .decode(text)
         .expect("base64url");
     serde_json::from_slice(&bytes).expect("JSON")
+}
+
+/// `token` with its last character changed: the same shape, no longer the same secret.
+pub fn with_last_char_flipped(token: &str) -> String {
+    let last = if token.ends_with('A') { 'B' } else { 'A' };
+    format!("{}{last}", &token[..token.len() - 1])
 }

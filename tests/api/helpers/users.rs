@@ -8,7 +8,7 @@ use chrono::SubsecRound;
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use sea_orm::sea_query::{Alias, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, Value as SqlValue};
 use serde_json::{Value, json};
 use taskql::domain::{Email, Username};
@@ -16,10 +16,13 @@ use uuid::Uuid;
 
 use super::TestApp;
 use super::auth::token_pair;
-use super::documents::{LOGIN_FULL, REGISTER_FULL};
+use super::documents::{CHANGE_PASSWORD, LOGIN_FULL, REGISTER_FULL};
 
 /// A password the policy accepts.
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// How a hash made with the server's default argon2id parameters begins.
+pub const DEFAULT_ARGON2ID: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
 
 /// A logged-in user.
 pub struct TestUser {
@@ -60,6 +63,12 @@ impl TestApp {
             .register(username, &format!("{username}@example.com"), PASSWORD)
             .await;
         assert!(body["data"]["register"]["id"].is_string(), "{body}");
+    }
+
+    /// Changes the viewer's password from `current` to `new` and returns the body.
+    pub async fn change_password(&self, token: Option<&str>, current: &str, new: &str) -> Value {
+        self.gql(token, CHANGE_PASSWORD, json!({ "c": current, "n": new }))
+            .await
     }
 
     /// Logs in and returns the body, whatever the status (a throttled login is a 429).
@@ -135,5 +144,34 @@ impl TestApp {
         let db = self.db().await;
         let statement = db.get_database_backend().build(&insert);
         db.execute_raw(statement).await.expect("insert a user");
+    }
+
+    /// The password hash stored for `username`.
+    pub async fn stored_hash(&self, username: &str) -> String {
+        let select = Query::select()
+            .column(Alias::new("password_hash"))
+            .from(Alias::new("users"))
+            .and_where(Expr::col(Alias::new("username")).eq(username))
+            .to_owned();
+        let db = self.db().await;
+        let statement = db.get_database_backend().build(&select);
+        db.query_one_raw(statement)
+            .await
+            .expect("select a hash")
+            .unwrap_or_else(|| panic!("no user {username}"))
+            .try_get("", "password_hash")
+            .expect("a hash")
+    }
+
+    /// Stores `hash` as `username`'s password hash, as an older server would have.
+    pub async fn set_stored_hash(&self, username: &str, hash: &str) {
+        let update = Query::update()
+            .table(Alias::new("users"))
+            .value(Alias::new("password_hash"), hash)
+            .and_where(Expr::col(Alias::new("username")).eq(username))
+            .to_owned();
+        let db = self.db().await;
+        let statement = db.get_database_backend().build(&update);
+        db.execute_raw(statement).await.expect("update a hash");
     }
 }

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::documents::{
-    CHANGE_PASSWORD, CREATE_TASK, DELETE_ACCOUNT, DELETE_TASK, REVOKE_SESSION, TASK, TASK_COUNT,
+    CREATE_TASK, DELETE_ACCOUNT, DELETE_TASK, REVOKE_SESSION, TASK, TASK_COUNT,
 };
 use crate::helpers::{PASSWORD, TestApp, TestUser, code, message, spawn_app, works};
 
@@ -365,11 +365,7 @@ async fn probe_account_mutations_act_on_the_viewer_only_even_with_the_victims_pa
         .await;
     assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
     let body = app
-        .gql(
-            token,
-            CHANGE_PASSWORD,
-            json!({ "c": VICTIM_PASSWORD, "n": "taken over 99 lanterns" }),
-        )
+        .change_password(token, VICTIM_PASSWORD, "taken over 99 lanterns")
         .await;
     assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
     assert_eq!(app.count("users").await, 2);

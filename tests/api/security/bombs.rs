@@ -40,6 +40,19 @@ async fn assert_refused(app: &TestApp, token: Option<&str>, query: &str, expecte
     );
 }
 
+/// The whole refusal of a document holding more than one authentication mutation.
+const ONCE_PER_DOCUMENT: &str = "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount` may appear at most once per document.";
+
+/// Sends `body` and asserts the refusal of more than one authentication mutation in a
+/// document: status 200, BAD_USER_INPUT, exactly [`ONCE_PER_DOCUMENT`], no `data`.
+async fn assert_once_per_document(app: &TestApp, token: Option<&str>, body: &Value) {
+    let (status, body) = send(app, token, body).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(message(&body), ONCE_PER_DOCUMENT, "{body}");
+    assert!(body["data"].is_null(), "{body}");
+}
+
 fn login_input() -> Value {
     json!({ "username": "victim", "password": PASSWORD })
 }
@@ -258,14 +271,7 @@ async fn probe_two_aliased_logins() {
     let app = app_with_victim(&[]).await;
     let query = "mutation($input: LoginInput!) { a: login(input: $input) { accessToken } b: login(input: $input) { accessToken } }";
     let body = json!({ "query": query, "variables": { "input": login_input() } });
-    let (status, body) = send(&app, None, &body).await;
-    assert_eq!(status, 200);
-    assert_eq!(code(&body), "BAD_USER_INPUT");
-    assert_eq!(
-        message(&body),
-        "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount` may appear at most once per document."
-    );
-    assert!(body["data"].is_null(), "{body}");
+    assert_once_per_document(&app, None, &body).await;
     assert_eq!(app.count("sessions").await, 0);
 }
 
@@ -276,19 +282,8 @@ async fn probe_aliased_account_deletions_guessing_the_password() {
     let guesses: String = (0..10)
         .map(|i| format!("g{i}: deleteAccount(password: \"guess number {i}\") "))
         .collect();
-    let (status, body) = send(
-        &app,
-        Some(&user.token),
-        &json!({ "query": format!("mutation {{ {guesses} }}") }),
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
-    assert_eq!(
-        message(&body),
-        "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount` may appear at most once per document."
-    );
-    assert!(body["data"].is_null(), "{body}");
+    let body = json!({ "query": format!("mutation {{ {guesses} }}") });
+    assert_once_per_document(&app, Some(&user.token), &body).await;
     assert_eq!(app.count("users").await, 1);
 }
 
@@ -305,12 +300,12 @@ async fn probe_authentication_mutations_mixed_and_hidden_in_fragments() {
         register("one"),
         register("two")
     );
-    assert_refused(&app, None, &query, "at most once per document").await;
+    assert_refused(&app, None, &query, ONCE_PER_DOCUMENT).await;
     let query = format!(
         "mutation {{ {} refreshToken(refreshToken: \"x\") {{ accessToken }} }}",
         register("three")
     );
-    assert_refused(&app, None, &query, "at most once per document").await;
+    assert_refused(&app, None, &query, ONCE_PER_DOCUMENT).await;
     assert_eq!(app.count("users").await, 0);
 }
 

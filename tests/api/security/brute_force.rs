@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::helpers::documents::{LOGIN, REGISTER};
 use crate::helpers::{
     PASSWORD, Reply, TestApp, assert_rate_limited, assert_signed_in, assert_wrong_login, code,
-    register_input, spawn_app, spawn_app_with,
+    register_input, spawn_app, spawn_app_with, spawn_backing_off, spawn_login_limited,
 };
 const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }";
 
@@ -21,6 +21,24 @@ async fn behind_a_proxy() -> TestApp {
         ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
     ])
     .await
+}
+
+/// An app behind a trusted proxy at 127.0.0.1 whose accounts get three free failures each
+/// and whose clients the default.
+async fn behind_a_proxy_guarding_accounts() -> TestApp {
+    spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
+    ])
+    .await
+}
+
+/// Three wrong guesses from `forwarded`, each at another account: all a client behind
+/// [`behind_a_proxy`] may fail before it waits.
+async fn spend_the_address_budget(app: &TestApp, forwarded: &str) {
+    for account in ["amy", "bert", "cleo"] {
+        app.wrong_guess(Some(forwarded), account).await;
+    }
 }
 
 #[tokio::test]
@@ -40,11 +58,7 @@ async fn probe_guessing_one_password_from_rotating_forwarded_addresses() {
 
 #[tokio::test]
 async fn probe_one_address_rotating_forwarded_for_across_accounts_gains_nothing() {
-    let app = spawn_app_with(&[
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "3"),
-    ])
-    .await;
+    let app = spawn_login_limited("1000", "3").await;
     app.user("mallory").await;
     for (i, account) in ["amy", "bert", "cleo"].iter().enumerate() {
         let forwarded = format!("198.51.100.{i}, 10.0.0.{i}");
@@ -59,9 +73,7 @@ async fn probe_one_address_rotating_forwarded_for_across_accounts_gains_nothing(
 async fn probe_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
     let app = behind_a_proxy().await;
     app.user("honest").await;
-    for account in ["amy", "bert", "cleo"] {
-        app.wrong_guess(Some("198.51.100.1"), account).await;
-    }
+    spend_the_address_budget(&app, "198.51.100.1").await;
     assert_rate_limited(
         &app.login_from(Some("198.51.100.1"), "honest", PASSWORD)
             .await,
@@ -77,9 +89,7 @@ async fn probe_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget()
 async fn probe_a_spoofed_left_most_forwarded_entry_does_not_help() {
     let app = behind_a_proxy().await;
     app.user("target").await;
-    for account in ["amy", "bert", "cleo"] {
-        app.wrong_guess(Some("198.51.100.1"), account).await;
-    }
+    spend_the_address_budget(&app, "198.51.100.1").await;
     // The proxy appends the real address; whatever the client wrote before it is ignored.
     for spoofed in [
         "203.0.113.77, 198.51.100.1",
@@ -94,9 +104,7 @@ async fn probe_a_spoofed_left_most_forwarded_entry_does_not_help() {
 async fn probe_non_ascii_bytes_in_forwarded_for_do_not_make_the_client_the_proxy() {
     let app = behind_a_proxy().await;
     app.user("target").await;
-    for account in ["amy", "bert", "cleo"] {
-        app.wrong_guess(Some("198.51.100.1"), account).await;
-    }
+    spend_the_address_budget(&app, "198.51.100.1").await;
     // The client writes a non-ASCII entry; the proxy appends the real address after it.
     for forwarded in [&b"caf\xc3\xa9, 198.51.100.1"[..], b"\xff, 198.51.100.1"] {
         let reply = app
@@ -132,11 +140,7 @@ async fn probe_rotating_addresses_within_one_ipv6_64_gains_nothing() {
 
 #[tokio::test]
 async fn probe_many_forwarded_clients_against_one_account_hit_the_account_limit() {
-    let app = spawn_app_with(&[
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
-    ])
-    .await;
+    let app = behind_a_proxy_guarding_accounts().await;
     app.user("popular").await;
     for i in 0..3 {
         let forwarded = format!("198.51.100.{i}");
@@ -150,11 +154,7 @@ async fn probe_many_forwarded_clients_against_one_account_hit_the_account_limit(
 
 #[tokio::test]
 async fn probe_locking_an_account_does_not_lock_out_the_clients_its_owner_signs_in_from() {
-    let app = spawn_app_with(&[
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
-    ])
-    .await;
+    let app = behind_a_proxy_guarding_accounts().await;
     app.registered("owner").await;
     let (home, attacker, stranger) = ("192.0.2.10", "203.0.113.66", "198.51.100.5");
     assert_signed_in(&app.login_from(Some(home), "owner", PASSWORD).await);
@@ -183,11 +183,7 @@ async fn probe_locking_an_account_does_not_lock_out_the_clients_its_owner_signs_
 
 #[tokio::test]
 async fn probe_a_throttled_unknown_account_answers_exactly_like_a_real_one() {
-    let app = spawn_app_with(&[
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "2"),
-        ("LOGIN_ADDRESS_FREE_FAILURES", "1000"),
-    ])
-    .await;
+    let app = spawn_login_limited("2", "1000").await;
     app.registered("realname").await;
     for _ in 0..2 {
         app.wrong_guess(None, "realname").await;
@@ -211,12 +207,7 @@ async fn probe_a_throttled_unknown_account_answers_exactly_like_a_real_one() {
 
 #[tokio::test]
 async fn probe_the_longest_wait_ends_and_the_right_password_works_again() {
-    let app = spawn_app_with(&[
-        ("LOGIN_ACCOUNT_FREE_FAILURES", "1"),
-        ("LOGIN_BACKOFF_BASE_SECONDS", "1"),
-        ("LOGIN_BACKOFF_MAX_SECONDS", "1"),
-    ])
-    .await;
+    let app = spawn_backing_off("1").await;
     app.registered("patient").await;
     app.wrong_guess(None, "patient").await;
     assert_eq!(

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::documents::{LOGIN, LOGOUT, LOGOUT_ALL, ME, REFRESH, REGISTER};
 use crate::helpers::{
-    GENERIC_LOGIN_FAILURE, PASSWORD, Reply, SECRET, TestApp, at_jwt_header, sign, spawn_app,
+    GENERIC_LOGIN_FAILURE, PASSWORD, Reply, TestApp, at_jwt_header, forge, sign, spawn_app,
     spawn_app_with, valid_claims,
 };
 
@@ -73,15 +73,10 @@ async fn probe_login_failures_are_byte_identical_whatever_the_cause() {
 
 #[tokio::test]
 async fn probe_a_deactivated_account_with_its_right_password_looks_like_a_wrong_one() {
-    use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     app.user("dave").await;
     app.user("erin").await;
-    app.db()
-        .await
-        .execute_unprepared("UPDATE users SET is_active = false WHERE username = 'dave'")
-        .await
-        .unwrap();
+    app.deactivate("dave").await;
     assert_eq!(
         login_fingerprint(&app, "dave", PASSWORD).await,
         login_fingerprint(&app, "erin", "wrong password entirely").await
@@ -146,7 +141,6 @@ async fn probe_password_strength_does_not_depend_on_whether_an_account_exists() 
 
 #[tokio::test]
 async fn probe_refresh_failures_are_byte_identical_whatever_the_cause() {
-    use sea_orm::ConnectionTrait;
     let app = spawn_app_with(&[("REFRESH_REUSE_GRACE_SECONDS", "0")]).await;
     let refresh = |token: String| {
         let app = &app;
@@ -161,17 +155,9 @@ async fn probe_refresh_failures_are_byte_identical_whatever_the_cause() {
             .is_object()
     );
     let deactivated = app.user("judy").await;
-    app.db()
-        .await
-        .execute_unprepared("UPDATE users SET is_active = false WHERE username = 'judy'")
-        .await
-        .unwrap();
+    app.deactivate("judy").await;
     let expired = app.user("kim").await;
-    app.db()
-        .await
-        .execute_unprepared("UPDATE sessions SET expires_at = created_at WHERE user_id IN (SELECT id FROM users WHERE username = 'kim')")
-        .await
-        .unwrap();
+    app.execute("UPDATE sessions SET expires_at = created_at WHERE user_id IN (SELECT id FROM users WHERE username = 'kim')").await;
 
     let reference = refresh(format!("tqr_{}", "A".repeat(43))).await;
     assert_eq!(reference.0, 200);
@@ -207,10 +193,7 @@ async fn probe_access_token_failures_are_byte_identical_whatever_the_cause() {
     );
     for (token, case) in [
         (revoked.token.clone(), "revoked session"),
-        (
-            sign(&at_jwt_header(&forged_for), &expired_claims, SECRET),
-            "expired",
-        ),
+        (forge(&forged_for, &expired_claims), "expired"),
         (
             sign(
                 &at_jwt_header(&forged_for),

@@ -5,12 +5,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::documents::{
-    CHANGE_PASSWORD, DELETE_ACCOUNT, DELETE_TASK, LOGIN, LOGOUT, REVOKE_SESSION, TASK,
-};
+use crate::helpers::documents::{DELETE_ACCOUNT, DELETE_TASK, LOGIN, LOGOUT, REVOKE_SESSION, TASK};
 use crate::helpers::{
     GENERIC_LOGIN_FAILURE, JSON, PASSWORD, TestApp, assert_refresh_refused, b64_json, code,
-    message, refresh, spawn_app, unb64_json,
+    current_session, message, refresh, spawn_app, unb64_json,
 };
 
 const CREATE: &str =
@@ -211,11 +209,7 @@ async fn probe_nul_bytes_in_every_string_argument() {
     let body = app.gql(None, LOGOUT, json!({ "t": "\u{0}" })).await;
     assert_eq!(body["data"]["logout"], false, "{body}");
     let body = app
-        .gql(
-            token,
-            CHANGE_PASSWORD,
-            json!({ "c": "\u{0}", "n": "violet harbor lantern 42" }),
-        )
+        .change_password(token, "\u{0}", "violet harbor lantern 42")
         .await;
     assert_error(
         &body,
@@ -311,9 +305,7 @@ async fn probe_very_long_values_in_every_string_argument() {
         "{body}"
     );
     assert_refresh_refused(&refresh(&app, &long).await, "long refresh token");
-    let body = app
-        .gql(token, CHANGE_PASSWORD, json!({ "c": PASSWORD, "n": long }))
-        .await;
+    let body = app.change_password(token, PASSWORD, &long).await;
     assert_error(&body, "BAD_USER_INPUT", "8 to 128", "new password");
 
     assert!(
@@ -643,22 +635,17 @@ async fn probe_hostile_user_agents_are_recorded_harmlessly() {
         ),
     ];
     for (agent, recorded) in cases {
+        let case = String::from_utf8_lossy(&agent)
+            .chars()
+            .take(40)
+            .collect::<String>();
         let token = login(agent).await;
-        let body = app
-            .gql(
-                Some(&token),
-                "{ sessions { current userAgent } }",
-                json!({}),
-            )
-            .await;
-        let current = body["data"]["sessions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|session| session["current"] == true)
-            .cloned()
-            .unwrap_or_else(|| panic!("{body}"));
-        assert_eq!(current["userAgent"].as_str().map(str::to_owned), recorded);
+        let current = current_session(&app, &token, "userAgent").await;
+        assert_eq!(
+            current["userAgent"].as_str().map(str::to_owned),
+            recorded,
+            "{case:?}"
+        );
     }
     assert_eq!(app.count("sessions").await, 4);
 }

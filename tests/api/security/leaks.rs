@@ -148,14 +148,9 @@ async fn probe_rejected_documents_and_arguments_show_no_internals() {
 
 #[tokio::test]
 async fn probe_database_failures_in_account_operations_show_no_internals() {
-    use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     let user = app.user("bob").await;
-    app.db()
-        .await
-        .execute_unprepared("DROP TABLE refresh_tokens")
-        .await
-        .unwrap();
+    app.execute("DROP TABLE refresh_tokens").await;
     let bodies = [
         app.login("bob", PASSWORD).await,
         refresh(&app, &user.refresh).await,

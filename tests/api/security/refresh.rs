@@ -4,14 +4,25 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::documents::{CHANGE_PASSWORD, LOGOUT};
+use crate::helpers::documents::LOGOUT;
 use crate::helpers::{
-    PASSWORD, TestApp, assert_refresh_refused, refresh, refreshed, spawn_app, spawn_app_with, works,
+    PASSWORD, TestApp, assert_refresh_refused, refresh, refreshed, spawn_app, spawn_app_with,
+    with_last_char_flipped, works,
 };
 
-/// Presents `token` `times` times at once; returns every answer.
-async fn storm(app: &TestApp, token: &str, times: usize) -> Vec<Value> {
-    futures::future::join_all((0..times).map(|_| refresh(app, token))).await
+/// Presents `token` `times` times at once and asserts that every answer without data is
+/// the generic refusal (named `case`); returns every answer and the granted ones.
+async fn storm(app: &TestApp, token: &str, times: usize, case: &str) -> (Vec<Value>, Vec<Value>) {
+    let answers = futures::future::join_all((0..times).map(|_| refresh(app, token))).await;
+    for body in answers.iter().filter(|body| body["data"].is_null()) {
+        assert_refresh_refused(body, case);
+    }
+    let granted = answers
+        .iter()
+        .filter(|body| body["data"]["refreshToken"].is_object())
+        .cloned()
+        .collect();
+    (answers, granted)
 }
 
 #[tokio::test]
@@ -31,22 +42,15 @@ async fn probe_replay_after_rotation_beyond_the_grace() {
 async fn probe_parallel_replay_within_the_grace_yields_at_most_two_successors() {
     let app = spawn_app().await;
     let user = app.user("bob").await;
-    let answers = storm(&app, &user.refresh, 12).await;
-    let granted: Vec<&Value> = answers
-        .iter()
-        .filter(|body| body["data"]["refreshToken"].is_object())
-        .collect();
+    let (answers, granted) = storm(&app, &user.refresh, 12, "extra presentation").await;
     assert!(
         (1..=2).contains(&granted.len()),
         "{} successors: {answers:?}",
         granted.len()
     );
-    for body in answers.iter().filter(|body| body["data"].is_null()) {
-        assert_refresh_refused(body, "extra presentation");
-    }
     // The session lives on and each successor rotates normally.
     for body in granted {
-        let (access, next) = refreshed(body);
+        let (access, next) = refreshed(&body);
         assert!(works(&app, &access).await);
         assert!(refresh(&app, &next).await["data"]["refreshToken"].is_object());
     }
@@ -57,23 +61,16 @@ async fn probe_parallel_replay_within_the_grace_yields_at_most_two_successors() 
 async fn probe_parallel_replay_with_strict_detection_ends_the_session() {
     let app = spawn_app_with(&[("REFRESH_REUSE_GRACE_SECONDS", "0")]).await;
     let user = app.user("carol").await;
-    let answers = storm(&app, &user.refresh, 16).await;
-    let granted: Vec<&Value> = answers
-        .iter()
-        .filter(|body| body["data"]["refreshToken"].is_object())
-        .collect();
+    let (answers, granted) = storm(&app, &user.refresh, 16, "reuse").await;
     assert!(
         granted.len() <= 1,
         "{} successors: {answers:?}",
         granted.len()
     );
-    for body in answers.iter().filter(|body| body["data"].is_null()) {
-        assert_refresh_refused(body, "reuse");
-    }
     // Several presentations of one token are reuse: nothing of the session survives.
     assert!(!works(&app, &user.token).await);
     for body in granted {
-        let (access, next) = refreshed(body);
+        let (access, next) = refreshed(&body);
         assert!(!works(&app, &access).await, "a successor outlived reuse");
         assert_refresh_refused(&refresh(&app, &next).await, "successor");
     }
@@ -102,11 +99,7 @@ async fn probe_the_grace_does_not_revive_a_session_ended_by_a_password_change() 
         .to_owned();
     let (_, newer) = refreshed(&refresh(&app, &stolen).await);
     let body = app
-        .gql(
-            Some(&here.token),
-            CHANGE_PASSWORD,
-            json!({ "c": PASSWORD, "n": "violet harbor lantern 42" }),
-        )
+        .change_password(Some(&here.token), PASSWORD, "violet harbor lantern 42")
         .await;
     assert_eq!(body["data"]["changePassword"], true, "{body}");
     assert_refresh_refused(&refresh(&app, &stolen).await, "retired token");
@@ -148,12 +141,7 @@ async fn probe_lookalike_refresh_tokens() {
 async fn probe_logout_with_forged_tokens_ends_nobody() {
     let app = spawn_app().await;
     let victim = app.user("grace").await;
-    let last = if victim.refresh.ends_with('A') {
-        'B'
-    } else {
-        'A'
-    };
-    let flipped = format!("{}{last}", &victim.refresh[..victim.refresh.len() - 1]);
+    let flipped = with_last_char_flipped(&victim.refresh);
     for token in [
         flipped.as_str(),
         victim.token.as_str(),

@@ -57,10 +57,7 @@ async fn probe_other_users_events_never_reach_a_subscriber() {
     socket
         .listen("subscription { taskEvents { kind taskId task { title owner { id email } } } }")
         .await;
-    let task = app
-        .create_task(&victim.token, json!({ "title": "victim's" }))
-        .await;
-    let id = task["id"].as_str().unwrap();
+    let id = &app.task_titled(&victim.token, "victim's").await;
     app.gql(
         Some(&victim.token),
         "mutation($id: ID!) { updateTask(id: $id, input: { title: \"changed\" }) { id } }",

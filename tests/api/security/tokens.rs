@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use crate::helpers::documents::{DELETE_ACCOUNT, ME};
 use crate::helpers::{
     GENERIC_LOGIN_FAILURE, PASSWORD, SECRET, assert_invalid_authorization, assert_invalid_token,
-    assert_refresh_refused, at_jwt_header, b64_json, claims_of, code, refresh, sign, spawn_app,
-    spawn_eddsa_app, unb64_json, valid_claims, with, works,
+    assert_refresh_refused, at_jwt_header, b64_json, claims_of, code, forge, refresh, sign,
+    spawn_app, spawn_eddsa_app, unb64_json, valid_claims, with, works,
 };
 
 /// A token whose header is exactly `header` (hand-built JSON), payload `claims` and
@@ -66,11 +66,7 @@ async fn probe_expired_just_beyond_the_leeway() {
     let user = app.user("bob").await;
     let now = chrono::Utc::now().timestamp();
     for exp in [now - 45, now - 3600, 0, -1] {
-        let token = sign(
-            &at_jwt_header(&user),
-            &with(valid_claims(&user), "exp", json!(exp)),
-            SECRET,
-        );
+        let token = forge(&user, &with(valid_claims(&user), "exp", json!(exp)));
         assert_invalid_token(&app, &token, &format!("exp {exp}")).await;
     }
 }
@@ -83,7 +79,7 @@ async fn probe_not_yet_valid_just_beyond_the_leeway() {
     for nbf in [now + 45, now + 86_400, i64::from(i32::MAX)] {
         let claims = with(valid_claims(&user), "nbf", json!(nbf));
         let claims = with(claims, "exp", json!(nbf + 600));
-        let token = sign(&at_jwt_header(&user), &claims, SECRET);
+        let token = forge(&user, &claims);
         assert_invalid_token(&app, &token, &format!("nbf {nbf}")).await;
     }
 }
@@ -117,23 +113,13 @@ async fn probe_victims_subject_with_the_attackers_own_session() {
     // Even holding the signing key, a token naming the victim but Mallory's live session
     // (or the reverse) is refused: the session must belong to the subject.
     let claims = with(valid_claims(&mallory), "sub", json!(victim.id));
-    assert_invalid_token(
-        &app,
-        &sign(&at_jwt_header(&mallory), &claims, SECRET),
-        "victim sub, mallory sid",
-    )
-    .await;
+    assert_invalid_token(&app, &forge(&mallory, &claims), "victim sub, mallory sid").await;
     let claims = with(
         valid_claims(&mallory),
         "sid",
         claims_of(&victim.token)["sid"].clone(),
     );
-    assert_invalid_token(
-        &app,
-        &sign(&at_jwt_header(&mallory), &claims, SECRET),
-        "mallory sub, victim sid",
-    )
-    .await;
+    assert_invalid_token(&app, &forge(&mallory, &claims), "mallory sub, victim sid").await;
 }
 
 #[tokio::test]
@@ -153,19 +139,11 @@ async fn probe_subjects_of_the_wrong_shape() {
         json!(format!("{}' OR '1'='1", user.id)),
     ];
     for sub in subjects {
-        let token = sign(
-            &at_jwt_header(&user),
-            &with(valid_claims(&user), "sub", sub.clone()),
-            SECRET,
-        );
+        let token = forge(&user, &with(valid_claims(&user), "sub", sub.clone()));
         assert_invalid_token(&app, &token, &format!("sub {sub}")).await;
     }
     for sid in [json!(null), json!(1), json!("' OR 1=1 --"), json!(nil)] {
-        let token = sign(
-            &at_jwt_header(&user),
-            &with(valid_claims(&user), "sid", sid.clone()),
-            SECRET,
-        );
+        let token = forge(&user, &with(valid_claims(&user), "sid", sid.clone()));
         assert_invalid_token(&app, &token, &format!("sid {sid}")).await;
     }
 }
@@ -284,15 +262,10 @@ async fn probe_tokens_of_a_deleted_account_do_not_pass_to_its_successor() {
 
 #[tokio::test]
 async fn probe_deactivated_accounts_access_and_refresh_tokens() {
-    use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     let user = app.user("liam").await;
     let bystander = app.user("mona").await;
-    app.db()
-        .await
-        .execute_unprepared("UPDATE users SET is_active = false WHERE username = 'liam'")
-        .await
-        .unwrap();
+    app.deactivate("liam").await;
     assert_invalid_token(&app, &user.token, "deactivated account").await;
     assert_refresh_refused(&refresh(&app, &user.refresh).await, "deactivated refresh");
     let body = app.login("liam", PASSWORD).await;

@@ -6,7 +6,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::documents::{CREATE_TASK, TYPENAME};
-use crate::helpers::{JSON, spawn_app, spawn_app_with, works};
+use crate::helpers::{JSON, TestApp, spawn_app, spawn_app_with, works};
 
 /// A createTask request body padded to about `bytes` bytes.
 fn padded_mutation(bytes: usize) -> String {
@@ -15,6 +15,30 @@ fn padded_mutation(bytes: usize) -> String {
         "variables": { "input": { "title": "smuggled" }, "pad": "x".repeat(bytes) },
     })
     .to_string()
+}
+
+/// A raw TCP connection to `app`, and the address it goes to (for `Host`).
+async fn raw_connection(app: &TestApp) -> (tokio::net::TcpStream, String) {
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    (stream, address)
+}
+
+/// The answer to an unfinished request on `stream`, which must come within `within` and
+/// be `status` with BAD_USER_INPUT.
+async fn refusal(stream: &mut tokio::net::TcpStream, within: Duration, status: u16) -> String {
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(within, stream.read(&mut answer))
+        .await
+        .unwrap_or_else(|_| panic!("a {status} within {within:?}, without the rest of the body"))
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    assert!(
+        answer.starts_with(&format!("HTTP/1.1 {status}")),
+        "{answer}"
+    );
+    assert!(answer.contains("BAD_USER_INPUT"), "{answer}");
+    answer
 }
 
 #[tokio::test]
@@ -51,30 +75,21 @@ async fn probe_an_oversized_chunked_mutation_runs_nothing() {
 #[tokio::test]
 async fn probe_a_declared_huge_content_length_is_cut_off_at_the_cap() {
     let app = spawn_app_with(&[("MAX_BODY_BYTES", "4096")]).await;
-    let address = app.address.trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let (mut stream, address) = raw_connection(&app).await;
     // Claims a terabyte, sends a little over the cap, and never finishes.
     let head = format!(
         "POST /graphql HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: 1000000000000\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(&[b' '; 8192]).await.unwrap();
-    let mut answer = vec![0u8; 4096];
-    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
-        .await
-        .expect("an answer without the rest of the body")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer[..read]);
-    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(answer.contains("BAD_USER_INPUT"), "{answer}");
+    refusal(&mut stream, Duration::from_secs(5), 413).await;
 }
 
 #[tokio::test]
 async fn probe_a_body_that_never_finishes_is_cut_off_at_the_deadline() {
     let app = spawn_app_with(&[("REQUEST_TIMEOUT_SECONDS", "0.5")]).await;
     let user = app.user("slowloris").await;
-    let address = app.address.trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let (mut stream, address) = raw_connection(&app).await;
     // A mutation whose body stops a few bytes short of its declared length.
     let body = json!({ "query": CREATE_TASK, "variables": { "input": { "title": "held open" } } })
         .to_string();
@@ -88,14 +103,7 @@ async fn probe_a_body_that_never_finishes_is_cut_off_at_the_deadline() {
         .write_all(&body.as_bytes()[..body.len() - 3])
         .await
         .unwrap();
-    let mut answer = vec![0u8; 4096];
-    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
-        .await
-        .expect("an answer at the deadline, without the rest of the body")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer[..read]);
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.contains("BAD_USER_INPUT"), "{answer}");
+    let answer = refusal(&mut stream, Duration::from_secs(10), 408).await;
     assert!(
         answer.contains("The request body did not arrive within 0.5 seconds."),
         "{answer}"
@@ -107,10 +115,7 @@ async fn probe_a_body_that_never_finishes_is_cut_off_at_the_deadline() {
 async fn probe_cross_site_content_types_with_a_token_attached_run_nothing() {
     let app = spawn_app().await;
     let user = app.user("carol").await;
-    let task = app
-        .create_task(&user.token, json!({ "title": "keep" }))
-        .await;
-    let id = task["id"].as_str().unwrap();
+    let id = &app.task_titled(&user.token, "keep").await;
     let payload =
         json!({ "query": format!("mutation {{ deleteTask(id: \"{id}\") }}") }).to_string();
     for content_type in [
@@ -141,33 +146,23 @@ async fn probe_cross_site_content_types_with_a_token_attached_run_nothing() {
 async fn probe_mutations_by_other_methods_run_nothing() {
     let app = spawn_app().await;
     let user = app.user("dave").await;
-    let task = app
-        .create_task(&user.token, json!({ "title": "keep" }))
-        .await;
-    let id = task["id"].as_str().unwrap();
+    let id = &app.task_titled(&user.token, "keep").await;
     let mutation = format!("mutation {{ deleteTask(id: \"{id}\") }}");
-    for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
-        let reply = app
-            .request()
-            .method(method.clone())
-            .token(&user.token)
-            .param("query", &mutation)
-            .send()
-            .await;
-        assert_eq!(reply.status, 405, "{method}");
-    }
-    for method in [
-        reqwest::Method::PUT,
-        reqwest::Method::PATCH,
-        reqwest::Method::DELETE,
+    // GET and HEAD carry the operation in the query string, the others in a JSON body.
+    for (method, in_query) in [
+        (reqwest::Method::GET, true),
+        (reqwest::Method::HEAD, true),
+        (reqwest::Method::PUT, false),
+        (reqwest::Method::PATCH, false),
+        (reqwest::Method::DELETE, false),
     ] {
-        let reply = app
-            .request()
-            .method(method.clone())
-            .token(&user.token)
-            .json(json!({ "query": mutation }))
-            .send()
-            .await;
+        let request = app.request().method(method.clone()).token(&user.token);
+        let request = if in_query {
+            request.param("query", &mutation)
+        } else {
+            request.json(json!({ "query": mutation }))
+        };
+        let reply = request.send().await;
         assert_eq!(reply.status, 405, "{method}");
     }
     assert_eq!(app.task_as(&user.token, id).await["title"], "keep");
