@@ -5,7 +5,8 @@ use std::process::{Command, Output};
 use serde_json::{Value, json};
 
 use crate::helpers::documents::{
-    CHANGE_PASSWORD, DELETE_ACCOUNT, LOGIN_FULL, LOGOUT, LOGOUT_ALL, ME, REFRESH, REVOKE_SESSION,
+    CHANGE_PASSWORD, DELETE_ACCOUNT, LOGIN_FULL, LOGOUT, LOGOUT_ALL, ME, REFRESH, REGISTER,
+    REVOKE_SESSION,
 };
 use crate::helpers::{PASSWORD, SECRET, claims_of, code, request_to, spawn_app, token_pair};
 
@@ -339,14 +340,10 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
         let token = token.map(str::to_owned);
         async move { post_to(&url, body, token.as_deref()).await }
     };
-    const LOGIN: &str =
-        "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }";
-    const REFRESH: &str =
-        "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }";
     let login = |password: &'static str| {
         let body = post(
-            LOGIN,
-            json!({ "i": { "username": "auditee", "password": password } }),
+            LOGIN_FULL,
+            json!({ "input": { "username": "auditee", "password": password } }),
             None,
         );
         async move { token_pair(&body.await, "login") }
@@ -354,8 +351,8 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
     let session_of = |access: &str| claims_of(access)["sid"].as_str().unwrap().to_owned();
 
     let registered = post(
-        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
-        json!({ "i": { "username": "auditee", "email": "auditee@example.com", "password": password } }),
+        REGISTER,
+        json!({ "input": { "username": "auditee", "email": "auditee@example.com", "password": password } }),
         None,
     )
     .await;
@@ -365,8 +362,8 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
         .to_owned();
     for username in ["auditee", "nobody-here"] {
         let failed = post(
-            LOGIN,
-            json!({ "i": { "username": username, "password": "wrong-audit-canary" } }),
+            LOGIN_FULL,
+            json!({ "input": { "username": username, "password": "wrong-audit-canary" } }),
             None,
         )
         .await;

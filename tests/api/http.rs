@@ -184,7 +184,11 @@ async fn depth_complexity_and_directive_limits_stop_a_query_before_it_runs() {
             "nested too deep",
         ),
         ("complexity", format!("{{ {aliases} }}"), "too complex"),
-        ("directives", format!("{{ me {directives} {{ id }} }}"), ""),
+        (
+            "directives",
+            format!("{{ me {directives} {{ id }} }}"),
+            "The number of directives on the field `me` cannot be greater than `4`",
+        ),
     ];
     for (case, query, expected) in refused {
         let body = app.gql(token, &query, json!({})).await;

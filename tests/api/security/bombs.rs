@@ -26,7 +26,7 @@ async fn send(app: &TestApp, token: Option<&str>, body: &Value) -> (u16, Value) 
 /// Sends `query` and asserts it was refused before running: status 200 (plain JSON),
 /// BAD_USER_INPUT, no `data`, and a message containing `expected`. Then checks that the
 /// server still answers.
-async fn assert_refused(app: &TestApp, token: Option<&str>, query: &str, expected: &str) {
+async fn assert_bomb_refused(app: &TestApp, token: Option<&str>, query: &str, expected: &str) {
     let (status, body) = send(app, token, &json!({ "query": query })).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
@@ -73,7 +73,7 @@ async fn probe_depth_bomb() {
         nested = format!("ofType {{ {nested} }}");
     }
     let query = format!("{{ __type(name: \"Task\") {{ {nested} }} }}");
-    assert_refused(&app, None, &query, "nested too deep").await;
+    assert_bomb_refused(&app, None, &query, "nested too deep").await;
 }
 
 #[tokio::test]
@@ -86,9 +86,9 @@ async fn probe_bracket_nesting_bomb() {
     assert_eq!(code(&body), "BAD_USER_INPUT");
     assert!(message(&body).contains("larger than 32768 bytes"), "{body}");
     let query = format!("{{ me {} }}", "{ a ".repeat(40));
-    assert_refused(&app, None, &query, "nests brackets more than 32 deep").await;
+    assert_bomb_refused(&app, None, &query, "nests brackets more than 32 deep").await;
     let query = format!("{{ f(x: {}) }}", "[".repeat(1_000));
-    assert_refused(&app, None, &query, "nests brackets more than 32 deep").await;
+    assert_bomb_refused(&app, None, &query, "nests brackets more than 32 deep").await;
 }
 
 #[tokio::test]
@@ -102,10 +102,10 @@ async fn probe_alias_bomb() {
         .await;
     assert!(body["errors"].is_null(), "30 aliases pass: {body}");
     let query = format!("{{ me {{ {} }} }}", aliases(31));
-    assert_refused(&app, token, &query, "at most 30 aliases").await;
+    assert_bomb_refused(&app, token, &query, "at most 30 aliases").await;
     // The classic: one field aliased a thousand times.
     let query: String = (0..1_000).map(|i| format!("m{i}: me {{ id }} ")).collect();
-    assert_refused(
+    assert_bomb_refused(
         &app,
         token,
         &format!("{{ {query} }}"),
@@ -126,25 +126,25 @@ async fn probe_directive_bomb() {
     // Five on one field, refused by their number before their repetition is looked at.
     let query = format!("{{ me{} @include(if: true) {{ id }} }}", directives(2));
     let expected = "directives on the field `me` cannot be greater than `4`";
-    assert_refused(&app, token, &query, expected).await;
+    assert_bomb_refused(&app, token, &query, expected).await;
     let query = format!("{{ me{} {{ id }} }}", directives(250));
-    assert_refused(&app, token, &query, "more than 2000 tokens").await;
+    assert_bomb_refused(&app, token, &query, "more than 2000 tokens").await;
 }
 
 #[tokio::test]
 async fn probe_fragment_cycle() {
     let app = spawn_app().await;
     let query = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
-    assert_refused(&app, None, query, "fragments may not form a cycle").await;
+    assert_bomb_refused(&app, None, query, "fragments may not form a cycle").await;
     let query = "{ __typename ...A } fragment A on Query { __type(name: \"Task\") { name } ...A }";
-    assert_refused(&app, None, query, "`A` spreads itself").await;
+    assert_bomb_refused(&app, None, query, "`A` spreads itself").await;
 }
 
 #[tokio::test]
 async fn probe_unused_fragment_cycle() {
     let app = spawn_app().await;
     let query = "{ __typename } fragment A on Query { ...B } fragment B on Query { ...A }";
-    assert_refused(&app, None, query, "fragments may not form a cycle").await;
+    assert_bomb_refused(&app, None, query, "fragments may not form a cycle").await;
 }
 
 #[tokio::test]
@@ -161,8 +161,8 @@ async fn probe_deep_fragment_chain() {
         body["data"]["__typename"], "Query",
         "10 nested spreads pass: {body}"
     );
-    assert_refused(&app, None, &chain(10), "nested at most 10 deep").await;
-    assert_refused(&app, None, &chain(150), "nested at most 10 deep").await;
+    assert_bomb_refused(&app, None, &chain(10), "nested at most 10 deep").await;
+    assert_bomb_refused(&app, None, &chain(150), "nested at most 10 deep").await;
 }
 
 #[tokio::test]
@@ -178,7 +178,7 @@ async fn probe_fragment_fan_out_bomb() {
     let query = format!(
         "{{ __type(name: \"Task\") {{ ...W0 }} }} {fragments} fragment W9 on __Type {{ name }}"
     );
-    assert_refused(
+    assert_bomb_refused(
         &app,
         None,
         &query,
@@ -197,10 +197,10 @@ async fn probe_token_bomb() {
         body["data"]["__type"]["name"], "Task",
         "2,000 tokens pass: {body}"
     );
-    assert_refused(&app, None, &fields(1_991), "more than 2000 tokens").await;
+    assert_bomb_refused(&app, None, &fields(1_991), "more than 2000 tokens").await;
     // Commas are not tokens, but the bytes they take are bounded.
     let commas = format!("{{ __typename {} }}", ",".repeat(40_000));
-    assert_refused(&app, None, &commas, "larger than 32768 bytes").await;
+    assert_bomb_refused(&app, None, &commas, "larger than 32768 bytes").await;
 }
 
 #[tokio::test]
@@ -214,13 +214,13 @@ async fn probe_root_field_bomb() {
         .await;
     assert!(body["errors"].is_null(), "10 root fields pass: {body}");
     let query = format!("{{ {} }}", roots(11));
-    assert_refused(&app, token, &query, "at most 10 root fields").await;
+    assert_bomb_refused(&app, token, &query, "at most 10 root fields").await;
     // Hidden in a fragment, and in mutations: no task is created.
     let creates: String = (0..11)
         .map(|i| format!("t{i}: createTask(input: {{ title: \"t\" }}) {{ id }} "))
         .collect();
     let query = format!("mutation {{ ...C }} fragment C on Mutation {{ {creates} }}");
-    assert_refused(&app, token, &query, "at most 10 root fields").await;
+    assert_bomb_refused(&app, token, &query, "at most 10 root fields").await;
     assert_eq!(app.count("tasks").await, 0);
 }
 
@@ -300,12 +300,12 @@ async fn probe_authentication_mutations_mixed_and_hidden_in_fragments() {
         register("one"),
         register("two")
     );
-    assert_refused(&app, None, &query, ONCE_PER_DOCUMENT).await;
+    assert_bomb_refused(&app, None, &query, ONCE_PER_DOCUMENT).await;
     let query = format!(
         "mutation {{ {} refreshToken(refreshToken: \"x\") {{ accessToken }} }}",
         register("three")
     );
-    assert_refused(&app, None, &query, ONCE_PER_DOCUMENT).await;
+    assert_bomb_refused(&app, None, &query, ONCE_PER_DOCUMENT).await;
     assert_eq!(app.count("users").await, 0);
 }
 
@@ -423,5 +423,5 @@ async fn probe_page_size_complexity_bomb() {
     // Two pages of 50 cost 3,600 and pass; the same selection with 100 costs 7,200.
     let body = app.gql(token, &pages(50), json!({})).await;
     assert!(body["errors"].is_null(), "{body}");
-    assert_refused(&app, token, &pages(100), "too complex").await;
+    assert_bomb_refused(&app, token, &pages(100), "too complex").await;
 }

@@ -5,12 +5,11 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::documents::{LOGIN, REGISTER};
+use crate::helpers::documents::{LOGIN, REFRESH, REGISTER};
 use crate::helpers::{
     PASSWORD, Reply, TestApp, assert_rate_limited, assert_signed_in, assert_wrong_login, code,
     register_input, spawn_app, spawn_app_with, spawn_backing_off, spawn_login_limited,
 };
-const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }";
 
 /// An app behind a trusted proxy at 127.0.0.1 whose clients get three free failures each
 /// and whose accounts practically unlimited ones.

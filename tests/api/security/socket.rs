@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::documents::{DELETE_TASK, LOGOUT_ALL, ME};
+use crate::helpers::documents::{DELETE_TASK, LOGIN, LOGOUT_ALL, ME};
 use crate::helpers::{
     BAD_REQUEST, FORBIDDEN, LEGACY_WS, PASSWORD, Socket, TRANSPORT_WS, TestApp, spawn_app, works,
 };
@@ -20,8 +20,8 @@ async fn probe_queries_and_mutations_over_the_socket_run_nothing() {
     // limits); the socket serves subscriptions only.
     let operations = [
         json!({ "query": "mutation { createTask(input: { title: \"via socket\" }) { id } }" }),
-        json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-                "variables": { "i": { "username": "victim", "password": "guess number one" } } }),
+        json!({ "query": LOGIN,
+                "variables": { "input": { "username": "victim", "password": "guess number one" } } }),
         json!({ "query": format!("mutation {{ deleteTask(id: \"{id}\") }}") }),
         json!({ "query": ME }),
         json!({ "query": "subscription S { taskEvents { kind } } mutation M { logoutAll }",
