@@ -27,20 +27,10 @@ pub enum Role {
 }
 
 /// Where a task stands.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    EnumIter,
-    DeriveActiveEnum,
-    Enum,
-    Serialize,
-    Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, EnumIter, DeriveActiveEnum, Enum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+// Serialised in the task-change payload (`store::events::wire`).
+#[derive(Serialize, Deserialize)]
 pub enum TaskStatus {
     /// Not started.
     #[default]
@@ -55,20 +45,10 @@ pub enum TaskStatus {
 }
 
 /// How urgent a task is. Stored as a number so that ordering by priority is LOW < MEDIUM < HIGH < URGENT.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    EnumIter,
-    DeriveActiveEnum,
-    Enum,
-    Serialize,
-    Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, EnumIter, DeriveActiveEnum, Enum)]
 #[sea_orm(rs_type = "i16", db_type = "SmallInteger")]
+// Serialised in the task-change payload (`store::events::wire`).
+#[derive(Serialize, Deserialize)]
 pub enum TaskPriority {
     /// Whenever there is time.
     #[sea_orm(num_value = 0)]
