@@ -12,7 +12,7 @@ use crate::auth::{HashingWork, JwtKeys, KeyMaterial, PasswordHasher, SessionCach
 use crate::config::{Config, key_bytes};
 use crate::graphql::build_schema;
 use crate::graphql::schema::PERSISTED_QUERIES;
-use crate::http::{HttpState, router};
+use crate::http::{HttpState, LiveSockets, router};
 use crate::services::SessionSettings;
 use crate::state::AppState;
 use crate::store::events::TaskEvents;
@@ -77,6 +77,7 @@ impl Application {
             graphiql: config.introspection,
             max_body_bytes: config.max_body_bytes,
             ws_auth_recheck: config.ws_auth_recheck,
+            sockets: LiveSockets::new(config.socket_bounds),
             request_timeout: config.request_timeout,
             max_batch: config.max_batch,
             persisted,

@@ -94,6 +94,8 @@ pub struct Config {
     pub max_batch: usize,
     /// How often a subscription socket re-checks its token.
     pub ws_auth_recheck: Duration,
+    /// Subscriptions per socket, and live sockets per account and per client network.
+    pub socket_bounds: crate::http::SocketBounds,
     /// How long one HTTP request may run before it is cancelled, and how long its body may
     /// take to arrive.
     pub request_timeout: Duration,
@@ -182,6 +184,7 @@ impl Config {
             cors: server.cors,
             max_batch: server.max_batch,
             ws_auth_recheck: server.ws_auth_recheck,
+            socket_bounds: server.socket_bounds,
             request_timeout: server.request_timeout,
         })
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::env::{parse, ranged};
 use super::{AppEnv, ConfigError, CorsOrigins};
 use crate::client::TrustedProxies;
+use crate::http::SocketBounds;
 
 /// Largest `GRAPHQL_MAX_BATCH` accepted.
 pub const MAX_BATCH_LIMIT: usize = 100;
@@ -20,6 +21,7 @@ pub(super) struct Server {
     pub cors: CorsOrigins,
     pub max_batch: usize,
     pub ws_auth_recheck: Duration,
+    pub socket_bounds: SocketBounds,
     pub request_timeout: Duration,
 }
 
@@ -68,6 +70,18 @@ impl Server {
                 "must be between 0.1 and 300",
             ));
         }
+        let socket_bounds = SocketBounds {
+            subscriptions_per_socket: ranged(
+                get,
+                "WS_MAX_SUBSCRIPTIONS_PER_SOCKET",
+                50,
+                1..=10_000,
+            )? as usize,
+            sockets_per_account: ranged(get, "WS_MAX_SOCKETS_PER_ACCOUNT", 20, 1..=10_000)?
+                as usize,
+            sockets_per_address: ranged(get, "WS_MAX_SOCKETS_PER_ADDRESS", 100, 1..=100_000)?
+                as usize,
+        };
         Ok(Self {
             bind_addr: parse(get, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             max_body_bytes: max_body_bytes as usize,
@@ -76,6 +90,7 @@ impl Server {
             cors,
             max_batch,
             ws_auth_recheck: Duration::from_secs(recheck_seconds),
+            socket_bounds,
             request_timeout: Duration::from_secs_f64(timeout_seconds),
         })
     }

@@ -2,6 +2,7 @@
 
 mod batch;
 mod graphql;
+mod live;
 mod media;
 mod prepare;
 mod refusal;
@@ -19,6 +20,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
+
+pub use live::{LiveSockets, SocketBounds};
 
 use crate::client::TrustedProxies;
 use crate::config::CorsOrigins;
@@ -39,6 +42,8 @@ pub struct HttpState {
     pub max_body_bytes: usize,
     /// How often a subscription socket re-checks its token.
     pub ws_auth_recheck: Duration,
+    /// This replica's live sockets, and how many each client may hold.
+    pub sockets: LiveSockets,
     /// The deadline of each request, and of each query or mutation sent over a socket.
     pub request_timeout: Duration,
     /// Most operations in one batched request; 0 refuses batches.

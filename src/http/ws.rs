@@ -9,6 +9,12 @@
 //! is checked again periodically, so an expired token, a revoked session or a deactivated
 //! account closes the socket too.
 //!
+//! Each socket serves at most `WS_MAX_SUBSCRIPTIONS_PER_SOCKET` subscriptions at once: one
+//! more `subscribe` gets an `error` message (BAD_USER_INPUT) and the others carry on. Each
+//! client network and each account holds at most so many live sockets on this replica
+//! ([`LiveSockets`](super::LiveSockets)); one more is closed with 4429, its reason saying
+//! which bound it hit.
+//!
 //! The socket serves subscriptions only: a query or mutation sent over it closes it with
 //! 4400. They belong on HTTP, where the edge's checks (the client's address for login
 //! throttling, the request limits, the deadline) apply. Subscription documents are held to
@@ -18,7 +24,7 @@
 
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use async_graphql::extensions::apollo_persisted_queries::LruCacheStorage;
@@ -33,14 +39,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, BoxStream};
 use futures_util::{SinkExt, StreamExt, future};
+use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
 use super::HttpState;
+use super::live::Lease;
 use super::prepare::{Prepared, candidate_operations, prepare};
 use crate::auth::Authentication;
-use crate::client::ClientMeta;
-use crate::error::to_wire;
+use crate::client::{ClientMeta, client_network};
+use crate::error::{AppError, to_wire};
 use crate::graphql::limits::check_source;
 use crate::graphql::{TaskqlSchema, connection_data};
 
@@ -50,6 +58,11 @@ const BAD_REQUEST: u16 = 4400;
 const FORBIDDEN: u16 = 4403;
 /// Close code when no `connection_init` arrives in time (graphql-transport-ws).
 const INIT_TIMEOUT: u16 = 4408;
+/// Close code for a socket past a bound of live sockets (graphql-ws treats it as final).
+const TOO_MANY: u16 = 4429;
+/// Refusals of `subscribe` past the bound that may wait to be written; a client that keeps
+/// sending more without reading them is closed with [`TOO_MANY`].
+const REFUSALS_PENDING: usize = 16;
 /// How long a socket may stay open without an accepted `connection_init`.
 const INIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -73,27 +86,71 @@ pub async fn graphql_ws(
         )
             .into_response();
     };
+    let client = super::graphql::client_meta(&state, &headers, peer);
+    let network = client_network(client.ip.as_deref().unwrap_or("unknown"));
+    let lease = state.sockets.from_network(network);
     // Nothing bigger than an HTTP request body may arrive before, or after, authentication.
     upgrade
         .max_message_size(state.max_body_bytes)
         .max_frame_size(state.max_body_bytes)
-        .on_upgrade(move |socket| {
-            let client = super::graphql::client_meta(&state, &headers, peer);
-            serve(socket, state, protocol, client)
+        .on_upgrade(move |socket| async move {
+            match lease {
+                Some(lease) => serve(socket, state, protocol, client, lease).await,
+                None => {
+                    close(
+                        socket,
+                        TOO_MANY,
+                        "Too many live sockets from this address: close one first.",
+                    )
+                    .await;
+                }
+            }
         })
 }
 
-/// False for an operation message (`subscribe`, or the legacy `start`) that could run
-/// anything but a subscription, including a persisted-query hash without its document.
-/// Other messages pass; the protocol layer answers malformed ones itself.
-fn serves(message: &[u8]) -> bool {
-    let Ok(message) = serde_json::from_slice::<serde_json::Value>(message) else {
-        return true;
+/// Closes `socket` at once with `code` and `reason`.
+async fn close(mut socket: WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
     };
-    if !matches!(message["type"].as_str(), Some("subscribe" | "start")) {
-        return true;
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// What the socket does with one message from the client.
+#[derive(Debug, PartialEq, Eq)]
+enum Incoming {
+    /// Not an operation: the protocol layer answers it.
+    Pass,
+    /// An operation that runs only subscriptions (or fails to parse, which the engine
+    /// reports), under the message's id.
+    Subscription(String),
+    /// An operation that could run anything but a subscription.
+    Refuse,
+}
+
+/// Sorts one client message.
+fn classify(message: &[u8]) -> Incoming {
+    let Ok(parsed) = serde_json::from_slice::<serde_json::Value>(message) else {
+        return Incoming::Pass;
+    };
+    if !matches!(parsed["type"].as_str(), Some("subscribe" | "start")) {
+        return Incoming::Pass;
     }
-    let payload = &message["payload"];
+    if !serves(&parsed["payload"]) {
+        return Incoming::Refuse;
+    }
+    let id = match &parsed["id"] {
+        serde_json::Value::String(id) => id.clone(),
+        other => other.to_string(),
+    };
+    Incoming::Subscription(id)
+}
+
+/// False for the payload of an operation message (`subscribe`, or the legacy `start`)
+/// that could run anything but a subscription, including a persisted-query hash without
+/// its document.
+fn serves(payload: &serde_json::Value) -> bool {
     let Some(query) = payload["query"]
         .as_str()
         .filter(|query| !query.trim().is_empty())
@@ -123,16 +180,38 @@ fn authorization(payload: &serde_json::Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// What `connection_init` decided.
+enum Decision {
+    /// The header and viewer it accepted, holding the account's place among its sockets.
+    Accepted {
+        header: String,
+        user_id: Uuid,
+        _lease: Lease,
+    },
+    /// Refused, with the close code and reason (the protocol layer ends the connection).
+    Refused(u16, &'static str),
+}
+
 async fn serve(
     socket: WebSocket,
     state: HttpState,
     protocol: WebSocketProtocols,
     client: ClientMeta,
+    _network_lease: Lease,
 ) {
     let (mut sink, stream) = socket.split();
+    let most = state.sockets.bounds().subscriptions_per_socket;
     // Set when the client sent an operation the socket does not serve; its input ends there.
     let refused = Arc::new(AtomicBool::new(false));
     let refusal = Arc::clone(&refused);
+    // The subscriptions running: counted here as they are let through, and given back
+    // when the protocol layer drops their stream (completed, stopped or closed).
+    let running = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&running);
+    // Ids of subscriptions past the bound, to be answered with an `error` message.
+    let (over_bound, mut refusals) = mpsc::channel::<String>(REFUSALS_PENDING);
+    let flooded = Arc::new(AtomicBool::new(false));
+    let flooding = Arc::clone(&flooded);
     let input = stream
         .take_while(|message| future::ready(message.is_ok()))
         .filter_map(|message| {
@@ -142,23 +221,41 @@ async fn serve(
                 _ => None,
             })
         })
-        .take_while(move |message| {
-            let served = serves(message);
+        .map(|message| {
+            let incoming = classify(&message);
+            (message, incoming)
+        })
+        .take_while(move |(_, incoming)| {
+            let served = *incoming != Incoming::Refuse;
             if !served {
                 refusal.store(true, Ordering::Relaxed);
             }
             future::ready(served)
+        })
+        .filter_map(move |(message, incoming)| {
+            let Incoming::Subscription(id) = incoming else {
+                return future::ready(Some(message));
+            };
+            if counted.fetch_add(1, Ordering::Relaxed) < most {
+                return future::ready(Some(message));
+            }
+            counted.fetch_sub(1, Ordering::Relaxed);
+            if over_bound.try_send(id).is_err() {
+                flooding.store(true, Ordering::Relaxed);
+            }
+            future::ready(None)
         });
 
-    // What connection_init decided: the header and viewer it accepted, or `None` when it
-    // refused (the protocol layer then ends the connection). Unset until it has run.
-    let decided: Arc<OnceLock<Option<(String, Uuid)>>> = Arc::default();
+    // What connection_init decided; unset until it has run.
+    let decided: Arc<OnceLock<Decision>> = Arc::default();
     let app = state.app.clone();
+    let sockets = state.sockets.clone();
     let decision = Arc::clone(&decided);
     let mut protocol_stream = GraphQLWebSocket::new(
         Bounded {
             schema: state.schema.clone(),
             persisted: state.persisted.clone(),
+            running: Arc::clone(&running),
         },
         input,
         protocol,
@@ -169,21 +266,27 @@ async fn serve(
             Some(header) => app.authenticator().authenticate(Some(header)).await,
             None => Authentication::Anonymous,
         };
-        match (header, authentication) {
-            (Some(header), Authentication::Viewer(viewer)) => {
-                let _ = decision.set(Some((header, viewer.user_id())));
-                Ok(connection_data(
-                    &app,
-                    Authentication::Viewer(viewer),
-                    client,
-                ))
-            }
-            _ => {
-                let _ = decision.set(None);
-                Err::<Data, _>(async_graphql::Error::new("Forbidden"))
-            }
-        }
+        let (Some(header), Authentication::Viewer(viewer)) = (header, authentication) else {
+            let _ = decision.set(Decision::Refused(FORBIDDEN, "Forbidden"));
+            return Err::<Data, _>(async_graphql::Error::new("Forbidden"));
+        };
+        let Some(lease) = sockets.of_account(viewer.user_id()) else {
+            let reason = "Too many live sockets for this account: close one first.";
+            let _ = decision.set(Decision::Refused(TOO_MANY, reason));
+            return Err(async_graphql::Error::new(reason));
+        };
+        let _ = decision.set(Decision::Accepted {
+            header,
+            user_id: viewer.user_id(),
+            _lease: lease,
+        });
+        Ok(connection_data(
+            &app,
+            Authentication::Viewer(viewer),
+            client,
+        ))
     });
+    let legacy = protocol == WebSocketProtocols::SubscriptionsTransportWS;
 
     let init_deadline = tokio::time::sleep(INIT_WAIT);
     tokio::pin!(init_deadline);
@@ -200,8 +303,14 @@ async fn serve(
                 }
                 // Refused at connection_init (the legacy protocol has just said why), or
                 // never accepted (a subscribe before connection_init).
-                Some(WsMessage::Close(..)) | None if !matches!(decided.get(), Some(Some(_))) => {
-                    break Some((FORBIDDEN, "Forbidden".to_owned()));
+                Some(WsMessage::Close(..)) | None
+                    if !matches!(decided.get(), Some(Decision::Accepted { .. })) =>
+                {
+                    let (code, reason) = match decided.get() {
+                        Some(Decision::Refused(code, reason)) => (*code, *reason),
+                        _ => (FORBIDDEN, "Forbidden"),
+                    };
+                    break Some((code, reason.to_owned()));
                 }
                 Some(WsMessage::Close(code, reason)) => break Some((code, reason)),
                 None if refused.load(Ordering::Relaxed) => {
@@ -213,12 +322,24 @@ async fn serve(
                 }
                 None => break None,
             },
+            Some(id) = refusals.recv() => {
+                if flooded.load(Ordering::Relaxed) {
+                    break Some((
+                        TOO_MANY,
+                        "Too many subscriptions past the bound of this socket.".to_owned(),
+                    ));
+                }
+                let text = over_bound_error(&id, most, legacy);
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    return;
+                }
+            }
             _ = &mut init_deadline, if decided.get().is_none() => {
                 break Some((INIT_TIMEOUT, "Connection initialisation timeout".to_owned()));
             }
             _ = recheck.tick() => match decided.get() {
-                None | Some(None) => {}
-                Some(Some((header, user_id))) => {
+                None | Some(Decision::Refused(..)) => {}
+                Some(Decision::Accepted { header, user_id, .. }) => {
                     match state.app.authenticator().authenticate(Some(header)).await {
                         Authentication::Viewer(viewer) if viewer.user_id() == *user_id => {}
                         // The database is down: not the client's fault; check again later.
@@ -239,6 +360,24 @@ async fn serve(
     let _ = sink.close().await;
 }
 
+/// The `error` message that answers a `subscribe` past the socket's bound: the protocol's
+/// list of GraphQL errors, or the legacy protocol's single error.
+fn over_bound_error(id: &str, most: usize, legacy: bool) -> String {
+    let error = AppError::bad_input(format!(
+        "This socket already serves {most} subscriptions: complete one before starting another."
+    ));
+    let error = to_wire(GraphQLResponse::from_errors(vec![
+        async_graphql::Error::from(error).into_server_error(Default::default()),
+    ]));
+    let error = serde_json::to_value(&error.errors[0]).unwrap_or_default();
+    let payload = if legacy {
+        error
+    } else {
+        serde_json::Value::Array(vec![error])
+    };
+    serde_json::json!({ "id": id, "type": "error", "payload": payload }).to_string()
+}
+
 /// The schema as a socket runs it: each operation prepared as over HTTP (the same limits,
 /// the same syntax errors, persisted documents no larger than HTTP lets into the shared
 /// cache), and every response in its wire form.
@@ -246,6 +385,17 @@ async fn serve(
 struct Bounded {
     schema: TaskqlSchema,
     persisted: LruCacheStorage,
+    /// The socket's running subscriptions; each stream gives its place back when dropped.
+    running: Arc<AtomicUsize>,
+}
+
+/// One running subscription's place in its socket's count.
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Executor for Bounded {
@@ -264,6 +414,7 @@ impl Executor for Bounded {
         let schema = self.schema.clone();
         let persisted = self.persisted.clone();
         let session_data = session_data.unwrap_or_default();
+        let place = Running(Arc::clone(&self.running));
         stream::once(async move { prepare(&persisted, request, false).await })
             .flat_map(move |prepared| match prepared {
                 Ok(Prepared::Run { request, .. }) => schema
@@ -272,14 +423,17 @@ impl Executor for Bounded {
                 Ok(Prepared::Answer(response)) => stream::once(future::ready(*response)).boxed(),
                 Err(refusal) => stream::once(future::ready(refusal.into_graphql())).boxed(),
             })
-            .map(to_wire)
+            .map(move |response| {
+                let _held = &place;
+                to_wire(response)
+            })
             .boxed()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::serves;
+    use super::{Incoming, classify};
 
     fn message(kind: &str, payload: serde_json::Value) -> Vec<u8> {
         serde_json::json!({ "id": "1", "type": kind, "payload": payload })
@@ -287,19 +441,26 @@ mod tests {
             .into_bytes()
     }
 
+    fn subscription() -> Incoming {
+        Incoming::Subscription("1".into())
+    }
+
     #[test]
     fn only_subscriptions_pass() {
         let events = "subscription { taskEvents { kind } }";
         let mixed = "subscription S { taskEvents { kind } } mutation M { logoutAll }";
         for kind in ["subscribe", "start"] {
-            assert!(serves(&message(
-                kind,
-                serde_json::json!({ "query": events })
-            )));
-            assert!(serves(&message(
-                kind,
-                serde_json::json!({ "query": mixed, "operationName": "S" })
-            )));
+            assert_eq!(
+                classify(&message(kind, serde_json::json!({ "query": events }))),
+                subscription()
+            );
+            assert_eq!(
+                classify(&message(
+                    kind,
+                    serde_json::json!({ "query": mixed, "operationName": "S" })
+                )),
+                subscription()
+            );
             for refused in [
                 serde_json::json!({ "query": "{ me { id } }" }),
                 serde_json::json!({ "query": "mutation { logoutAll }" }),
@@ -308,15 +469,25 @@ mod tests {
                 serde_json::json!({ "query": " ", "extensions": { "persistedQuery": {} } }),
                 serde_json::json!({}),
             ] {
-                assert!(!serves(&message(kind, refused.clone())), "{refused}");
+                assert_eq!(
+                    classify(&message(kind, refused.clone())),
+                    Incoming::Refuse,
+                    "{refused}"
+                );
             }
         }
-        // Everything else is the protocol layer's to answer.
-        assert!(serves(b"not json"));
-        assert!(serves(&message("connection_init", serde_json::json!({}))));
-        assert!(serves(&message(
-            "subscribe",
-            serde_json::json!({ "query": "subscription {" })
-        )));
+        // Everything else is the protocol layer's to answer; a syntax error is the engine's.
+        assert_eq!(classify(b"not json"), Incoming::Pass);
+        assert_eq!(
+            classify(&message("connection_init", serde_json::json!({}))),
+            Incoming::Pass
+        );
+        assert_eq!(
+            classify(&message(
+                "subscribe",
+                serde_json::json!({ "query": "subscription {" })
+            )),
+            subscription()
+        );
     }
 }

@@ -6,7 +6,9 @@
 //! it, so a subscriber sees each state even when the next change follows at once. On SQLite
 //! a tokio broadcast channel carries changes within the process; on PostgreSQL they travel
 //! through LISTEN/NOTIFY as a versioned [`wire`] payload, so every replica sharing the
-//! database hears every change, its own included.
+//! database hears every change, its own included. A task too large for a notification
+//! travels without it and is read back once by each replica's listener, before any
+//! subscriber sees the change: one read per replica, however many subscribe.
 
 mod wire;
 
@@ -19,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::tasks::Task;
+use super::tasks::{Task, find};
 
 /// PostgreSQL channel the changes travel on.
 const CHANNEL: &str = "taskql_task_events";
@@ -54,7 +56,7 @@ pub(super) struct Announced {
     pub(super) task_id: Uuid,
     pub(super) kind: TaskChangeKind,
     /// The task after the change; `None` for a deletion, and for a task too large for a
-    /// PostgreSQL notification (subscribers then read it back).
+    /// PostgreSQL notification whose read-back failed (subscribers then try themselves).
     pub(super) task: Option<Task>,
 }
 
@@ -78,7 +80,7 @@ impl TaskEvents {
         }
         let mut listener = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
         listener.listen(CHANNEL).await?;
-        tokio::spawn(relay(listener, sender.clone()));
+        tokio::spawn(relay(listener, sender.clone(), db.clone()));
         Ok(Self {
             sender,
             notify: Some(db.clone()),
@@ -117,13 +119,29 @@ impl TaskEvents {
     }
 }
 
-/// Forwards notifications from PostgreSQL to the local subscribers. The listener
-/// reconnects by itself after a lost connection; notifications sent meanwhile are lost.
-async fn relay(mut listener: PgListener, sender: broadcast::Sender<Announced>) {
+/// Forwards notifications from PostgreSQL to the local subscribers, reading back a task
+/// too large to travel with its notification. The listener reconnects by itself after a
+/// lost connection; notifications sent meanwhile are lost.
+async fn relay(
+    mut listener: PgListener,
+    sender: broadcast::Sender<Announced>,
+    db: DatabaseConnection,
+) {
     loop {
         match listener.recv().await {
             Ok(notification) => match wire::decode(notification.payload()) {
-                Ok(change) => {
+                Ok(mut change) => {
+                    if change.task.is_none() && change.kind != TaskChangeKind::Deleted {
+                        match find(&db, change.owner_id, change.task_id).await {
+                            Ok(Some(task)) => change.task = Some(task),
+                            // Deleted meanwhile: its DELETED change follows.
+                            Ok(None) => continue,
+                            Err(err) => tracing::warn!(
+                                error = %err,
+                                "cannot read back a changed task; its subscribers will try"
+                            ),
+                        }
+                    }
                     let _ = sender.send(change);
                 }
                 Err(err) => tracing::warn!(error = %err, "ignoring a task change notification"),

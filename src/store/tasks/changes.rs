@@ -37,8 +37,9 @@ impl ViewerTasks<'_> {
                 let task = match (change.kind, change.task) {
                     (TaskChangeKind::Deleted, _) => None,
                     (_, Some(task)) => Some(task),
-                    // Too large to travel with the notification: read it through the
-                    // viewer's own scope. Deleted meanwhile: its DELETED change follows.
+                    // Too large to travel with the notification, and the listener could not
+                    // read it back: read it through the viewer's own scope. Deleted
+                    // meanwhile: its DELETED change follows.
                     (_, None) => match find(&db, owner_id, change.task_id).await {
                         Ok(Some(task)) => Some(task),
                         Ok(None) => return None,

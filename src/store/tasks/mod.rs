@@ -17,6 +17,7 @@ use uuid::Uuid;
 pub use cursor::Cursor;
 pub use filter::{SearchText, TaskFilter};
 pub use order::{Sort, SortKey};
+pub(super) use repository::find;
 pub use repository::{NewTask, Page, PageQuery, PageSize, TaskPatch, ViewerTasks};
 
 use super::entities::task;

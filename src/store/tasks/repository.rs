@@ -272,7 +272,7 @@ fn scoped(owner_id: Uuid) -> Select<Tasks> {
 }
 
 /// `owner_id`'s task with this id; `None` also when it is someone else's.
-pub(super) async fn find(
+pub(in crate::store) async fn find(
     db: &DatabaseConnection,
     owner_id: Uuid,
     id: Uuid,

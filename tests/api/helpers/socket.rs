@@ -23,6 +23,8 @@ pub const BAD_REQUEST: u16 = 4400;
 pub const FORBIDDEN: u16 = 4403;
 /// Close code for a socket that never sent `connection_init`.
 pub const INIT_TIMEOUT: u16 = 4408;
+/// Close code for a socket past a bound of live sockets.
+pub const TOO_MANY: u16 = 4429;
 /// What a close frame without a code reads as.
 const NO_STATUS: u16 = 1005;
 /// What a connection that ends without a close frame reads as.
@@ -149,6 +151,23 @@ impl Socket {
             match frame {
                 Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
                 Some(Ok(Message::Close(None))) | None => return NO_STATUS,
+                Some(Ok(_)) => {}
+                Some(Err(err)) => panic!("socket error: {err}"),
+            }
+        }
+    }
+
+    /// Waits for the server's close frame, passing over any messages; its code and reason.
+    pub async fn close_frame(&mut self) -> (u16, String) {
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.0.next())
+                .await
+                .expect("the server closes the socket within 10 s");
+            match frame {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (u16::from(frame.code), frame.reason.to_string());
+                }
+                Some(Ok(Message::Close(None))) | None => return (NO_STATUS, String::new()),
                 Some(Ok(_)) => {}
                 Some(Err(err)) => panic!("socket error: {err}"),
             }
