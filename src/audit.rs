@@ -30,6 +30,11 @@ pub enum Event {
     Logout,
     /// The viewer ended sessions of their own (`logoutAll`, `revokeSession`).
     SessionsRevoked,
+    /// A login ended this session, the account's least recently used, to stay within
+    /// `MAX_SESSIONS_PER_ACCOUNT`.
+    SessionEvicted,
+    /// The account was deactivated: its logins are refused and every session ended.
+    AccountDeactivated,
     /// The password was replaced; every other session ended.
     PasswordChanged,
     /// The account, its tasks and its sessions were deleted.
@@ -47,6 +52,8 @@ impl Event {
             Event::RefreshReuseDetected => "refresh.reuse_detected",
             Event::Logout => "logout",
             Event::SessionsRevoked => "sessions.revoked",
+            Event::SessionEvicted => "session.evicted",
+            Event::AccountDeactivated => "account.deactivated",
             Event::PasswordChanged => "password.changed",
             Event::AccountDeleted => "account.deleted",
         }
@@ -61,6 +68,8 @@ impl Event {
             Event::RefreshReuseDetected => "refresh token reused: session revoked",
             Event::Logout => "logged out",
             Event::SessionsRevoked => "sessions revoked",
+            Event::SessionEvicted => "session ended: too many live sessions",
+            Event::AccountDeactivated => "account deactivated",
             Event::PasswordChanged => "password changed",
             Event::AccountDeleted => "account deleted",
         }

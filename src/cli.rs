@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::audit::{self, Event};
+use crate::client::ClientMeta;
 use crate::config::{Config, generate_secret};
 use crate::domain::Username;
 use crate::startup::{Application, connect_and_migrate};
@@ -41,9 +43,9 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum UserAction {
-    /// Allow the account to log in and use its tokens again.
+    /// Allow the account to log in again; sessions its deactivation ended stay ended.
     Activate { username: String },
-    /// Refuse the account's logins and every token issued to it.
+    /// Refuse the account's logins and end every session it has, for good.
     Deactivate { username: String },
 }
 
@@ -119,7 +121,14 @@ fn run_with_config(command: Command) -> anyhow::Result<ExitCode> {
                 };
                 let username = Username::parse(&username)?;
                 let db = connect_and_migrate(&config).await?;
-                if users::set_active(&db, &username, active).await? {
+                if let Some(activation) = users::set_active(&db, &username, active).await? {
+                    if !active {
+                        audit::account(
+                            Event::AccountDeactivated,
+                            Some(activation.user_id),
+                            &ClientMeta::default(),
+                        );
+                    }
                     println!(
                         "{} is now {}",
                         username.as_str(),

@@ -63,6 +63,7 @@ impl Application {
             session_settings: SessionSettings {
                 refresh_ttl: config.refresh_token_ttl,
                 reuse_grace: config.refresh_reuse_grace,
+                max_live: config.max_sessions_per_account,
             },
             session_cache: SessionCache::new(config.session_cache_ttl),
             events,

@@ -1,6 +1,7 @@
 //! Who is asking: passwords, tokens, sessions, and the viewer the request guard decides.
 
 mod cache;
+mod fair;
 pub mod jwt;
 pub mod password;
 pub mod policy;

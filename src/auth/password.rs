@@ -9,8 +9,9 @@ use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
-use tokio::sync::Semaphore;
 
+use super::fair::FairTurns;
+use crate::client::{ClientMeta, client_network};
 use crate::domain::Password;
 use crate::error::AppError;
 use crate::store::users::PasswordHash as StoredHash;
@@ -22,11 +23,13 @@ pub struct Verifying(());
 const VERIFYING: Verifying = Verifying(());
 
 /// Hashes and verifies passwords off the async workers. At most `max_concurrent`
-/// hashes run at once, so a login flood queues here instead of starving other requests.
+/// hashes run at once, so a login flood queues here instead of starving other requests,
+/// and the turns go round-robin between clients (by network, as the throttles count them),
+/// so one client's backlog does not hold back anyone else's login or sign-up.
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
-    permits: Arc<Semaphore>,
+    turns: FairTurns,
     /// Verified against when the account does not exist, so that "no such user" costs
     /// as much time as "wrong password".
     dummy_hash: Arc<str>,
@@ -133,7 +136,7 @@ impl PasswordHasher {
         work.recent().record(started.elapsed());
         Ok(Self {
             argon2,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            turns: FairTurns::new(max_concurrent),
             dummy_hash: dummy_hash.into(),
             work,
         })
@@ -144,12 +147,16 @@ impl PasswordHasher {
         self.work.clone()
     }
 
-    /// A PHC string for `password`.
-    pub async fn hash(&self, password: &Password) -> Result<StoredHash, AppError> {
+    /// A PHC string for `password`, hashed in a turn of `client`'s.
+    pub async fn hash(
+        &self,
+        password: &Password,
+        client: &ClientMeta,
+    ) -> Result<StoredHash, AppError> {
         let argon2 = self.argon2.clone();
         let password = password.expose().to_owned();
         let work = self.work.clone();
-        self.run(move || {
+        self.run(client, move || {
             work.count_hash();
             hash_with(&argon2, &password)
         })
@@ -158,12 +165,13 @@ impl PasswordHasher {
         .map_err(AppError::from)
     }
 
-    /// Whether `password` matches `hash`; with no hash, spends one verification against
-    /// the dummy hash and returns false.
+    /// Whether `password` matches `hash`, checked in a turn of `client`'s; with no hash,
+    /// spends one verification against the dummy hash and returns false.
     pub async fn verify(
         &self,
         password: &Password,
         hash: Option<&StoredHash>,
+        client: &ClientMeta,
     ) -> Result<bool, AppError> {
         let argon2 = self.argon2.clone();
         let password = password.expose().to_owned();
@@ -173,7 +181,7 @@ impl PasswordHasher {
         };
         let work = self.work.clone();
         let matches = self
-            .run(move || {
+            .run(client, move || {
                 PasswordHash::new(&hash)
                     .map(|parsed| {
                         let started = Instant::now();
@@ -205,9 +213,9 @@ impl PasswordHasher {
 
     /// Spends the time of one verification without a password, for logins that fail
     /// before a password could be checked.
-    pub async fn verify_dummy(&self) -> Result<(), AppError> {
+    pub async fn verify_dummy(&self, client: &ClientMeta) -> Result<(), AppError> {
         let placeholder = Password::parse(&generate_dummy_password())?;
-        self.verify(&placeholder, None).await.map(|_| ())
+        self.verify(&placeholder, None, client).await.map(|_| ())
     }
 
     /// Takes as long as a typical verification without running one, for answers that must
@@ -219,20 +227,19 @@ impl PasswordHasher {
         tokio::time::sleep(self.work.typical_verification()).await;
     }
 
-    /// Runs `work` on the blocking pool once a permit is free. The permit moves into the
-    /// blocking task, so a client that disconnects mid-hash frees nothing early.
+    /// Runs `work` on the blocking pool in a turn of `client`'s network. The turn moves
+    /// into the blocking task, so a client that disconnects mid-hash frees nothing early.
     async fn run<T: Send + 'static>(
         &self,
+        client: &ClientMeta,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .context("password pool closed")?;
+        let turn = self
+            .turns
+            .take(&client_network(client.ip.as_deref().unwrap_or("unknown")))
+            .await;
         Ok(tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _turn = turn;
             work()
         })
         .await
@@ -257,36 +264,52 @@ fn generate_dummy_password() -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::client::ClientMeta;
+
+    fn anyone() -> ClientMeta {
+        ClientMeta::default()
+    }
+
     use super::*;
 
     #[tokio::test]
     async fn hashes_are_argon2id_phc_strings_that_verify() {
         let hasher = PasswordHasher::new(Params::DEFAULT, 2).unwrap();
         let password = Password::parse("correct horse battery staple").unwrap();
-        let hash = hasher.hash(&password).await.unwrap();
+        let hash = hasher.hash(&password, &anyone()).await.unwrap();
         let text = hash.expose(&VERIFYING);
         assert!(
             text.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{text}"
         );
         assert!(!text.contains("correct horse"));
-        assert!(hasher.verify(&password, Some(&hash)).await.unwrap());
+        assert!(
+            hasher
+                .verify(&password, Some(&hash), &anyone())
+                .await
+                .unwrap()
+        );
         let wrong = Password::parse("incorrect horse battery").unwrap();
-        assert!(!hasher.verify(&wrong, Some(&hash)).await.unwrap());
+        assert!(!hasher.verify(&wrong, Some(&hash), &anyone()).await.unwrap());
         // The same password hashes differently each time (fresh salt).
-        assert_ne!(hash, hasher.hash(&password).await.unwrap());
+        assert_ne!(hash, hasher.hash(&password, &anyone()).await.unwrap());
     }
 
     #[tokio::test]
     async fn weaker_hashes_need_rehashing() {
         let hasher = PasswordHasher::new(Params::DEFAULT, 1).unwrap();
         let password = Password::parse("correct horse battery staple").unwrap();
-        let current = hasher.hash(&password).await.unwrap();
+        let current = hasher.hash(&password, &anyone()).await.unwrap();
         assert!(!hasher.needs_rehash(&current));
         let weak = PasswordHasher::new(Params::new(8192, 1, 1, None).unwrap(), 1).unwrap();
-        let old = weak.hash(&password).await.unwrap();
+        let old = weak.hash(&password, &anyone()).await.unwrap();
         assert!(hasher.needs_rehash(&old));
-        assert!(hasher.verify(&password, Some(&old)).await.unwrap());
+        assert!(
+            hasher
+                .verify(&password, Some(&old), &anyone())
+                .await
+                .unwrap()
+        );
         let stronger = PasswordHasher::new(Params::new(32768, 3, 1, None).unwrap(), 1).unwrap();
         assert!(stronger.needs_rehash(&current));
         assert!(!weak.needs_rehash(&current));
@@ -298,7 +321,7 @@ mod tests {
         let params = Params::new(32768, 3, 2, None).unwrap();
         let hasher = PasswordHasher::new(params, 1).unwrap();
         let password = Password::parse("correct horse battery staple").unwrap();
-        let real = hasher.hash(&password).await.unwrap();
+        let real = hasher.hash(&password, &anyone()).await.unwrap();
         let (real, dummy) = (
             PasswordHash::new(real.expose(&VERIFYING)).unwrap(),
             PasswordHash::new(&hasher.dummy_hash).unwrap(),
@@ -320,15 +343,22 @@ mod tests {
         let hasher = PasswordHasher::new(Params::DEFAULT, 1).unwrap();
         let work = hasher.work();
         let password = Password::parse("correct horse battery staple").unwrap();
-        let hash = hasher.hash(&password).await.unwrap();
-        hasher.verify(&password, Some(&hash)).await.unwrap();
-        hasher.verify(&password, None).await.unwrap();
-        hasher.verify_dummy().await.unwrap();
+        let hash = hasher.hash(&password, &anyone()).await.unwrap();
+        hasher
+            .verify(&password, Some(&hash), &anyone())
+            .await
+            .unwrap();
+        hasher.verify(&password, None, &anyone()).await.unwrap();
+        hasher.verify_dummy(&anyone()).await.unwrap();
         assert_eq!((work.hashes(), work.verifications()), (1, 3));
         // A malformed stored hash is refused before any argon2 work.
         assert!(
             hasher
-                .verify(&password, Some(&StoredHash::new("not-a-hash".into())))
+                .verify(
+                    &password,
+                    Some(&StoredHash::new("not-a-hash".into())),
+                    &anyone()
+                )
                 .await
                 .is_err()
         );
@@ -378,8 +408,8 @@ mod tests {
     async fn unknown_accounts_never_verify() {
         let hasher = PasswordHasher::new(Params::DEFAULT, 1).unwrap();
         let password = Password::parse("whatever password").unwrap();
-        assert!(!hasher.verify(&password, None).await.unwrap());
-        hasher.verify_dummy().await.unwrap();
+        assert!(!hasher.verify(&password, None, &anyone()).await.unwrap());
+        hasher.verify_dummy(&anyone()).await.unwrap();
     }
 
     #[tokio::test]
@@ -387,7 +417,11 @@ mod tests {
         let hasher = PasswordHasher::new(Params::DEFAULT, 1).unwrap();
         let password = Password::parse("whatever password").unwrap();
         let err = hasher
-            .verify(&password, Some(&StoredHash::new("not-a-hash".into())))
+            .verify(
+                &password,
+                Some(&StoredHash::new("not-a-hash".into())),
+                &anyone(),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.code(), crate::error::ErrorCode::InternalServerError);

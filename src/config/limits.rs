@@ -42,6 +42,9 @@ pub(super) fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<Limits, Co
         refresh: rate(get, "REFRESH_RATE_LIMIT", "60/minute")?,
         password_strength: rate(get, "PASSWORD_STRENGTH_RATE_LIMIT", "60/minute")?,
         mutations: rate(get, "MUTATION_RATE_LIMIT", "120/minute")?,
+        queries: rate(get, "QUERY_RATE_LIMIT", "600/minute")?,
+        logins_per_address: rate(get, "LOGIN_ADDRESS_RATE_LIMIT", "60/minute")?,
+        logins_per_account: rate(get, "LOGIN_ACCOUNT_RATE_LIMIT", "20/minute")?,
     })
 }
 

@@ -74,6 +74,8 @@ pub struct Config {
     pub session_cache_ttl: Duration,
     /// How often revoked and expired sessions are deleted.
     pub session_purge_interval: Duration,
+    /// Most live sessions one account keeps; a login past it ends the least recently used.
+    pub max_sessions_per_account: u64,
     pub argon2: argon2::Params,
     /// Login backoff and rate limits.
     pub limits: Limits,
@@ -171,6 +173,7 @@ impl Config {
             refresh_reuse_grace: sessions.refresh_reuse_grace,
             session_cache_ttl: sessions.session_cache_ttl,
             session_purge_interval: sessions.session_purge_interval,
+            max_sessions_per_account: sessions.max_sessions_per_account,
             argon2,
             limits,
             redis,

@@ -13,6 +13,7 @@ pub(super) struct Sessions {
     pub refresh_reuse_grace: Duration,
     pub session_cache_ttl: Duration,
     pub session_purge_interval: Duration,
+    pub max_sessions_per_account: u64,
 }
 
 impl Sessions {
@@ -23,12 +24,14 @@ impl Sessions {
         let grace = ranged(get, "REFRESH_REUSE_GRACE_SECONDS", 10, 0..=60)?;
         let cache = ranged(get, "SESSION_CACHE_SECONDS", 0, 0..=5)?;
         let purge = ranged(get, "SESSION_PURGE_INTERVAL_SECONDS", 3600, 1..=86_400)?;
+        let max_sessions = ranged(get, "MAX_SESSIONS_PER_ACCOUNT", 50, 1..=10_000)?;
         Ok(Self {
             access_token_ttl: Duration::from_secs(minutes * 60),
             refresh_token_ttl: Duration::from_secs(refresh_days * 86_400),
             refresh_reuse_grace: Duration::from_secs(grace),
             session_cache_ttl: Duration::from_secs(cache),
             session_purge_interval: Duration::from_secs(purge),
+            max_sessions_per_account: max_sessions,
         })
     }
 }

@@ -54,6 +54,7 @@ pub struct RootRule {
 
 const NONE: &[(Limit, Subject)] = &[];
 const MUTATION: &[(Limit, Subject)] = &[(Limit::Mutations, Subject::SignedIn)];
+const QUERY: &[(Limit, Subject)] = &[(Limit::Queries, Subject::SignedIn)];
 
 const fn query(field: &'static str, limits: &'static [(Limit, Subject)]) -> RootRule {
     RootRule {
@@ -104,14 +105,14 @@ pub const ROOT_RULES: &[RootRule] = &[
     mutation("createTask", false, MUTATION),
     mutation("updateTask", false, MUTATION),
     mutation("deleteTask", false, MUTATION),
-    query("me", NONE),
+    query("me", QUERY),
     query(
         "passwordStrength",
         &[(Limit::PasswordStrength, Subject::ViewerOrClient)],
     ),
-    query("task", NONE),
-    query("tasks", NONE),
-    query("sessions", NONE),
+    query("task", QUERY),
+    query("tasks", QUERY),
+    query("sessions", QUERY),
     RootRule {
         root: Root::Subscription,
         field: "taskEvents",

@@ -8,13 +8,13 @@ use super::sessions::{Sessions, SignedIn};
 use crate::audit::{self, Event};
 use crate::auth::policy;
 use crate::auth::{PasswordHasher, Viewer};
-use crate::client::ClientMeta;
+use crate::client::{ClientMeta, client_network};
 use crate::domain::{Email, Password, Username};
 use crate::error::AppError;
 use crate::store;
 use crate::store::sessions;
 use crate::store::users::{self, Account, Login, NewUser};
-use crate::throttle::{Throttle, login_keys};
+use crate::throttle::{Limit, Throttle, login_keys};
 
 /// The account service: what account operations read, borrowed from the state.
 #[derive(Clone, Copy)]
@@ -37,7 +37,7 @@ impl Accounts<'_> {
         let username = Username::parse(username)?;
         let email = Email::parse(email)?;
         let password = acceptable_password(password, &username, &email)?;
-        let password_hash = self.passwords.hash(&password).await?;
+        let password_hash = self.passwords.hash(&password, client).await?;
         let user = users::create(
             self.db,
             NewUser {
@@ -63,11 +63,21 @@ impl Accounts<'_> {
         let throttle = self.throttle;
         let (account_key, address_key) = login_keys(username, meta.ip.as_deref());
         let address_key = address_key.as_deref();
-        // Counted as a failure from here on: only a success takes it back.
-        let attempt = match throttle
-            .begin_login(&account_key, address_key, store::now())
+        let network = client_network(meta.ip.as_deref().unwrap_or("unknown"));
+        // Every attempt counts against the address, right or wrong; then, counted as a
+        // failure from here on, against the backoff: only a success takes that back.
+        let started = match throttle
+            .hit(Limit::LoginsPerAddress, &network, store::now())
             .await
         {
+            Ok(()) => {
+                throttle
+                    .begin_login(&account_key, address_key, store::now())
+                    .await
+            }
+            Err(wait) => Err((Limit::LoginsPerAddress, wait)),
+        };
+        let attempt = match started {
             Ok(attempt) => attempt,
             Err((limit, wait)) => {
                 // As long as any failed login, so a throttled answer reveals nothing by its
@@ -80,13 +90,13 @@ impl Accounts<'_> {
         };
         let (Some(login), Ok(password)) = (Login::parse(username), Password::parse(password))
         else {
-            self.passwords.verify_dummy().await?;
+            self.passwords.verify_dummy(&meta).await?;
             audit::account(Event::LoginFailure, None, &meta);
             return Err(AppError::InvalidCredentials);
         };
         let credential = users::find_by_login(self.db, &login).await?;
         let hash = credential.as_ref().map(|(_, hash)| hash);
-        let matches = self.passwords.verify(&password, hash).await?;
+        let matches = self.passwords.verify(&password, hash, &meta).await?;
         let user_id = credential.as_ref().map(|(user, _)| user.id);
         let Some((user, mut verified_hash)) =
             credential.filter(|(user, _)| matches && user.is_active)
@@ -95,13 +105,37 @@ impl Accounts<'_> {
             return Err(AppError::InvalidCredentials);
         };
         throttle.login_succeeded(attempt, store::now()).await;
+        // Each success starts a session that lives for days. Counted only now, so that
+        // nobody without the password can spend an account's budget and lock its owner
+        // out; failures are held by the backoff above instead.
+        if let Err(wait) = throttle
+            .hit(Limit::LoginsPerAccount, &user.id.to_string(), store::now())
+            .await
+        {
+            audit::throttled(
+                Limit::LoginsPerAccount.name(),
+                meta.ip.as_deref(),
+                Some(user.id),
+                wait,
+            );
+            return Err(AppError::RateLimited(wait));
+        }
         if self.passwords.needs_rehash(&verified_hash) {
-            let upgraded = self.passwords.hash(&password).await?;
+            let upgraded = self.passwords.hash(&password, &meta).await?;
             if users::upgrade_password_hash(self.db, user.id, &verified_hash, upgraded.clone())
                 .await?
             {
                 verified_hash = upgraded;
                 tracing::info!(user_id = %user.id, "password hash upgraded");
+            } else if let Some((_, stored)) = users::find_credential(self.db, user.id).await?
+                && self
+                    .passwords
+                    .verify(&password, Some(&stored), &meta)
+                    .await?
+            {
+                // Another login upgraded the hash first: the password still is this one,
+                // and the check below must hold it to the hash that is stored now.
+                verified_hash = stored;
             }
         }
         let signed_in = self.sessions.start(user, meta.clone()).await?;
@@ -146,7 +180,7 @@ impl Accounts<'_> {
                 "newPassword must differ from the current password",
             ));
         }
-        let hash = self.passwords.hash(&password).await?;
+        let hash = self.passwords.hash(&password, client).await?;
         users::set_password_hash(self.db, user.id, hash).await?;
         let revoked =
             sessions::revoke_all(self.db, user.id, Some(viewer.session_id()), store::now()).await?;
@@ -202,9 +236,13 @@ impl Accounts<'_> {
             .await?
             .ok_or(AppError::Unauthenticated)?;
         let matches = match Password::parse(password) {
-            Ok(password) => self.passwords.verify(&password, Some(&hash)).await?,
+            Ok(password) => {
+                self.passwords
+                    .verify(&password, Some(&hash), client)
+                    .await?
+            }
             Err(_) => {
-                self.passwords.verify_dummy().await?;
+                self.passwords.verify_dummy(client).await?;
                 false
             }
         };

@@ -33,6 +33,8 @@ pub struct SessionSettings {
     pub refresh_ttl: Duration,
     /// How long a rotated refresh token still yields a new one.
     pub reuse_grace: Duration,
+    /// Most live sessions per account; a new one ends the least recently used beyond it.
+    pub max_live: u64,
 }
 
 /// The session service: what session operations read, borrowed from the state.
@@ -54,7 +56,21 @@ impl Sessions<'_> {
         let now = store::now();
         let refresh = RefreshToken::generate();
         let ttl = self.settings.refresh_ttl;
-        let session = sessions::start(self.db, user.id, meta, refresh.hash(), now, ttl).await?;
+        let started = sessions::start(
+            self.db,
+            user.id,
+            meta.clone(),
+            refresh.hash(),
+            now,
+            ttl,
+            self.settings.max_live,
+        )
+        .await?;
+        self.session_cache.forget(&started.evicted);
+        for evicted in &started.evicted {
+            audit::session(Event::SessionEvicted, user.id, *evicted, &meta);
+        }
+        let session = started.session;
         let access = self.keys.issue(
             TokenSubject {
                 user_id: user.id,

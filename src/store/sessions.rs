@@ -2,16 +2,16 @@
 //! every use, and a rotated token presented again after the grace period revokes the whole
 //! session. Tokens are stored as SHA-256 only.
 //!
-//! No statement here needs a transaction: each step is one atomic statement, ordered so
-//! that a failure part-way leaves nothing usable that should not be.
+//! Each step that writes more than one row is one transaction, so that a failure part-way
+//! (a database error, or the request's deadline) leaves everything as it was before.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -62,7 +62,17 @@ fn after(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX)
 }
 
-/// Starts a session for `user_id` whose first refresh token hashes to `token_hash`.
+/// A new session, and the sessions it ended to keep the account within its cap.
+#[derive(Debug)]
+pub struct Started {
+    pub session: Session,
+    /// The live sessions past `max_live`, least recently used first, revoked now.
+    pub evicted: Vec<Uuid>,
+}
+
+/// Starts a session for `user_id` whose first refresh token hashes to `token_hash`, and
+/// revokes the least recently used of the account's live sessions beyond `max_live`, the
+/// new one counted: one transaction.
 pub async fn start(
     db: &DatabaseConnection,
     user_id: Uuid,
@@ -70,7 +80,9 @@ pub async fn start(
     token_hash: String,
     now: DateTime<Utc>,
     ttl: Duration,
-) -> Result<Session, AppError> {
+    max_live: u64,
+) -> Result<Started, AppError> {
+    let txn = db.begin().await?;
     let session = session::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user_id),
@@ -81,14 +93,39 @@ pub async fn start(
         ip: Set(meta.ip),
         revoked_at: Set(None),
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
-    store_token(db, session.id, token_hash, now, ttl).await?;
-    Ok(session.into())
+    store_token(&txn, session.id, token_hash, now, ttl).await?;
+    // The cap keeps this list short: at most a few sessions more than `max_live`.
+    let live_ids: Vec<Uuid> = Sessions::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(live(now))
+        .order_by_desc(session::Column::LastUsedAt)
+        .order_by_desc(session::Column::Id)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let keep = usize::try_from(max_live).unwrap_or(usize::MAX);
+    let mut evicted: Vec<Uuid> = live_ids.into_iter().skip(keep).collect();
+    if !evicted.is_empty() {
+        Sessions::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::Id.is_in(evicted.iter().copied()))
+            .exec(&txn)
+            .await?;
+        evicted.reverse();
+    }
+    txn.commit().await?;
+    Ok(Started {
+        session: session.into(),
+        evicted,
+    })
 }
 
 async fn store_token(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     session_id: Uuid,
     token_hash: String,
     now: DateTime<Utc>,
@@ -137,18 +174,22 @@ pub async fn rotate(
     if !user.is_active {
         return Ok(Rotation::Invalid);
     }
+    // Retiring the presented token and storing its successor are one transaction: when
+    // anything fails in between, the presented token still works and its retry is no reuse.
+    // Dropped uncommitted (an early return, an error, the deadline), it rolls back.
+    let txn = db.begin().await?;
     let rotated_at = match token.rotated_at {
         // Claim the token; losing to a concurrent request means it was rotated just now.
-        None => {
-            (!mark_once(db, presented, refresh_token::Column::RotatedAt, now).await?).then_some(now)
-        }
+        None => (!mark_once(&txn, presented, refresh_token::Column::RotatedAt, now).await?)
+            .then_some(now),
         Some(at) => Some(at),
     };
     if let Some(at) = rotated_at {
         // Inclusive, so that with no grace period a concurrent presentation (rotated "just
         // now", by the request that won the claim) is reuse too, not a second successor.
         if now.signed_duration_since(at).to_std().unwrap_or_default() >= grace {
-            revoke(db, session.user_id, session.id, now).await?;
+            revoke(&txn, session.user_id, session.id, now).await?;
+            txn.commit().await?;
             return Ok(Rotation::Reused {
                 session_id: session.id,
                 user_id: session.user_id,
@@ -156,17 +197,18 @@ pub async fn rotate(
         }
         // Within the grace period: one second successor (the other tab), never more, so a
         // replayed token cannot keep spawning branches of the session.
-        if !mark_once(db, presented, refresh_token::Column::RegrantedAt, now).await? {
+        if !mark_once(&txn, presented, refresh_token::Column::RegrantedAt, now).await? {
             return Ok(Rotation::Invalid);
         }
     }
-    store_token(db, session.id, replacement, now, ttl).await?;
+    store_token(&txn, session.id, replacement, now, ttl).await?;
     Sessions::update_many()
         .col_expr(session::Column::LastUsedAt, Expr::value(now))
         .col_expr(session::Column::ExpiresAt, Expr::value(after(now, ttl)))
         .filter(session::Column::Id.eq(session.id))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     Ok(Rotation::Rotated {
         session_id: session.id,
         user: Box::new(user.into()),
@@ -176,7 +218,7 @@ pub async fn rotate(
 /// Sets the token's `column` to `now` if it is still null, in one conditional statement;
 /// false when another request got there first.
 async fn mark_once(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     token_hash: &str,
     column: refresh_token::Column,
     now: DateTime<Utc>,
@@ -208,7 +250,7 @@ pub async fn find_by_token(
 
 /// Revokes one of `user_id`'s live sessions; false when there is no such session.
 pub async fn revoke(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     user_id: Uuid,
     session_id: Uuid,
     now: DateTime<Utc>,
@@ -225,7 +267,7 @@ pub async fn revoke(
 
 /// Revokes every live session of `user_id` but `except`; returns the revoked ids.
 pub async fn revoke_all(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     user_id: Uuid,
     except: Option<Uuid>,
     now: DateTime<Utc>,

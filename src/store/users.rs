@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    Set, SqlErr,
+    Set, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -156,19 +156,44 @@ impl Login {
     }
 }
 
-/// Activates or deactivates an account; returns false when no account has that username.
+/// What [`set_active`] changed.
+#[derive(Debug)]
+pub struct Activation {
+    /// The account's id.
+    pub user_id: Uuid,
+    /// The sessions deactivation ended; none for an activation.
+    pub ended: Vec<Uuid>,
+}
+
+/// Activates or deactivates an account; `None` when no account has that username.
+/// Deactivating also ends every session of the account for good, in the same transaction,
+/// so activating it again later brings back no token issued before.
 pub async fn set_active(
     db: &DatabaseConnection,
     username: &Username,
     active: bool,
-) -> Result<bool, AppError> {
-    let result = Users::update_many()
+) -> Result<Option<Activation>, AppError> {
+    let now = now();
+    let txn = db.begin().await?;
+    let changed = Users::update_many()
         .col_expr(user::Column::IsActive, Expr::value(active))
-        .col_expr(user::Column::UpdatedAt, Expr::value(now()))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
         .filter(username_matches(username))
-        .exec(db)
+        .exec_with_returning(&txn)
         .await?;
-    Ok(result.rows_affected > 0)
+    let Some(user) = changed.into_iter().next() else {
+        return Ok(None);
+    };
+    let ended = if active {
+        Vec::new()
+    } else {
+        super::sessions::revoke_all(&txn, user.id, None, now).await?
+    };
+    txn.commit().await?;
+    Ok(Some(Activation {
+        user_id: user.id,
+        ended,
+    }))
 }
 
 /// `lower(username) = lower(?)`: served by the case-insensitive unique index.

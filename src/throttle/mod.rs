@@ -1,6 +1,7 @@
 //! Throttling: exponential backoff after failed logins (per account and per client IP) and
-//! fixed-window rate limits for `register`, `refreshToken`, `passwordStrength` and every
-//! mutation of a signed-in user.
+//! fixed-window rate limits for logins (per client IP, and successes per account),
+//! `register`, `refreshToken`, `passwordStrength`, and every query and mutation field of
+//! a signed-in user.
 //!
 //! Counters live in this process ([`local`]) or, with `REDIS_URL`, in Redis ([`shared`])
 //! so that limits hold for the sum of all replicas; when Redis cannot be reached the
@@ -63,6 +64,9 @@ impl Throttle {
             Limit::Refresh => self.limits.refresh,
             Limit::PasswordStrength => self.limits.password_strength,
             Limit::Mutations => self.limits.mutations,
+            Limit::Queries => self.limits.queries,
+            Limit::LoginsPerAddress => self.limits.logins_per_address,
+            Limit::LoginsPerAccount => self.limits.logins_per_account,
             Limit::LoginAccount | Limit::LoginAddress => return Ok(()),
         };
         let key = format!("rate:{}:{subject}", limit.name());
@@ -114,6 +118,9 @@ mod tests {
             refresh: Rate::parse("60/minute").unwrap(),
             password_strength: Rate::parse("60/minute").unwrap(),
             mutations: Rate::parse("2/second").unwrap(),
+            queries: Rate::parse("10/second").unwrap(),
+            logins_per_address: Rate::parse("10/minute").unwrap(),
+            logins_per_account: Rate::parse("5/minute").unwrap(),
         }
     }
 

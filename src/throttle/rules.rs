@@ -70,6 +70,12 @@ pub struct Limits {
     pub password_strength: Rate,
     /// Mutations per signed-in user, all kinds together.
     pub mutations: Rate,
+    /// Query root fields per signed-in user, all kinds together.
+    pub queries: Rate,
+    /// `login` attempts per client IP, whatever their outcome.
+    pub logins_per_address: Rate,
+    /// Successful logins per account (failures back off instead).
+    pub logins_per_account: Rate,
 }
 
 /// The limits a request can run into, named as audit lines name them.
@@ -87,6 +93,12 @@ pub enum Limit {
     PasswordStrength,
     /// Mutation fields per signed-in user.
     Mutations,
+    /// Query root fields per signed-in user.
+    Queries,
+    /// `login` attempts per client IP.
+    LoginsPerAddress,
+    /// Successful logins per account.
+    LoginsPerAccount,
 }
 
 impl Limit {
@@ -99,6 +111,9 @@ impl Limit {
             Limit::Refresh => "refresh_token",
             Limit::PasswordStrength => "password_strength",
             Limit::Mutations => "mutations",
+            Limit::Queries => "queries",
+            Limit::LoginsPerAddress => "logins_per_address",
+            Limit::LoginsPerAccount => "logins_per_account",
         }
     }
 }

@@ -119,7 +119,7 @@ async fn migrate_prepares_a_new_database() {
 }
 
 #[tokio::test]
-async fn deactivated_accounts_can_neither_log_in_nor_use_earlier_tokens() {
+async fn deactivation_ends_every_session_for_good_and_reactivation_revives_none() {
     let app = spawn_app().await;
     let user = app.user("Harriet").await;
     let vars = [
@@ -146,11 +146,17 @@ async fn deactivated_accounts_can_neither_log_in_nor_use_earlier_tokens() {
 
     let output = taskql(&["user", "activate", "HARRIET"], &vars);
     assert!(output.status.success(), "{}", stderr(&output));
+    // Every token issued before the deactivation stays dead: the sessions ended with it.
+    let body = app.post(Some(&user.token), ME, json!({})).await.json();
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    let body = app.gql(None, REFRESH, json!({ "t": user.refresh })).await;
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    let body = app.login("harriet", PASSWORD).await;
+    let (token, _) = token_pair(&body, "login");
     let body = app
-        .gql(Some(&user.token), "{ me { isActive } }", json!({}))
+        .gql(Some(&token), "{ me { isActive } }", json!({}))
         .await;
     assert_eq!(body["data"]["me"]["isActive"], true);
-    assert!(app.login("harriet", PASSWORD).await["data"]["login"].is_object());
 
     let output = taskql(&["user", "deactivate", "nobody"], &vars);
     assert!(!output.status.success());

@@ -6,9 +6,12 @@
 use serde_json::{Value, json};
 
 use crate::helpers::documents::{LOGIN, REFRESH, REGISTER};
+use futures::FutureExt;
+
 use crate::helpers::{
-    PASSWORD, Reply, TestApp, assert_rate_limited, assert_signed_in, assert_wrong_login, code,
-    register_input, spawn_app, spawn_app_with, spawn_backing_off, spawn_login_limited,
+    PASSWORD, Reply, TestApp, assert_rate_limited, assert_refresh_refused, assert_signed_in,
+    assert_wrong_login, code, refresh, refreshed, register_input, spawn_app, spawn_app_with,
+    spawn_backing_off, spawn_login_limited, works,
 };
 
 /// An app behind a trusted proxy at 127.0.0.1 whose clients get three free failures each
@@ -288,4 +291,130 @@ async fn probe_aliased_mutations_spend_the_per_user_budget_of_120_a_minute() {
     let more = "mutation { a: createTask(input: { title: \"a\" }) { id } }";
     assert_rate_limited(&app.post_via(Some(&user.token), None, more, json!({})).await);
     assert_eq!(app.count("tasks").await, 120);
+}
+
+#[tokio::test]
+async fn probe_correct_logins_from_one_address_are_limited_whatever_their_outcome() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ADDRESS_RATE_LIMIT", "4/minute"),
+    ])
+    .await;
+    app.user("owner").await;
+    let flooder = Some("203.0.113.20");
+    for _ in 0..3 {
+        assert_signed_in(&app.login_from(flooder, "owner", PASSWORD).await);
+    }
+    assert_wrong_login(&app.login_from(flooder, "owner", "not the password").await);
+    let seconds = assert_rate_limited(&app.login_from(flooder, "owner", PASSWORD).await);
+    assert!(seconds <= 60, "{seconds}");
+    // The account is not held: its owner signs in from elsewhere.
+    assert_signed_in(
+        &app.login_from(Some("198.51.100.20"), "owner", PASSWORD)
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn probe_correct_logins_to_one_account_are_limited_from_every_address_together() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ACCOUNT_RATE_LIMIT", "3/minute"),
+    ])
+    .await;
+    // The first of three successes.
+    app.user("shared").await;
+    for i in 0..2 {
+        let from = format!("203.0.113.{i}");
+        assert_signed_in(&app.login_from(Some(&from), "shared", PASSWORD).await);
+    }
+    let before = app.count("sessions").await;
+    let seconds = assert_rate_limited(
+        &app.login_from(Some("203.0.113.9"), "shared", PASSWORD)
+            .await,
+    );
+    assert!(seconds <= 60, "{seconds}");
+    assert_eq!(app.count("sessions").await, before, "no session for it");
+    // Wrong passwords do not spend the budget, so nobody without the password can lock
+    // the owner out with it; other accounts are not held.
+    let app = spawn_app_with(&[("LOGIN_ACCOUNT_RATE_LIMIT", "3/minute")]).await;
+    app.user("guarded").await;
+    for _ in 0..4 {
+        assert_wrong_login(&app.login_from(None, "guarded", "a wrong guess").await);
+    }
+    assert_signed_in(&app.login_from(None, "guarded", PASSWORD).await);
+}
+
+#[tokio::test]
+async fn probe_an_account_keeps_at_most_its_cap_of_live_sessions_ending_the_least_used() {
+    let app = spawn_app_with(&[("MAX_SESSIONS_PER_ACCOUNT", "3")]).await;
+    let oldest = app.user("collector").await;
+    let used = app.logged_in("collector").await;
+    let newer = app.logged_in("collector").await;
+    // Using a session keeps it: the one used longest ago ends first.
+    let used_access = refreshed(&refresh(&app, &used.refresh).await).0;
+    let newest = app.logged_in("collector").await;
+    assert!(
+        !works(&app, &oldest.token).await,
+        "the least recently used ended"
+    );
+    assert_refresh_refused(&refresh(&app, &oldest.refresh).await, "evicted session");
+    for token in [&used_access, &newer.token, &newest.token] {
+        assert!(works(&app, token).await);
+    }
+    let sessions = app
+        .gql(Some(&newest.token), "{ sessions { id } }", json!({}))
+        .await;
+    assert_eq!(sessions["data"]["sessions"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn probe_a_flood_of_correct_logins_from_several_addresses_does_not_hold_back_another_login() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_ADDRESS_RATE_LIMIT", "1000/minute"),
+        ("LOGIN_ACCOUNT_RATE_LIMIT", "1000/minute"),
+        // Logins in flight count as failures until they succeed.
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000"),
+    ])
+    .await;
+    const FLOODERS: usize = 4;
+    const IN_FLIGHT: usize = 18;
+    for i in 0..FLOODERS {
+        app.user(&format!("flood{i}")).await;
+    }
+    app.user("bystander").await;
+    let flood = futures::future::join_all((0..FLOODERS).flat_map(|i| {
+        let app = &app;
+        (0..IN_FLIGHT).map(move |_| async move {
+            let from = format!("203.0.113.{i}");
+            assert_signed_in(
+                &app.login_from(Some(&from), &format!("flood{i}"), PASSWORD)
+                    .await,
+            );
+        })
+    }));
+    let bystander = async {
+        // Let the flood fill the hashing queue first.
+        while app.hashing.verifications() < 2 + FLOODERS as u64 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let before = app.hashing.verifications();
+        assert_signed_in(
+            &app.login_from(Some("198.51.100.1"), "bystander", PASSWORD)
+                .await,
+        );
+        app.hashing.verifications() - before
+    };
+    let ((), waited) = tokio::join!(flood.map(drop), bystander);
+    // Turns go round-robin between clients: about one verification per flooding address
+    // (and those already running) comes before the bystander's own, plus what runs while
+    // its request reaches the queue on a busy machine. First come, first served, it would
+    // wait behind nearly all of the flood's seventy-two.
+    let workers = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+    let most = (3 * (FLOODERS + workers)) as u64;
+    assert!(
+        waited <= most,
+        "the bystander's login waited for {waited} verifications (at most {most} expected)"
+    );
 }

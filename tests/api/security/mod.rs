@@ -7,6 +7,7 @@ mod brute_force;
 mod enumeration;
 mod injection;
 mod leaks;
+mod races;
 mod refresh;
 mod socket;
 mod tokens;
