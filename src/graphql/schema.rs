@@ -17,6 +17,9 @@ pub const MAX_DEPTH: usize = 16;
 /// `tasks` count once per task of the page. A full page of 100 tasks with every field and
 /// its owner fits.
 pub const MAX_COMPLEXITY: usize = 5_000;
+/// What a field that runs a statement of its own costs on top of its fields, per statement:
+/// a round trip to the database costs far more than resolving a field from memory.
+pub const STATEMENT_COST: usize = 10;
 /// Most directives on one field.
 pub const MAX_DIRECTIVES: usize = 4;
 
@@ -75,4 +78,50 @@ pub fn build_schema(
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
     builder().finish().sdl()
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::extensions::Analyzer;
+
+    use super::{STATEMENT_COST, builder};
+
+    /// The complexity the schema's rules give `query`.
+    async fn complexity(query: &str) -> u64 {
+        let response = builder().extension(Analyzer).finish().execute(query).await;
+        let analysis = response
+            .extensions
+            .get("analyzer")
+            .cloned()
+            .expect("the analyzer's figures")
+            .into_json()
+            .expect("JSON figures");
+        analysis["complexity"].as_u64().expect("a complexity")
+    }
+
+    #[tokio::test]
+    async fn a_connection_field_costs_its_statements_even_for_an_empty_page() {
+        let statements = 2 * STATEMENT_COST as u64;
+        assert_eq!(
+            complexity("{ tasks(first: 0) { totalCount } }").await,
+            statements
+        );
+        let aliased: String = (0..10)
+            .map(|i| format!("t{i}: tasks(first: 0) {{ totalCount }} "))
+            .collect();
+        assert_eq!(
+            complexity(&format!("{{ {aliased} }}")).await,
+            10 * statements
+        );
+        // Each cursor adds the statement that looks past it.
+        assert_eq!(
+            complexity(r#"{ tasks(first: 0, after: "x", before: "y") { totalCount } }"#).await,
+            statements + 2 * STATEMENT_COST as u64
+        );
+        // The page's fields count once per task, as before.
+        assert_eq!(
+            complexity("{ tasks(first: 10) { nodes { id } } }").await,
+            10 * 2 + statements
+        );
+    }
 }

@@ -7,6 +7,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::graphql::scalars::DateTime;
+use crate::graphql::schema::STATEMENT_COST;
 use crate::store::tasks::{
     self, Cursor, NewTask, PageQuery, PageSize, SearchText, Sort, SortKey, TaskPatch,
 };
@@ -24,12 +25,34 @@ pub(super) fn page_size(count: Option<i32>) -> u64 {
     })
 }
 
+/// The complexity `tasks` adds for its statements: the page, the count `totalCount` may
+/// ask for, and one look past each cursor given. Priced whether or not `totalCount` is
+/// selected, so an empty page that only counts is not free.
+pub(super) fn statements(after: bool, before: bool) -> usize {
+    (2 + usize::from(after) + usize::from(before)) * STATEMENT_COST
+}
+
+/// Most values a `status` or `priority` filter list may hold (each becomes one bind
+/// parameter; the enums have fewer values than this).
+const MAX_FILTER_VALUES: usize = 10;
+
+/// `values`, unless there are more than [`MAX_FILTER_VALUES`]: BAD_USER_INPUT naming
+/// `argument` then.
+fn bounded<T>(values: Option<Vec<T>>, argument: &str) -> Result<Option<Vec<T>>, AppError> {
+    match values {
+        Some(values) if values.len() > MAX_FILTER_VALUES => Err(AppError::bad_input(format!(
+            "`{argument}` takes at most {MAX_FILTER_VALUES} values"
+        ))),
+        values => Ok(values),
+    }
+}
+
 /// Which of the viewer's tasks `tasks` returns. Every field given narrows the result.
 #[derive(InputObject, Default)]
 pub struct TaskFilter {
-    /// Only tasks in one of these statuses (an empty list matches nothing).
+    /// Only tasks in one of these statuses (an empty list matches nothing); at most 10.
     status: Option<Vec<TaskStatus>>,
-    /// Only tasks with one of these priorities (an empty list matches nothing).
+    /// Only tasks with one of these priorities (an empty list matches nothing); at most 10.
     priority: Option<Vec<TaskPriority>>,
     /// Only tasks whose title or description contains this text, ignoring letter case.
     /// Every character is matched literally; at most 200 characters.
@@ -45,8 +68,8 @@ pub struct TaskFilter {
 impl TaskFilter {
     fn parse(self) -> Result<tasks::TaskFilter, AppError> {
         Ok(tasks::TaskFilter {
-            status: self.status,
-            priority: self.priority,
+            status: bounded(self.status, "filter.status")?,
+            priority: bounded(self.priority, "filter.priority")?,
             search: self.search.as_deref().map(SearchText::parse).transpose()?,
             due_before: self.due_before.map(|at| at.0),
             due_after: self.due_after.map(|at| at.0),

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use async_graphql::{Context, ID, Object};
 use uuid::Uuid;
 
-use super::inputs::{PageArgs, TaskFilter, TaskOrder, page_size};
+use super::inputs::{PageArgs, TaskFilter, TaskOrder, page_size, statements};
 use super::types::{Task, TaskConnection};
 use super::viewer_tasks;
 use crate::error::AppError;
@@ -34,7 +34,9 @@ impl TaskQuery {
     /// The viewer's tasks, a page at a time (GraphQL Cursor Connections). Newest first
     /// unless `orderBy` says otherwise; ties are broken by id, so paging never repeats or
     /// skips a task.
-    #[graphql(complexity = "page_size(first.or(last)) as usize * child_complexity + 1")]
+    #[graphql(
+        complexity = "page_size(first.or(last)) as usize * child_complexity + statements(after.is_some(), before.is_some())"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn tasks(
         &self,

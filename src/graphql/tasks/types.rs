@@ -91,6 +91,7 @@ pub struct PageInfo {
 
 /// A page of the viewer's tasks.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct TaskConnection {
     /// The tasks of this page with their cursors.
     edges: Vec<TaskEdge>,
@@ -98,8 +99,18 @@ pub struct TaskConnection {
     nodes: Vec<Task>,
     /// Where this page sits.
     page_info: PageInfo,
-    /// How many of the viewer's tasks match the filter, on all pages together.
-    total_count: i32,
+    #[graphql(skip)]
+    filter: tasks::TaskFilter,
+}
+
+#[ComplexObject]
+impl TaskConnection {
+    /// How many of the viewer's tasks match the filter, on all pages together. Counted
+    /// only when asked for: `tasks` prices the count in whether or not it is.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i32, AppError> {
+        let count = super::viewer_tasks(ctx)?.count(&self.filter).await?;
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+    }
 }
 
 impl From<Page> for TaskConnection {
@@ -131,7 +142,7 @@ impl From<Page> for TaskConnection {
             edges,
             nodes,
             page_info,
-            total_count: i32::try_from(page.total_count).unwrap_or(i32::MAX),
+            filter: page.filter,
         }
     }
 }

@@ -44,7 +44,8 @@ pub struct Page {
     pub sort: Sort,
     pub has_next_page: bool,
     pub has_previous_page: bool,
-    pub total_count: u64,
+    /// The filter the page was cut from, for counting its matches when asked.
+    pub filter: TaskFilter,
 }
 
 /// What `createTask` stores.
@@ -100,6 +101,12 @@ impl<'a> ViewerTasks<'a> {
     /// The viewer's task with this id; `None` also when it is someone else's.
     pub async fn get(&self, id: Uuid) -> Result<Option<Task>, AppError> {
         find(self.db, self.owner_id, id).await
+    }
+
+    /// How many of the viewer's tasks match `filter`, on all pages together.
+    pub async fn count(&self, filter: &TaskFilter) -> Result<u64, AppError> {
+        let condition = filter.condition(self.db.get_database_backend(), now());
+        Ok(self.scoped().filter(condition).count(self.db).await?)
     }
 
     /// One page of the viewer's tasks that match the filter, in the query's order,
@@ -167,7 +174,7 @@ impl<'a> ViewerTasks<'a> {
                     (Cursor::of(&task, &query.sort), task)
                 })
                 .collect(),
-            total_count: filtered.count(self.db).await?,
+            filter: query.filter,
             sort: query.sort,
             has_next_page,
             has_previous_page,

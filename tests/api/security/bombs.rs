@@ -425,3 +425,69 @@ async fn probe_page_size_complexity_bomb() {
     assert!(body["errors"].is_null(), "{body}");
     assert_bomb_refused(&app, token, &pages(100), "too complex").await;
 }
+
+#[tokio::test]
+async fn probe_filter_lists_are_bounded_before_they_reach_the_database() {
+    let app = spawn_app_with(&[("MAX_BODY_BYTES", "1048576")]).await;
+    let user = app.user("lister").await;
+    let query = "query($f: TaskFilter) { tasks(filter: $f) { nodes { id } } }";
+    for (argument, value, count) in [
+        ("status", "TODO", 11),
+        ("priority", "HIGH", 11),
+        // Past SQLite's limit of bind parameters, were each to become one.
+        ("status", "DONE", 40_000),
+        ("priority", "LOW", 40_000),
+    ] {
+        let filter = json!({ argument: vec![value; count] });
+        let (status, body) = send(
+            &app,
+            Some(&user.token),
+            &json!({ "query": query, "variables": { "f": filter } }),
+        )
+        .await;
+        assert_eq!(status, 200, "{argument} × {count}");
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{argument} × {count}");
+        assert_eq!(
+            message(&body),
+            format!("`filter.{argument}` takes at most 10 values"),
+        );
+    }
+    let filter = json!({ "status": vec!["TODO"; 10], "priority": ["LOW", "HIGH"] });
+    let body = app
+        .gql(Some(&user.token), query, json!({ "f": filter }))
+        .await;
+    assert!(body["errors"].is_null(), "ten values pass: {body}");
+}
+
+#[tokio::test]
+async fn probe_counting_runs_only_when_asked_and_every_aliased_count_spends_the_query_budget() {
+    let app = spawn_app_with(&[("QUERY_RATE_LIMIT", "12/minute")]).await;
+    let user = app.user("counter").await;
+    let token = Some(user.token.as_str());
+    let statements = |query: &'static str| {
+        let app = &app;
+        async move {
+            let before = app.statements.get();
+            let body = app.gql(token, query, json!({})).await;
+            assert!(body["errors"].is_null(), "{body}");
+            app.statements.get() - before
+        }
+    };
+    let without = statements("{ tasks(first: 5) { nodes { id } } }").await;
+    let with = statements("{ tasks(first: 5) { totalCount nodes { id } } }").await;
+    assert_eq!(
+        with,
+        without + 1,
+        "one COUNT, only when totalCount is selected"
+    );
+
+    // Ten aliased counts spend ten of the viewer's twelve a minute.
+    let counts: String = (0..10)
+        .map(|i| format!("c{i}: tasks(first: 0) {{ totalCount }} "))
+        .collect();
+    let body = app.gql(token, &format!("{{ {counts} }}"), json!({})).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let (status, body) = send(&app, token, &json!({ "query": "{ me { id } }" })).await;
+    assert_eq!((status, code(&body)), (429, "RATE_LIMITED"), "{body}");
+    assert!(body["errors"][0]["extensions"]["retryAfter"].as_u64() <= Some(60));
+}
