@@ -11,15 +11,15 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::http::{GraphiQLSource, parse_query_string};
+use async_graphql::http::parse_query_string;
 use async_graphql::{Request, Response};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse};
 use http_body_util::LengthLimitError;
 
 use super::batch::execute_batch;
+use super::graphiql;
 use super::media::{MediaType, is_json, json};
 use super::prepare::{Prepared, prepare};
 use super::refusal::{Refusal, refuse};
@@ -122,7 +122,7 @@ pub async fn get_graphql(
     let media = MediaType::negotiate(&headers);
     let query = query.unwrap_or_default();
     if query.is_empty() && state.graphiql {
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        return graphiql::page();
     }
     let Ok(request) = parse_query_string(&query) else {
         return refuse(

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, limits and request tracing.
 
 mod batch;
+mod graphiql;
 mod graphql;
 mod live;
 mod media;
@@ -37,7 +38,7 @@ type HttpResponse = axum::response::Response;
 pub struct HttpState {
     pub schema: TaskqlSchema,
     pub app: AppState,
-    /// Serve GraphiQL on a plain GET of `/graphql`.
+    /// Serve GraphiQL on a plain GET of `/graphql`, and its files under `/graphiql/`.
     pub graphiql: bool,
     pub max_body_bytes: usize,
     /// How often a subscription socket re-checks its token.
@@ -59,14 +60,18 @@ pub struct HttpState {
 /// All routes of taskql.
 pub fn router(state: HttpState) -> Router {
     let cors = cors_layer(&state.cors);
-    Router::new()
+    let mut routes = Router::new()
         .route(
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),
         )
         .route("/graphql/ws", get(ws::graphql_ws))
         .route("/health", get(health))
-        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/jwks.json", get(jwks));
+    if state.graphiql {
+        routes = routes.route("/graphiql/{file}", get(graphiql::asset));
+    }
+    routes
         .layer(cors)
         // Spans name the method and path only: query strings may carry variables.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

@@ -3,6 +3,7 @@
 mod accounts;
 mod cli;
 mod deadline;
+mod graphiql;
 mod guard;
 mod helpers;
 mod http;

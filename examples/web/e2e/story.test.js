@@ -1,6 +1,7 @@
 // End to end in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
 // register, log in, add, complete and delete tasks, page and search them, and watch a
-// change made in another tab arrive live. Needs TASKQL_URL (see .ci/with-taskql).
+// change made in another tab arrive live; then use taskql's GraphiQL with every other
+// origin cut off. Needs TASKQL_URL (see .ci/with-taskql).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -143,4 +144,75 @@ test('register, log in, add, complete, delete, page, search, and live updates fr
 
   await page.click('#logout');
   await page.locator('#auth-form').waitFor();
+});
+
+async function gql(query, variables, headers = {}) {
+  const response = await fetch(API_URL, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  assert.equal(body.errors, undefined, JSON.stringify(body));
+  return body.data;
+}
+
+test('GraphiQL works offline: it loads from taskql alone and runs `me` with a token from its headers pane', async () => {
+  const username = `giql_${randomBytes(5).toString('hex')}`;
+  const password = 'correct horse battery staple';
+  const input = { username, email: `${username}@example.com`, password };
+  await gql('mutation($input: RegisterInput!) { register(input: $input) { id } }', { input });
+  const { login } = await gql('mutation($input: LoginInput!) { login(input: $input) { accessToken } }', {
+    input: { username, password },
+  });
+
+  const page = await browser.newPage();
+  // As on a machine without internet: nothing but taskql's origin answers.
+  const taskql = new URL(API_URL).origin;
+  const elsewhere = [];
+  await page.route('**/*', (route) => {
+    const url = route.request().url();
+    if (new URL(url).origin === taskql) return route.continue();
+    elsewhere.push(url);
+    return route.abort('internetdisconnected');
+  });
+  const problems = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  await page.exposeFunction('reportViolation', (violation) => problems.push(`CSP: ${violation}`));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) =>
+      window.reportViolation(`${event.violatedDirective} blocked ${event.blockedURI || 'inline'}`),
+    );
+  });
+
+  const response = await page.goto(API_URL);
+  assert.match(response.headers()['content-security-policy'], /^default-src 'none'; script-src 'self';/);
+
+  // The settings dialog makes GraphiQL insert its one <style> element, which the
+  // policy allows by its nonce alone.
+  await page.getByRole('button', { name: 'Open settings dialog' }).click();
+  await page.getByRole('dialog').waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByRole('dialog').waitFor({ state: 'detached' });
+
+  // insertText, not typing: typed braces would be closed a second time by the editor.
+  await page.locator('.graphiql-query-editor .CodeMirror').click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.insertText('{ me { username } }');
+  await page.getByRole('button', { name: 'Headers' }).click();
+  await page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror').click();
+  await page.keyboard.insertText(JSON.stringify({ Authorization: `Bearer ${login.accessToken}` }));
+  await page.getByRole('button', { name: 'Execute query (Ctrl-Enter)' }).click();
+
+  const result = page.locator('.result-window .CodeMirror');
+  await result.filter({ hasText: username }).waitFor({ timeout: 10_000 });
+  // The editor's own text: its rendered lines carry layout characters.
+  const answer = await result.evaluate((editor) => editor.CodeMirror.getValue());
+  assert.deepEqual(JSON.parse(answer), { data: { me: { username } } });
+  assert.deepEqual(elsewhere, [], 'GraphiQL asked for something outside taskql');
+  assert.deepEqual(problems, []);
+  await page.close();
 });
