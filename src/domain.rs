@@ -125,21 +125,24 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, AppError> {
-        if raw.chars().count() > 254 {
+        // The rules hold for the stored form: lower-casing can lengthen an address (`İ`
+        // becomes `i` and a combining dot), past what the column holds.
+        let address = raw.to_lowercase();
+        if address.chars().count() > 254 {
             return Err(AppError::bad_input("email must be at most 254 characters"));
         }
         let options = Options::default()
             .with_required_tld()
             .without_domain_literal()
             .without_display_text();
-        if raw.chars().any(char::is_whitespace)
-            || EmailAddress::parse_with_options(raw, options).is_err()
+        if address.chars().any(char::is_whitespace)
+            || EmailAddress::parse_with_options(&address, options).is_err()
         {
             return Err(AppError::bad_input(
                 "email must be a valid address such as name@example.com",
             ));
         }
-        Ok(Self(raw.to_lowercase()))
+        Ok(Self(address))
     }
 
     pub fn as_str(&self) -> &str {
@@ -245,6 +248,9 @@ mod tests {
             "ålice",
             "аlice",
             "bob\0",
+            // Letters that lower-case to ASCII or to more than one character.
+            "\u{212a}im",
+            "\u{130}lice",
         ] {
             assert!(Username::parse(bad).is_err(), "{bad:?}");
         }
@@ -272,6 +278,29 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn email_rules_hold_for_the_lower_case_form_that_is_stored() {
+        // `İ` (two bytes) lower-cases to `i` and a combining dot (three bytes).
+        let dotted = |n: usize| "\u{130}".repeat(n);
+        let domain = format!(
+            "{a}.{a}.{a}.{b}.com",
+            a = "a".repeat(63),
+            b = "b".repeat(35)
+        );
+        // 254 characters as typed, 276 once lower-cased.
+        let typed = format!("{}@{domain}", dotted(22));
+        assert_eq!(typed.chars().count(), 254);
+        let err = Email::parse(&typed).unwrap_err();
+        assert_eq!(err.to_string(), "email must be at most 254 characters");
+        // A local part of 22 `İ` is 44 bytes as typed but 66 once lower-cased, past the 64
+        // a local part may hold; 20 (60 bytes) fit.
+        assert!(Email::parse(&format!("{}@example.com", dotted(20))).is_ok());
+        let err = Email::parse(&format!("{}@example.com", dotted(22))).unwrap_err();
+        assert!(err.to_string().contains("valid address"), "{err}");
+        let stored = Email::parse(&format!("{}@EXAMPLE.com", dotted(2))).unwrap();
+        assert_eq!(stored.as_str(), "i\u{307}i\u{307}@example.com");
     }
 
     #[test]

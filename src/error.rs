@@ -95,6 +95,8 @@ impl From<AppError> for async_graphql::Error {
 pub enum ErrorCode {
     /// No valid credentials.
     Unauthenticated,
+    /// Not allowed here, whoever asks: introspection when the server has it off.
+    Forbidden,
     /// The request or an argument breaks a rule: the client's to fix.
     BadUserInput,
     /// Absent, or not the viewer's.
@@ -112,6 +114,7 @@ impl ErrorCode {
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
             ErrorCode::BadUserInput => "BAD_USER_INPUT",
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::Conflict => "CONFLICT",

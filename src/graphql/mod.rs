@@ -1,5 +1,6 @@
 //! The GraphQL schema: one module per domain, merged in [`schema`].
 
+mod introspection;
 pub mod limits;
 mod rules;
 mod scalars;
@@ -12,6 +13,7 @@ mod users;
 use async_graphql::{Context, Data, ID, Request};
 use uuid::Uuid;
 
+pub use introspection::INTROSPECTION_DISABLED;
 pub use schema::{TaskqlSchema, build_schema, sdl};
 
 use crate::auth::{Authentication, Viewer};

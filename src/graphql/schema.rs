@@ -5,6 +5,7 @@ use async_graphql::extensions::apollo_persisted_queries::{
 };
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
+use super::introspection::IntrospectionRefused;
 use super::sessions::{SessionMutation, SessionQuery};
 use super::tasks::{TaskMutation, TaskQuery, TaskSubscription};
 use super::throttling::Throttling;
@@ -55,7 +56,8 @@ pub const PERSISTED_QUERIES: usize = 256;
 
 /// The schema with the application state installed and Apollo's automatic persisted
 /// queries kept in `persisted`. Without `introspection`, clients can neither introspect
-/// nor get "did you mean" suggestions for misspelt fields.
+/// (an operation that tries is refused with FORBIDDEN) nor get "did you mean" suggestions
+/// for misspelt fields.
 pub fn build_schema(
     state: AppState,
     introspection: bool,
@@ -69,6 +71,7 @@ pub fn build_schema(
         builder.finish()
     } else {
         builder
+            .extension(IntrospectionRefused)
             .disable_introspection()
             .disable_suggestions()
             .finish()

@@ -227,6 +227,53 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// The permission bits of `name` in `dir`, in octal.
+fn mode_of(dir: &std::path::Path, name: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::metadata(dir.join(name)).unwrap_or_else(|err| panic!("{name}: {err}"));
+    format!("{:o}", metadata.permissions().mode() & 0o777)
+}
+
+#[tokio::test]
+async fn the_sqlite_database_and_its_wal_and_shm_files_are_private_to_their_owner() {
+    // They hold password and refresh-token hashes; SQLite alone creates them as the umask
+    // allows (0644 under the usual 022).
+    let dir = tempfile::tempdir().unwrap();
+    let (server, url) = serve(dir.path(), &[("SECRET_KEY", SECRET)]);
+    let register = json!({ "query": REGISTER,
+        "variables": { "input": { "username": "filemode", "email": "filemode@example.com", "password": PASSWORD } } });
+    let body = post_to(&url, register, None).await;
+    assert!(body["data"]["register"]["id"].is_string(), "{body}");
+    for name in ["taskql.db", "taskql.db-wal", "taskql.db-shm"] {
+        assert_eq!(mode_of(dir.path(), name), "600", "{name}");
+    }
+    drop(server);
+}
+
+#[test]
+fn a_database_file_open_to_other_users_is_narrowed_with_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("shared.db");
+    std::fs::write(&database, b"").unwrap();
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", database.display());
+    let output = taskql(
+        &["migrate"],
+        &[("DATABASE_URL", &url), ("SECRET_KEY", SECRET)],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(mode_of(dir.path(), "shared.db"), "600");
+    let log = stderr(&output);
+    let warned: Vec<_> = log
+        .lines()
+        .filter(|line| line.contains("a database file was open to other users"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{log}");
+    assert!(warned[0].contains("shared.db"), "{log}");
+    assert!(warned[0].contains("644"), "{log}");
+}
+
 #[tokio::test]
 async fn no_password_hash_or_token_reaches_the_log_even_at_trace_level() {
     // Register, login, refresh, change password, a bad token and logout, all at trace level.

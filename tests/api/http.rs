@@ -2,8 +2,10 @@
 
 use serde_json::json;
 
+use taskql::graphql::INTROSPECTION_DISABLED;
+
 use crate::helpers::documents::{ME, TASK_ID, TYPENAME};
-use crate::helpers::{JSON, code, message, spawn_app, spawn_app_with};
+use crate::helpers::{JSON, Reply, code, message, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn batched_requests_are_refused_by_default() {
@@ -215,11 +217,7 @@ async fn production_hides_introspection_suggestions_and_graphiql() {
             json!({}),
         )
         .await;
-    assert_eq!(
-        body["data"],
-        json!({ "__schema": null, "__type": null }),
-        "{body}"
-    );
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
     let body = app.gql(None, "{ tsks { totalCount } }", json!({})).await;
     assert!(!message(&body).contains("Did you mean"), "{body}");
     assert_eq!(app.request().get("/graphql").send().await.status, 400);
@@ -246,6 +244,56 @@ async fn production_hides_introspection_suggestions_and_graphiql() {
         .gql(None, "{ __schema { queryType { name } } }", json!({}))
         .await;
     assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
+}
+
+#[tokio::test]
+async fn introspection_when_off_is_refused_with_an_error_that_says_so() {
+    let app = spawn_app_with(&[("GRAPHQL_INTROSPECTION", "false")]).await;
+    let assert_refused = |reply: &Reply, status: u16, case: &str| {
+        assert_eq!(reply.status, status, "{case}: {}", reply.text);
+        assert_eq!(reply.code(), "FORBIDDEN", "{case}: {}", reply.text);
+        assert_eq!(reply.message(), INTROSPECTION_DISABLED, "{case}");
+        assert!(reply.body["data"].is_null(), "{case}: {}", reply.text);
+        assert_eq!(reply.body["errors"].as_array().unwrap().len(), 1, "{case}");
+    };
+    let hidden = [
+        ("plain", INTROSPECTION_QUERY),
+        ("type", r#"{ __type(name: "Task") { name } }"#),
+        (
+            "aliased in a fragment",
+            "{ me { id } ...F } fragment F on Query { ... on Query { s: __schema { queryType { name } } } }",
+        ),
+    ];
+    for (case, query) in hidden {
+        let reply = app.request().operation(query, json!({})).send().await;
+        assert_refused(&reply, 200, case);
+        let reply = app
+            .request()
+            .get("/graphql")
+            .param("query", query)
+            .send()
+            .await;
+        assert_refused(&reply, 200, case);
+        // A request error, like a document over a limit: 400 in GraphQL over HTTP.
+        let reply = app
+            .request()
+            .operation(query, json!({}))
+            .accept("application/graphql-response+json")
+            .send()
+            .await;
+        assert_refused(&reply, 400, case);
+    }
+    // What the operation that runs does not select is not refused.
+    let reply = app
+        .request()
+        .json(json!({
+            "query": "query Plain { __typename } query Schema { __schema { types { name } } }",
+            "operationName": "Plain",
+        }))
+        .send()
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.body, json!({ "data": { "__typename": "Query" } }));
 }
 
 #[tokio::test]

@@ -405,6 +405,33 @@ async fn probe_lookalike_usernames_reach_no_account() {
     assert_eq!(app.count("users").await, 1);
 }
 
+#[tokio::test]
+async fn probe_addresses_that_lengthen_when_lower_cased_are_refused_by_their_rule() {
+    let app = spawn_app().await;
+    // 254 characters as typed; `İ` lower-cases to two, so 276 would be stored, past the
+    // column's 254.
+    let domain = format!(
+        "{a}.{a}.{a}.{b}.com",
+        a = "a".repeat(63),
+        b = "b".repeat(35)
+    );
+    let email = format!("{}@{domain}", "\u{130}".repeat(22));
+    assert_eq!(email.chars().count(), 254);
+    let body = app.register("dotted", &email, PASSWORD).await;
+    assert_error(&body, "BAD_USER_INPUT", "at most 254 characters", "email");
+    let body = app.login(&email, PASSWORD).await;
+    assert_eq!(message(&body), GENERIC_LOGIN_FAILURE);
+    // The same address with a shorter domain is stored in the form it was judged in.
+    let email = format!("{}@example.com", "\u{130}".repeat(20));
+    let body = app.register("dotted", &email, PASSWORD).await;
+    assert_eq!(
+        body["data"]["register"]["email"],
+        format!("{}@example.com", "i\u{307}".repeat(20)),
+        "{body}"
+    );
+    assert_eq!(app.count("users").await, 1);
+}
+
 /// A cursor the server issued for `order`, with its JSON `k` (keys) or `i` (id) replaced.
 async fn crafted_cursor(
     app: &TestApp,
