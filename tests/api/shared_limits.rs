@@ -379,3 +379,36 @@ async fn a_success_clears_the_local_wait_too_so_it_does_not_return_with_the_next
     assert_eq!(status, 200, "{body}");
     assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
 }
+
+#[tokio::test]
+async fn replicas_sharing_redis_share_the_login_and_query_rates() {
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let (a, b) = replicas(
+        &redis,
+        &[
+            ("LOGIN_ADDRESS_RATE_LIMIT", "4/minute"),
+            ("LOGIN_ACCOUNT_RATE_LIMIT", "1000/minute"),
+            ("QUERY_RATE_LIMIT", "3/minute"),
+        ],
+    )
+    .await;
+    // One login each way to set up, then two more: four from this address in all.
+    let user = a.user("roamer").await;
+    for app in [&b, &a, &b] {
+        let Reply { body, .. } = app.login_from(None, "roamer", PASSWORD).await;
+        assert!(body["data"]["login"].is_object(), "{body}");
+    }
+    assert_rate_limited(&a.login_from(None, "roamer", PASSWORD).await);
+    assert_rate_limited(&b.login_from(None, "roamer", PASSWORD).await);
+
+    for app in [&a, &b, &a] {
+        let body = app.gql(Some(&user.token), "{ me { id } }", json!({})).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    assert_rate_limited(
+        &b.post_via(Some(&user.token), None, "{ me { id } }", json!({}))
+            .await,
+    );
+}
