@@ -43,6 +43,9 @@ struct Waiting {
 
 impl Drop for Waiting {
     fn drop(&mut self) {
+        // Closed first, so that a turn handed on from another thread either arrives before
+        // this look or finds the place gone and goes to the next in line.
+        self.granted.close();
         if self.granted.try_recv().is_ok() {
             self.turns.hand_on();
         }
@@ -79,9 +82,12 @@ impl FairTurns {
                 turns: self.clone(),
             }
         };
-        // The sender lives in the line until it grants; `hand_on` never drops one unsent
-        // while its receiver waits.
-        let _ = (&mut waiting.granted).await;
+        // The sender lives in the line until it grants, and the line lives as long as this
+        // place (which holds the turns): `hand_on` drops a sender unsent only when its
+        // receiver is gone.
+        (&mut waiting.granted)
+            .await
+            .expect("a place in line is granted before its sender goes");
         Turn(self.clone())
     }
 
@@ -134,8 +140,9 @@ mod tests {
                     let _turn = turns.take(client).await;
                     done.send(name).unwrap();
                 });
-                // Queue in a known order.
-                tokio::time::sleep(Duration::from_millis(2)).await;
+                // On this single-threaded runtime, the task runs up to its place in line
+                // before this one resumes: they queue in a known order.
+                tokio::task::yield_now().await;
             }
         }
         drop(done);
