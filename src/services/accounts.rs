@@ -2,7 +2,9 @@
 //! need the connection, the hashing pool and the throttles, and start sessions through
 //! the session service.
 
+use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
+use uuid::Uuid;
 
 use super::sessions::{Sessions, SignedIn};
 use crate::audit::{self, Event};
@@ -14,7 +16,7 @@ use crate::error::AppError;
 use crate::store;
 use crate::store::sessions;
 use crate::store::users::{self, Account, Login, NewUser};
-use crate::throttle::{Limit, Throttle, login_keys};
+use crate::throttle::{Limit, LoginAttempt, Throttle, login_keys};
 
 /// The account service: what account operations read, borrowed from the state.
 #[derive(Clone, Copy)]
@@ -64,20 +66,10 @@ impl Accounts<'_> {
         let (account_key, address_key) = login_keys(username, meta.ip.as_deref());
         let address_key = address_key.as_deref();
         let network = client_network(meta.ip.as_deref().unwrap_or("unknown"));
-        // Every attempt counts against the address, right or wrong; then, counted as a
-        // failure from here on, against the backoff: only a success takes that back.
-        let started = match throttle
-            .hit(Limit::LoginsPerAddress, &network, store::now())
+        let attempt = match self
+            .begin(&account_key, address_key, &network, store::now())
             .await
         {
-            Ok(()) => {
-                throttle
-                    .begin_login(&account_key, address_key, store::now())
-                    .await
-            }
-            Err(wait) => Err((Limit::LoginsPerAddress, wait)),
-        };
-        let attempt = match started {
             Ok(attempt) => attempt,
             Err((limit, wait)) => {
                 // As long as any failed login, so a throttled answer reveals nothing by its
@@ -105,21 +97,11 @@ impl Accounts<'_> {
             return Err(AppError::InvalidCredentials);
         };
         throttle.login_succeeded(attempt, store::now()).await;
-        // Each success starts a session that lives for days. Counted only now, so that
-        // nobody without the password can spend an account's budget and lock its owner
-        // out; failures are held by the backoff above instead.
-        if let Err(wait) = throttle
-            .hit(Limit::LoginsPerAccount, &user.id.to_string(), store::now())
-            .await
-        {
-            audit::throttled(
-                Limit::LoginsPerAccount.name(),
-                meta.ip.as_deref(),
-                Some(user.id),
-                wait,
-            );
-            return Err(AppError::RateLimited(wait));
-        }
+        // Spends the account's budget of successes that `begin` checked. Logins racing it
+        // may pass it by as many as run at once; the next ones are held.
+        let _ = throttle
+            .hit(Limit::LoginsPerAccount, &account_key, store::now())
+            .await;
         if self.passwords.needs_rehash(&verified_hash) {
             let upgraded = self.passwords.hash(&password, &meta).await?;
             if users::upgrade_password_hash(self.db, user.id, &verified_hash, upgraded.clone())
@@ -127,21 +109,18 @@ impl Accounts<'_> {
             {
                 verified_hash = upgraded;
                 tracing::info!(user_id = %user.id, "password hash upgraded");
-            } else if let Some((_, stored)) = users::find_credential(self.db, user.id).await?
-                && self
-                    .passwords
-                    .verify(&password, Some(&stored), &meta)
-                    .await?
-            {
-                // Another login upgraded the hash first: the password still is this one,
-                // and the check below must hold it to the hash that is stored now.
-                verified_hash = stored;
             }
         }
         let signed_in = self.sessions.start(user, meta.clone()).await?;
         // A password change that raced this login revokes sessions after storing its hash;
-        // a session started after that revocation must not survive it.
-        if !users::has_password_hash(self.db, signed_in.user.id, &verified_hash).await? {
+        // a session started after that revocation must not survive it. The stored hash may
+        // also have changed for a harmless reason (another login, here or on a replica,
+        // upgraded it first): then the password still verifies against what is stored.
+        if !users::has_password_hash(self.db, signed_in.user.id, &verified_hash).await?
+            && !self
+                .still_verifies(signed_in.user.id, &password, &meta)
+                .await?
+        {
             sessions::revoke(
                 self.db,
                 signed_in.user.id,
@@ -159,6 +138,44 @@ impl Accounts<'_> {
             &meta,
         );
         Ok(signed_in)
+    }
+
+    /// The throttles a login meets before its password is checked, in order: every
+    /// attempt counts against the address, right or wrong; an account whose budget of
+    /// successful logins is spent is held whatever the password (so the answer says
+    /// nothing about it; only successes spend it, so nobody without the password can);
+    /// then the attempt is counted as a failure of the backoff, which only a success
+    /// takes back.
+    async fn begin(
+        &self,
+        account_key: &str,
+        address_key: Option<&str>,
+        network: &str,
+        now: DateTime<Utc>,
+    ) -> Result<LoginAttempt, (Limit, u64)> {
+        let throttle = self.throttle;
+        throttle
+            .hit(Limit::LoginsPerAddress, network, now)
+            .await
+            .map_err(|wait| (Limit::LoginsPerAddress, wait))?;
+        throttle
+            .check(Limit::LoginsPerAccount, account_key, now)
+            .await
+            .map_err(|wait| (Limit::LoginsPerAccount, wait))?;
+        throttle.begin_login(account_key, address_key, now).await
+    }
+
+    /// Whether `password` verifies against the account's stored hash as it is now.
+    async fn still_verifies(
+        &self,
+        user_id: Uuid,
+        password: &Password,
+        client: &ClientMeta,
+    ) -> Result<bool, AppError> {
+        match users::find_credential(self.db, user_id).await? {
+            Some((_, stored)) => self.passwords.verify(password, Some(&stored), client).await,
+            None => Ok(false),
+        }
     }
 
     /// Replaces the password after checking the current one; every other session ends.

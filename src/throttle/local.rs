@@ -162,6 +162,20 @@ impl LocalCounters {
         self.entries.invalidate(key);
     }
 
+    /// The count of `key`'s current window and the milliseconds left in it, counting
+    /// nothing; `(0, 0)` when no window is open.
+    pub(super) fn peek(&self, key: &str, now: DateTime<Utc>) -> (u64, i64) {
+        let now = now.timestamp_millis();
+        match self.entries.get(key) {
+            Some(Entry {
+                count,
+                blocked_until: Some(end),
+                ..
+            }) if end > now => (count, end - now),
+            _ => (0, 0),
+        }
+    }
+
     /// Counts one event under `key` in a window of `window_ms` that starts with the
     /// key's first event; returns the window's count so far and the milliseconds left.
     pub(super) fn hit(&self, key: &str, window_ms: i64, now: DateTime<Utc>) -> (u64, i64) {

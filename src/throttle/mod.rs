@@ -59,15 +59,8 @@ impl Throttle {
     /// Counts one event of `limit` for `subject` (a client IP or a user id);
     /// `Err(seconds to wait)` once the window's budget is spent.
     pub async fn hit(&self, limit: Limit, subject: &str, now: DateTime<Utc>) -> Result<(), u64> {
-        let rate = match limit {
-            Limit::Register => self.limits.register,
-            Limit::Refresh => self.limits.refresh,
-            Limit::PasswordStrength => self.limits.password_strength,
-            Limit::Mutations => self.limits.mutations,
-            Limit::Queries => self.limits.queries,
-            Limit::LoginsPerAddress => self.limits.logins_per_address,
-            Limit::LoginsPerAccount => self.limits.logins_per_account,
-            Limit::LoginAccount | Limit::LoginAddress => return Ok(()),
+        let Some(rate) = self.rate(limit) else {
+            return Ok(());
         };
         let key = format!("rate:{}:{subject}", limit.name());
         let window_ms = rate.window.as_millis() as i64;
@@ -83,6 +76,41 @@ impl Throttle {
         } else {
             Ok(())
         }
+    }
+
+    /// Whether one more event of `limit` for `subject` would be within the window's
+    /// budget, counting nothing: `Err(seconds to wait)` when it is spent already.
+    pub async fn check(&self, limit: Limit, subject: &str, now: DateTime<Utc>) -> Result<(), u64> {
+        let Some(rate) = self.rate(limit) else {
+            return Ok(());
+        };
+        let key = format!("rate:{}:{subject}", limit.name());
+        let (count, left_ms) = match &self.shared {
+            Some(shared) => match shared.peek(&key).await {
+                Some(seen) => seen,
+                None => self.local.peek(&key, now),
+            },
+            None => self.local.peek(&key, now),
+        };
+        if count >= u64::from(rate.count) && left_ms > 0 {
+            Err((left_ms as u64).div_ceil(1000))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The rate of `limit`; `None` for the login backoffs, which are no rates.
+    fn rate(&self, limit: Limit) -> Option<Rate> {
+        Some(match limit {
+            Limit::Register => self.limits.register,
+            Limit::Refresh => self.limits.refresh,
+            Limit::PasswordStrength => self.limits.password_strength,
+            Limit::Mutations => self.limits.mutations,
+            Limit::Queries => self.limits.queries,
+            Limit::LoginsPerAddress => self.limits.logins_per_address,
+            Limit::LoginsPerAccount => self.limits.logins_per_account,
+            Limit::LoginAccount | Limit::LoginAddress => return None,
+        })
     }
 }
 
@@ -122,6 +150,24 @@ mod tests {
             logins_per_address: Rate::parse("10/minute").unwrap(),
             logins_per_account: Rate::parse("5/minute").unwrap(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_check_counts_nothing_and_refuses_once_the_budget_is_spent() {
+        let throttle = Throttle::local(limits());
+        let (limit, key) = (Limit::LoginsPerAccount, "account");
+        for _ in 0..10 {
+            assert_eq!(throttle.check(limit, key, at(0)).await, Ok(()));
+        }
+        for _ in 0..5 {
+            assert_eq!(throttle.hit(limit, key, at(1)).await, Ok(()));
+        }
+        assert_eq!(throttle.check(limit, key, at(2)).await, Err(59));
+        assert_eq!(
+            throttle.check(limit, key, at(61)).await,
+            Ok(()),
+            "a new window"
+        );
     }
 
     #[tokio::test]

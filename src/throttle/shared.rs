@@ -102,6 +102,12 @@ end
 return {count, left}
 ";
 
+/// A rate window's count and milliseconds left (negative: no window), counting nothing.
+const PEEK: &str = r"
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+return {count, redis.call('PTTL', KEYS[1])}
+";
+
 /// Where the shared counters live.
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
@@ -125,6 +131,7 @@ struct Inner {
     reserve: Script,
     succeed: Script,
     hit: Script,
+    peek: Script,
     /// Whether the last call failed.
     down: AtomicBool,
     /// While down, no call before this moment.
@@ -167,6 +174,7 @@ impl SharedCounters {
                 reserve: Script::new(RESERVE),
                 succeed: Script::new(SUCCEED),
                 hit: Script::new(HIT),
+                peek: Script::new(PEEK),
                 down: AtomicBool::new(false),
                 retry_at: Mutex::new(None),
             }),
@@ -226,6 +234,12 @@ impl SharedCounters {
     pub(super) async fn hit(&self, key: &str, window_ms: i64) -> Option<(u64, i64)> {
         let mut invocation = self.inner.hit.key(self.key(key));
         invocation.arg(window_ms);
+        self.invoke::<(u64, i64)>(invocation).await
+    }
+
+    /// The window's count and the milliseconds left in it, counting nothing.
+    pub(super) async fn peek(&self, key: &str) -> Option<(u64, i64)> {
+        let invocation = self.inner.peek.key(self.key(key));
         self.invoke::<(u64, i64)>(invocation).await
     }
 
