@@ -35,6 +35,8 @@ pub enum Event {
     SessionEvicted,
     /// The account was deactivated: its logins are refused and every session ended.
     AccountDeactivated,
+    /// The account was activated again; no session from before came back.
+    AccountActivated,
     /// The password was replaced; every other session ended.
     PasswordChanged,
     /// The account, its tasks and its sessions were deleted.
@@ -54,6 +56,7 @@ impl Event {
             Event::SessionsRevoked => "sessions.revoked",
             Event::SessionEvicted => "session.evicted",
             Event::AccountDeactivated => "account.deactivated",
+            Event::AccountActivated => "account.activated",
             Event::PasswordChanged => "password.changed",
             Event::AccountDeleted => "account.deleted",
         }
@@ -70,6 +73,7 @@ impl Event {
             Event::SessionsRevoked => "sessions revoked",
             Event::SessionEvicted => "session ended: too many live sessions",
             Event::AccountDeactivated => "account deactivated",
+            Event::AccountActivated => "account activated",
             Event::PasswordChanged => "password changed",
             Event::AccountDeleted => "account deleted",
         }

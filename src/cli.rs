@@ -43,7 +43,7 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum UserAction {
-    /// Allow the account to log in again; sessions its deactivation ended stay ended.
+    /// Allow the account to log in again; no session from before comes back.
     Activate { username: String },
     /// Refuse the account's logins and end every session it has, for good.
     Deactivate { username: String },
@@ -122,18 +122,23 @@ fn run_with_config(command: Command) -> anyhow::Result<ExitCode> {
                 let username = Username::parse(&username)?;
                 let db = connect_and_migrate(&config).await?;
                 if let Some(activation) = users::set_active(&db, &username, active).await? {
-                    if !active {
-                        audit::account(
-                            Event::AccountDeactivated,
-                            Some(activation.user_id),
-                            &ClientMeta::default(),
-                        );
+                    if activation.changed {
+                        let event = if active {
+                            Event::AccountActivated
+                        } else {
+                            Event::AccountDeactivated
+                        };
+                        audit::account(event, Some(activation.user_id), &ClientMeta::default());
                     }
-                    println!(
-                        "{} is now {}",
-                        username.as_str(),
-                        if active { "active" } else { "deactivated" }
-                    );
+                    let state = if active { "active" } else { "deactivated" };
+                    match (activation.changed, activation.ended.len()) {
+                        (false, _) => println!("{} was already {state}", username.as_str()),
+                        (true, 0) => println!("{} is now {state}", username.as_str()),
+                        (true, ended) => println!(
+                            "{} is now {state}; {ended} session(s) ended",
+                            username.as_str()
+                        ),
+                    }
                     Ok(ExitCode::SUCCESS)
                 } else {
                     eprintln!("error: no account is named {}", username.as_str());

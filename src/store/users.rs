@@ -161,37 +161,47 @@ impl Login {
 pub struct Activation {
     /// The account's id.
     pub user_id: Uuid,
-    /// The sessions deactivation ended; none for an activation.
+    /// Whether the account was in the other state before.
+    pub changed: bool,
+    /// The sessions that ended with the change.
     pub ended: Vec<Uuid>,
 }
 
-/// Activates or deactivates an account; `None` when no account has that username.
-/// Deactivating also ends every session of the account for good, in the same transaction,
-/// so activating it again later brings back no token issued before.
+/// Activates or deactivates an account; `None` when no account has that username. A
+/// change of state also ends every live session of the account, in the same transaction:
+/// deactivating ends them for good, and activating ends any that began while it was
+/// inactive (one from an earlier release, or a login that was checking its password as
+/// the account was deactivated), so no token issued before comes back.
 pub async fn set_active(
     db: &DatabaseConnection,
     username: &Username,
     active: bool,
 ) -> Result<Option<Activation>, AppError> {
     let now = now();
+    // The transaction writes first: on SQLite, one that read first could not take the
+    // write lock after another connection wrote.
     let txn = db.begin().await?;
     let changed = Users::update_many()
         .col_expr(user::Column::IsActive, Expr::value(active))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
         .filter(username_matches(username))
+        .filter(user::Column::IsActive.ne(active))
         .exec_with_returning(&txn)
         .await?;
     let Some(user) = changed.into_iter().next() else {
-        return Ok(None);
+        drop(txn);
+        let unchanged = Users::find().filter(username_matches(username)).one(db).await?;
+        return Ok(unchanged.map(|user| Activation {
+            user_id: user.id,
+            changed: false,
+            ended: Vec::new(),
+        }));
     };
-    let ended = if active {
-        Vec::new()
-    } else {
-        super::sessions::revoke_all(&txn, user.id, None, now).await?
-    };
+    let ended = super::sessions::revoke_all(&txn, user.id, None, now).await?;
     txn.commit().await?;
     Ok(Some(Activation {
         user_id: user.id,
+        changed: true,
         ended,
     }))
 }

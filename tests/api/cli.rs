@@ -158,6 +158,16 @@ async fn deactivation_ends_every_session_for_good_and_reactivation_revives_none(
         .await;
     assert_eq!(body["data"]["me"]["isActive"], true);
 
+    // An account deactivated by an earlier release kept its sessions; activating it ends
+    // them too.
+    let earlier = app.user("ingrid").await;
+    app.deactivate("ingrid").await;
+    let output = taskql(&["user", "activate", "ingrid"], &vars);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 session(s) ended"));
+    let body = app.post(Some(&earlier.token), ME, json!({})).await.json();
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+
     let output = taskql(&["user", "deactivate", "nobody"], &vars);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("no account"));
@@ -543,4 +553,88 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
             assert!(!line.contains(secret.as_str()), "{secret} leaked: {line}");
         }
     }
+}
+
+/// The `audit` lines among JSON log `lines`, as (event, user_id, session_id).
+fn audit_events(lines: &[String]) -> Vec<(String, Option<String>, Option<String>)> {
+    lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["target"] == "audit")
+        .map(|line| {
+            let field = |name: &str| line["fields"][name].as_str().map(str::to_owned);
+            (
+                field("event").unwrap_or_default(),
+                field("user_id"),
+                field("session_id"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn evicted_sessions_and_changes_of_activation_are_on_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/audit.db?mode=rwc", dir.path().display());
+    let vars = [
+        ("APP_ENV", "production"),
+        ("SECRET_KEY", SECRET),
+        ("DATABASE_URL", database_url.as_str()),
+    ];
+    let mut served = vars.to_vec();
+    served.push(("MAX_SESSIONS_PER_ACCOUNT", "1"));
+    let (server, url) = serve(dir.path(), &served);
+    let registered = post_to(
+        &url,
+        json!({ "query": REGISTER,
+            "variables": { "input": { "username": "evictee", "email": "evictee@example.com", "password": PASSWORD } } }),
+        None,
+    )
+    .await;
+    let user_id = registered["data"]["register"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let login = json!({ "query": LOGIN_FULL,
+        "variables": { "input": { "username": "evictee", "password": PASSWORD } } });
+    let (first, _) = token_pair(&post_to(&url, login.clone(), None).await, "login");
+    let (second, _) = token_pair(&post_to(&url, login, None).await, "login");
+    drop(server);
+    let log: Vec<String> =
+        LOG_LINES.with(|cell| cell.borrow_mut().take().unwrap().iter().collect());
+    let sid = |access: &str| claims_of(access)["sid"].as_str().map(str::to_owned);
+    let user = Some(user_id.clone());
+    assert_eq!(
+        audit_events(&log)[1..],
+        [
+            ("login.success".to_owned(), user.clone(), sid(&first)),
+            ("session.evicted".to_owned(), user.clone(), sid(&first)),
+            ("login.success".to_owned(), user.clone(), sid(&second)),
+        ]
+    );
+
+    for (action, event) in [
+        ("deactivate", "account.deactivated"),
+        ("activate", "account.activated"),
+    ] {
+        let output = taskql(&["user", action, "evictee"], &vars);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let lines: Vec<String> = stderr(&output).lines().map(str::to_owned).collect();
+        assert_eq!(
+            audit_events(&lines),
+            [(event.to_owned(), user.clone(), None)],
+            "{lines:?}"
+        );
+    }
+    let again = taskql(&["user", "activate", "evictee"], &vars);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already active"));
+    assert!(
+        audit_events(
+            &stderr(&again)
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        )
+        .is_empty()
+    );
 }
