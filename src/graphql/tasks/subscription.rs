@@ -14,7 +14,8 @@ pub struct TaskSubscription;
 #[Subscription]
 impl TaskSubscription {
     /// Every creation, change and deletion of the viewer's own tasks, from now on. A
-    /// subscriber too slow to keep up gets an error and the stream ends, so it knows to
+    /// subscriber that would miss an event (too slow to keep up, or the server could not
+    /// read the changed task back) gets an error and the stream ends, so it knows to
     /// refetch and subscribe again rather than silently miss events.
     async fn task_events(
         &self,

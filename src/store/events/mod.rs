@@ -25,6 +25,9 @@ use super::tasks::{Task, find};
 
 /// PostgreSQL channel the changes travel on.
 const CHANNEL: &str = "taskql_task_events";
+/// Longest wait for reading back a task too large for its notification; the listener
+/// relays nothing meanwhile.
+const READ_BACK_WAIT: Duration = Duration::from_secs(2);
 /// Changes a slow subscriber may fall behind by before it skips some.
 const BUFFER: usize = 1024;
 
@@ -56,7 +59,7 @@ pub(super) struct Announced {
     pub(super) task_id: Uuid,
     pub(super) kind: TaskChangeKind,
     /// The task after the change; `None` for a deletion, and for a task too large for a
-    /// PostgreSQL notification whose read-back failed (subscribers then try themselves).
+    /// PostgreSQL notification whose read-back failed (its subscribers get an error).
     pub(super) task: Option<Task>,
 }
 
@@ -132,14 +135,24 @@ async fn relay(
             Ok(notification) => match wire::decode(notification.payload()) {
                 Ok(mut change) => {
                     if change.task.is_none() && change.kind != TaskChangeKind::Deleted {
-                        match find(&db, change.owner_id, change.task_id).await {
-                            Ok(Some(task)) => change.task = Some(task),
+                        // Nobody here to read it for.
+                        if sender.receiver_count() == 0 {
+                            continue;
+                        }
+                        match tokio::time::timeout(
+                            READ_BACK_WAIT,
+                            find(&db, change.owner_id, change.task_id),
+                        )
+                        .await
+                        {
+                            Ok(Ok(Some(task))) => change.task = Some(task),
                             // Deleted meanwhile: its DELETED change follows.
-                            Ok(None) => continue,
-                            Err(err) => tracing::warn!(
-                                error = %err,
-                                "cannot read back a changed task; its subscribers will try"
-                            ),
+                            Ok(Ok(None)) => continue,
+                            // Sent on without its task: its subscribers are told to refetch.
+                            Ok(Err(err)) => {
+                                tracing::warn!(error = %err, "cannot read back a changed task");
+                            }
+                            Err(_) => tracing::warn!("reading back a changed task timed out"),
                         }
                     }
                     let _ = sender.send(change);
