@@ -14,9 +14,9 @@ use crate::state::AppState;
 
 /// Deepest selection accepted (the introspection query of GraphiQL needs 13).
 pub const MAX_DEPTH: usize = 16;
-/// Most fields one operation may resolve: each field counts once, and the fields under
-/// `tasks` count once per task of the page. A full page of 100 tasks with every field and
-/// its owner fits.
+/// Most fields one operation may resolve: each field counts once, the fields under `tasks`
+/// count once per task of the page, and `tasks` adds [`STATEMENT_COST`] per statement it
+/// may run. A full page of 100 tasks with every field and its owner fits.
 pub const MAX_COMPLEXITY: usize = 5_000;
 /// What a field that runs a statement of its own costs on top of its fields, per statement:
 /// a round trip to the database costs far more than resolving a field from memory.

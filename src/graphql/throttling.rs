@@ -1,7 +1,7 @@
 //! Rate limits checked as each root field starts, before its resolver runs, as the field's
 //! [rule](super::rules) lists them: `register` and `refreshToken` per client IP,
-//! `passwordStrength` per viewer (per client IP without one), and every mutation per
-//! signed-in user. A refused field's resolver never runs: it fails with RATE_LIMITED and
+//! `passwordStrength` per viewer (per client IP without one), and every other query and
+//! every mutation per signed-in user. A refused field's resolver never runs: it fails with RATE_LIMITED and
 //! `retryAfter`, and the usual GraphQL null rules apply.
 
 use std::sync::Arc;

@@ -31,6 +31,7 @@ pub struct LiveSockets {
 }
 
 impl LiveSockets {
+    /// No live sockets yet, to be held to `bounds`.
     pub fn new(bounds: SocketBounds) -> Self {
         Self {
             bounds,

@@ -400,21 +400,34 @@ impl Drop for Running {
 
 impl Executor for Bounded {
     async fn execute(&self, request: Request) -> GraphQLResponse {
-        self.execute_stream(request, None)
+        self.run(request, None, None)
             .next()
             .await
             .unwrap_or_default()
     }
 
+    /// A subscription the socket's input let through, holding the place it counted.
     fn execute_stream(
         &self,
         request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, GraphQLResponse> {
+        let place = Running(Arc::clone(&self.running));
+        self.run(request, session_data, Some(place))
+    }
+}
+
+impl Bounded {
+    /// Runs `request`; `place`, if any, is given back when the stream is dropped.
+    fn run(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+        place: Option<Running>,
+    ) -> BoxStream<'static, GraphQLResponse> {
         let schema = self.schema.clone();
         let persisted = self.persisted.clone();
         let session_data = session_data.unwrap_or_default();
-        let place = Running(Arc::clone(&self.running));
         stream::once(async move { prepare(&persisted, request, false).await })
             .flat_map(move |prepared| match prepared {
                 Ok(Prepared::Run { request, .. }) => schema

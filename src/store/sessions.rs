@@ -65,6 +65,7 @@ fn after(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
 /// A new session, and the sessions it ended to keep the account within its cap.
 #[derive(Debug)]
 pub struct Started {
+    /// The new session.
     pub session: Session,
     /// The live sessions past `max_live`, least recently used first, revoked now.
     pub evicted: Vec<Uuid>,
