@@ -190,7 +190,10 @@ pub async fn set_active(
         .await?;
     let Some(user) = changed.into_iter().next() else {
         drop(txn);
-        let unchanged = Users::find().filter(username_matches(username)).one(db).await?;
+        let unchanged = Users::find()
+            .filter(username_matches(username))
+            .one(db)
+            .await?;
         return Ok(unchanged.map(|user| Activation {
             user_id: user.id,
             changed: false,

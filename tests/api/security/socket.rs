@@ -116,6 +116,17 @@ async fn upgrade_with_token(app: &TestApp, authorization: &str) -> Socket {
 /// A document that lists the title of every task event.
 const EVENTS: &str = "subscription { taskEvents { kind task { title } } }";
 
+/// The subscription ids of the next `count` messages, each a `next`.
+async fn next_ids(socket: &mut Socket, count: usize) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for _ in 0..count {
+        let event = socket.receive().await;
+        assert_eq!(event["type"], "next", "{event}");
+        ids.insert(event["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
 #[tokio::test]
 async fn probe_subscriptions_past_the_socket_bound_are_refused_and_the_rest_keep_serving() {
     let app = spawn_app_with(&[("WS_MAX_SUBSCRIPTIONS_PER_SOCKET", "3")]).await;
@@ -140,13 +151,10 @@ async fn probe_subscriptions_past_the_socket_bound_are_refused_and_the_rest_keep
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.task_titled(&user.token, "first").await;
-    let mut served = BTreeSet::new();
-    for _ in 0..3 {
-        let event = socket.receive().await;
-        assert_eq!(event["type"], "next", "{event}");
-        served.insert(event["id"].as_str().unwrap().to_owned());
-    }
-    assert_eq!(served, BTreeSet::from(["1", "2", "3"].map(String::from)));
+    assert_eq!(
+        next_ids(&mut socket, 3).await,
+        BTreeSet::from(["1", "2", "3"].map(String::from))
+    );
     // Completing one frees its place.
     socket.send(json!({ "id": "2", "type": "complete" })).await;
     assert_eq!(
@@ -156,13 +164,10 @@ async fn probe_subscriptions_past_the_socket_bound_are_refused_and_the_rest_keep
     socket.subscribe("5", json!({ "query": EVENTS })).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.task_titled(&user.token, "second").await;
-    let mut served = BTreeSet::new();
-    for _ in 0..3 {
-        let event = socket.receive().await;
-        assert_eq!(event["type"], "next", "{event}");
-        served.insert(event["id"].as_str().unwrap().to_owned());
-    }
-    assert_eq!(served, BTreeSet::from(["1", "3", "5"].map(String::from)));
+    assert_eq!(
+        next_ids(&mut socket, 3).await,
+        BTreeSet::from(["1", "3", "5"].map(String::from))
+    );
 
     // The legacy protocol's error carries one error object.
     let mut legacy = Socket::authenticated_on(&app, LEGACY_WS, &user.token).await;
