@@ -389,6 +389,7 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
         &[
             ("APP_ENV", "production"),
             ("SECRET_KEY", SECRET),
+            ("SMTP_URL", "off"),
             ("DATABASE_URL", &database_url),
             ("REFRESH_REUSE_GRACE_SECONDS", "0"),
         ],
@@ -579,6 +580,7 @@ async fn evicted_sessions_and_changes_of_activation_are_on_the_audit_log() {
     let vars = [
         ("APP_ENV", "production"),
         ("SECRET_KEY", SECRET),
+        ("SMTP_URL", "off"),
         ("DATABASE_URL", database_url.as_str()),
     ];
     let mut served = vars.to_vec();
