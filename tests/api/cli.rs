@@ -83,6 +83,17 @@ fn invalid_configuration_stops_startup_with_one_line_naming_the_variable() {
             vec![("SECRET_KEY", SECRET), ("RUST_LOG", "info,[")],
             "RUST_LOG",
         ),
+        (
+            vec![("APP_ENV", "production"), ("SECRET_KEY", SECRET)],
+            "SMTP_URL",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", SECRET),
+                ("SMTP_URL", "smtp://user:too-short@[bad"),
+            ],
+            "SMTP_URL",
+        ),
     ] {
         let output = taskql(&["serve"], &vars);
         assert!(!output.status.success(), "{vars:?}");

@@ -613,3 +613,40 @@ async fn development_mail_is_written_to_private_files() {
     let fay = app.logged_in("fay").await;
     assert!(app.gql(Some(&fay.token), ME, json!({})).await["data"]["me"]["id"].is_string());
 }
+
+#[tokio::test]
+async fn finished_messages_are_forgotten_after_the_retention_time() {
+    let (app, mail) = mailing(&[("MAIL_RETENTION_DAYS", "1")]).await;
+    app.registered("pia").await;
+    mail.nth("pia@example.com", 1).await;
+    let db = app.db().await;
+    let count = |state: &'static str| {
+        let db = &db;
+        async move {
+            let sql = format!("SELECT id FROM outbox WHERE state = '{state}'");
+            db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    for _ in 0..50 {
+        if count("sent").await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count("sent").await, 1);
+    // Long finished, as far as the rows can tell: the next worker to start purges.
+    app.execute("UPDATE outbox SET finished_at = '2000-01-01 00:00:00+00:00'")
+        .await;
+    let url = mail.url();
+    let _replica = app.replica(&[("SMTP_URL", &url)]).await;
+    for _ in 0..50 {
+        if count("sent").await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count("sent").await, 0, "purged");
+}
