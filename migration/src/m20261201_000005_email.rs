@@ -16,7 +16,9 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Outbox::Table)
                     .col(ColumnDef::new(Outbox::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(Outbox::UserId).uuid().not_null())
+                    // Null for a request naming an address: the worker finds its account,
+                    // if any, as it sends, so the request writes the same row either way.
+                    .col(ColumnDef::new(Outbox::UserId).uuid().null())
                     .col(ColumnDef::new(Outbox::Kind).string_len(32).not_null())
                     .col(ColumnDef::new(Outbox::Recipient).string_len(320).not_null())
                     .col(ColumnDef::new(Outbox::State).string_len(16).not_null())
@@ -43,6 +45,25 @@ impl MigrationTrait for Migration {
                     .table(Outbox::Table)
                     .col(Outbox::State)
                     .col(Outbox::NextAttemptAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_outbox_recipient")
+                    .table(Outbox::Table)
+                    .col(Outbox::Recipient)
+                    .col(Outbox::Kind)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_outbox_finished")
+                    .table(Outbox::Table)
+                    .col(Outbox::FinishedAt)
                     .to_owned(),
             )
             .await?;
@@ -87,6 +108,15 @@ impl MigrationTrait for Migration {
                     .table(EmailTokens::Table)
                     .col(EmailTokens::UserId)
                     .col(EmailTokens::Purpose)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_email_tokens_expires")
+                    .table(EmailTokens::Table)
+                    .col(EmailTokens::ExpiresAt)
                     .to_owned(),
             )
             .await

@@ -56,6 +56,9 @@ pub struct MailSettings {
     pub max_attempts: u32,
     /// How long delivered and given-up messages are kept.
     pub retention: Duration,
+    /// How long a worker's claim on a message lasts: a worker that dies sending it holds
+    /// it that long. One delivery may take at most half of it.
+    pub claim: Duration,
 }
 
 impl MailSettings {
@@ -67,10 +70,7 @@ impl MailSettings {
     ) -> Result<Self, ConfigError> {
         let transport = match get("SMTP_URL").map(|url| url.trim().to_owned()) {
             Some(url) if url == "off" => MailTransport::Off,
-            Some(url) => {
-                check_smtp_url(&url, app_env)?;
-                MailTransport::Smtp(SecretString::from(url))
-            }
+            Some(url) => MailTransport::Smtp(SecretString::from(smtp_url(&url, app_env)?)),
             None if app_env == AppEnv::Production => {
                 return Err(ConfigError::new(
                     "SMTP_URL",
@@ -93,7 +93,7 @@ impl MailSettings {
                 )
             })?;
         let public_url = match get("PUBLIC_URL") {
-            Some(url) => public_url(&url)?,
+            Some(url) => public_url(&url, app_env)?,
             None if app_env == AppEnv::Production && !matches!(transport, MailTransport::Off) => {
                 return Err(ConfigError::new(
                     "PUBLIC_URL",
@@ -113,6 +113,12 @@ impl MailSettings {
                 ));
             }
         };
+        if verification == EmailVerification::Required && matches!(transport, MailTransport::Off) {
+            return Err(ConfigError::new(
+                "EMAIL_VERIFICATION",
+                "cannot be `required` while SMTP_URL=off: nobody could verify an address",
+            ));
+        }
         let minutes = |var, default, most| {
             ranged(get, var, default, 1..=most).map(|minutes| Duration::from_secs(minutes * 60))
         };
@@ -129,6 +135,7 @@ impl MailSettings {
             retention: Duration::from_secs(
                 ranged(get, "MAIL_RETENTION_DAYS", 7, 1..=365)? * 86_400,
             ),
+            claim: Duration::from_secs(ranged(get, "MAIL_CLAIM_SECONDS", 120, 10..=3600)?),
         })
     }
 }
@@ -141,23 +148,21 @@ fn dev_mail_dir(database_url: &str) -> PathBuf {
         .join(DEV_MAIL_DIR)
 }
 
-/// An SMTP URL lettre accepts. In production the connection must be encrypted, unless
-/// the server is on this machine. The URL may hold a password: never echo it.
-fn check_smtp_url(url: &str, app_env: AppEnv) -> Result<(), ConfigError> {
+/// The SMTP URL to use. `smtp://` to another machine means STARTTLS, required, unless
+/// `tls=` says otherwise (lettre alone would send in the clear); on this machine it is
+/// plain SMTP. In production the connection must be encrypted unless the server is on
+/// this machine. The URL may hold a password: never echo it.
+fn smtp_url(url: &str, app_env: AppEnv) -> Result<String, ConfigError> {
     let invalid = || {
         ConfigError::new(
             "SMTP_URL",
-            "must be smtps://[user:pass@]host[:port] or smtp://[user:pass@]host[:port][?tls=required], or off",
+            "must be smtps://[user:pass@]host[:port] or smtp://[user:pass@]host[:port], or off",
         )
     };
-    let parsed = url::Url::parse(url).map_err(|_| invalid())?;
+    let mut parsed = url::Url::parse(url).map_err(|_| invalid())?;
     if AsyncSmtpTransport::<Tokio1Executor>::from_url(url).is_err() {
         return Err(invalid());
     }
-    let encrypted = parsed.scheme() == "smtps"
-        || parsed
-            .query_pairs()
-            .any(|(key, value)| key == "tls" && value == "required");
     // `smtp` is no special scheme to the URL parser: its host comes back as text.
     let local = parsed.host_str().is_some_and(|host| {
         host == "localhost"
@@ -167,17 +172,26 @@ fn check_smtp_url(url: &str, app_env: AppEnv) -> Result<(), ConfigError> {
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback())
     });
+    let tls_set = parsed.query_pairs().any(|(key, _)| key == "tls");
+    if parsed.scheme() == "smtp" && !tls_set && !local {
+        parsed.query_pairs_mut().append_pair("tls", "required");
+    }
+    let encrypted = parsed.scheme() == "smtps"
+        || parsed
+            .query_pairs()
+            .any(|(key, value)| key == "tls" && value == "required");
     if app_env == AppEnv::Production && !encrypted && !local {
         return Err(ConfigError::new(
             "SMTP_URL",
-            "must be encrypted in production (smtps://, or smtp://…?tls=required) unless the server is on this machine",
+            "must be encrypted in production (smtps://, or smtp:// without tls=opportunistic) unless the server is on this machine",
         ));
     }
-    Ok(())
+    Ok(parsed.to_string())
 }
 
-/// `PUBLIC_URL`: an http(s) base without query or fragment; the trailing slash goes.
-fn public_url(raw: &str) -> Result<String, ConfigError> {
+/// `PUBLIC_URL`: an http(s) base without query or fragment (https in production unless
+/// on this machine); the trailing slash goes.
+fn public_url(raw: &str, app_env: AppEnv) -> Result<String, ConfigError> {
     let raw = raw.trim().trim_end_matches('/');
     let invalid = || {
         ConfigError::new(
@@ -192,6 +206,18 @@ fn public_url(raw: &str) -> Result<String, ConfigError> {
         || parsed.host().is_none()
     {
         return Err(invalid());
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(host)) => host == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if app_env == AppEnv::Production && parsed.scheme() != "https" && !loopback {
+        return Err(ConfigError::new(
+            "PUBLIC_URL",
+            "must be https:// in production: links in mail carry tokens",
+        ));
     }
     Ok(raw.to_owned())
 }

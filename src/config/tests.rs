@@ -262,15 +262,24 @@ fn production_mail_needs_an_smtp_server_a_public_url_and_encryption_off_this_mac
         "PUBLIC_URL"
     );
     let err = production(&[
-        ("SMTP_URL", "smtp://user:hunter2@mail.example.com:587"),
+        (
+            "SMTP_URL",
+            "smtp://user:hunter2@mail.example.com:587?tls=opportunistic",
+        ),
         ("PUBLIC_URL", "https://tasks.example.com"),
     ])
     .unwrap_err();
     assert_eq!(err.var, "SMTP_URL");
     assert!(!err.to_string().contains("hunter2"), "{err}");
+    let plain = production(&[
+        ("SMTP_URL", "smtps://u:p@mail.example.com"),
+        ("PUBLIC_URL", "http://tasks.example.com"),
+    ]);
+    assert_eq!(plain.unwrap_err().var, "PUBLIC_URL");
     for ok in [
         "smtps://u:p@mail.example.com",
         "smtp://mail.example.com:587?tls=required",
+        "smtp://mail.example.com:587",
         "smtp://127.0.0.1:25",
     ] {
         let vars = [
@@ -297,4 +306,30 @@ fn bad_mail_settings_name_their_variable() {
         let err = load(&[("SECRET_KEY", KEY), (var, value)]).unwrap_err();
         assert_eq!(err.var, var, "{value}");
     }
+}
+
+#[test]
+fn smtp_to_another_machine_means_starttls_and_required_verification_needs_mail() {
+    let config = load(&[
+        ("SECRET_KEY", KEY),
+        ("SMTP_URL", "smtp://mail.example.com:587"),
+    ])
+    .unwrap();
+    match &config.mail.transport {
+        crate::config::MailTransport::Smtp(url) => {
+            use secrecy::ExposeSecret;
+            assert!(
+                url.expose_secret().ends_with("?tls=required"),
+                "STARTTLS required"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = load(&[
+        ("SECRET_KEY", KEY),
+        ("SMTP_URL", "off"),
+        ("EMAIL_VERIFICATION", "required"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.var, "EMAIL_VERIFICATION");
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
+use super::worker::Failure;
 use crate::config::MailTransport;
 
 /// How long one SMTP exchange may take before the attempt counts as failed.
@@ -45,21 +46,23 @@ impl Transport {
         })
     }
 
-    /// Sends one message. `Ok` names the file written, for development mail; `Err` is a
-    /// reason fit for a log line (no credentials, no message content).
-    pub async fn send(&self, message: Message) -> Result<Option<PathBuf>, String> {
+    /// Sends one message. `Ok` names the file written, for development mail; the failure
+    /// is a reason fit for a log line (no credentials, no message content).
+    pub async fn send(&self, message: Message) -> Result<Option<PathBuf>, Failure> {
         match self {
-            Transport::Smtp(smtp) => smtp
-                .send(message)
-                .await
-                .map(|_| None)
-                .map_err(|err| smtp_reason(&err)),
+            Transport::Smtp(smtp) => smtp.send(message).await.map(|_| None).map_err(|err| {
+                if err.is_permanent() {
+                    Failure::Permanent(smtp_reason(&err))
+                } else {
+                    Failure::Retry(smtp_reason(&err))
+                }
+            }),
             Transport::Files(files, dir) => files
                 .send(message)
                 .await
                 .map(|id| Some(dir.join(format!("{id}.eml"))))
-                .map_err(|err| format!("cannot write the message file: {err}")),
-            Transport::Off => Err("mail is turned off".into()),
+                .map_err(|err| Failure::Retry(format!("cannot write the message file: {err}"))),
+            Transport::Off => Err(Failure::Permanent("mail is turned off".into())),
         }
     }
 }

@@ -19,8 +19,6 @@ use crate::store::{self, users};
 /// How often the worker looks for due messages when nothing woke it: what a replica
 /// waits for a message another replica queued.
 const POLL: Duration = Duration::from_secs(2);
-/// How long a claim holds a message: past it, a worker that died sending loses it.
-const LEASE: Duration = Duration::from_secs(120);
 /// The longest wait between two attempts.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(3600);
 /// How often finished messages and expired tokens are deleted.
@@ -73,55 +71,78 @@ impl Worker {
         }
     }
 
-    /// Delivers the message due longest, if any: whether there was one.
+    /// Delivers the message due longest, if any: whether there was one. Whatever fails
+    /// after the claim counts as a failed attempt of that message.
     async fn deliver_one(&self) -> Result<bool, AppError> {
         let now = store::now();
-        let lease = chrono::Duration::from_std(LEASE).unwrap_or_default();
+        let lease = chrono::Duration::from_std(self.mail.settings().claim).unwrap_or_default();
         let Some(claimed) = outbox::claim(&self.db, now, lease).await? else {
             return Ok(false);
         };
-        let kind = claimed.kind.as_str();
-        match self.compose(&claimed, now).await? {
-            Some(message) => match self.transport.send(message).await {
-                Ok(file) => {
-                    outbox::delivered(&self.db, claimed.id, store::now()).await?;
-                    match file {
-                        Some(file) => tracing::info!(
-                            kind,
-                            file = %file.display(),
-                            "development mail written instead of sent"
-                        ),
-                        None => tracing::info!(kind, message_id = %claimed.id, "mail delivered"),
-                    }
-                }
-                Err(reason) => self.failed(&claimed, &reason).await?,
-            },
-            None => {
-                outbox::given_up(&self.db, claimed.id, "no longer needed", now).await?;
-            }
+        if let Err(failure) = self.attempt(&claimed, now).await {
+            self.failed(&claimed, &failure).await?;
         }
         Ok(true)
     }
 
-    /// The message to send, with a fresh token in its link; `None` when it is moot: the
-    /// account is gone, or the address it was to confirm is no longer the account's or
-    /// is verified already.
+    /// One attempt at a claimed message.
+    async fn attempt(&self, claimed: &Claimed, now: DateTime<Utc>) -> Result<(), Failure> {
+        let kind = claimed.kind.as_str();
+        let Some(message) = self.compose(claimed, now).await.map_err(Failure::retry)? else {
+            outbox::given_up(&self.db, claimed.id, "no longer needed", now)
+                .await
+                .map_err(Failure::retry)?;
+            return Ok(());
+        };
+        // Well inside the claim, so that no other worker takes a message still being sent
+        // (replicas' clocks must agree to within the difference, as NTP keeps them).
+        let send_timeout = self.mail.settings().claim / 2;
+        let sent = tokio::time::timeout(send_timeout, self.transport.send(message))
+            .await
+            .map_err(|_| Failure::Retry("the SMTP server did not finish in time".into()))??;
+        outbox::delivered(&self.db, claimed.id, store::now())
+            .await
+            .map_err(Failure::retry)?;
+        match sent {
+            Some(file) => tracing::info!(
+                kind,
+                file = %file.display(),
+                "development mail written instead of sent"
+            ),
+            None => tracing::info!(kind, message_id = %claimed.id, "mail delivered"),
+        }
+        Ok(())
+    }
+
+    /// The message to send, with a fresh token in its link; `None` when it is moot: no
+    /// active account has it (any more), a link would go to an address that is no longer
+    /// the account's, or the address to confirm is verified already.
     async fn compose(
         &self,
         claimed: &Claimed,
         now: DateTime<Utc>,
     ) -> Result<Option<lettre::Message>, AppError> {
-        let Some(account) = users::find(&self.db, claimed.user_id).await? else {
+        let account = match claimed.user_id {
+            Some(id) => users::find(&self.db, id).await?,
+            None => users::find_by_email(&self.db, &claimed.recipient).await?,
+        };
+        let Some(account) = account.filter(|account| account.is_active) else {
             return Ok(None);
         };
-        if claimed.kind == MailKind::VerifyEmail
-            && (account.email_verified || account.email != claimed.recipient)
-        {
-            return Ok(None);
-        }
+        let current = account.email == claimed.recipient;
+        let moot = match claimed.kind {
+            MailKind::VerifyEmail => !current || account.email_verified,
+            MailKind::ResetPassword => !current,
+            MailKind::ChangeEmail | MailKind::PasswordWasReset | MailKind::EmailChangeRequested => {
+                false
+            }
+        };
         let Ok(to) = claimed.recipient.parse::<Mailbox>() else {
             return Ok(None);
         };
+        if moot {
+            return Ok(None);
+        }
         let settings = self.mail.settings();
         let link = match link_of(claimed.kind) {
             Some((purpose, path)) => {
@@ -129,7 +150,7 @@ impl Worker {
                 let expires = now + chrono::Duration::from_std(ttl).unwrap_or_default();
                 let token = mail_tokens::issue(
                     &self.db,
-                    claimed.user_id,
+                    account.id,
                     purpose,
                     &claimed.recipient,
                     now,
@@ -159,12 +180,16 @@ impl Worker {
         .map_err(|err| AppError::Internal(anyhow::anyhow!("cannot build a message: {err}")))
     }
 
-    /// Schedules the next attempt, or gives up after the last one.
-    async fn failed(&self, claimed: &Claimed, reason: &str) -> Result<(), AppError> {
+    /// Schedules the next attempt, or gives up after the last one or a permanent refusal.
+    async fn failed(&self, claimed: &Claimed, failure: &Failure) -> Result<(), AppError> {
         let settings = self.mail.settings();
         let kind = claimed.kind.as_str();
         let now = store::now();
-        if claimed.attempts >= settings.max_attempts {
+        let (reason, permanent) = match failure {
+            Failure::Retry(reason) => (reason.as_str(), false),
+            Failure::Permanent(reason) => (reason.as_str(), true),
+        };
+        if permanent || claimed.attempts >= settings.max_attempts {
             tracing::error!(kind, message_id = %claimed.id, attempts = claimed.attempts, reason, "mail given up");
             return outbox::given_up(&self.db, claimed.id, reason, now).await;
         }
@@ -185,6 +210,21 @@ impl Worker {
         if let Err(err) = mail_tokens::purge(&self.db, now).await {
             tracing::warn!(error = %err, "cannot purge expired mail tokens");
         }
+    }
+}
+
+/// Why an attempt failed, fit for a log line and the outbox row.
+#[derive(Debug)]
+pub enum Failure {
+    /// Worth another attempt later.
+    Retry(String),
+    /// The SMTP server refused the message for good.
+    Permanent(String),
+}
+
+impl Failure {
+    fn retry(err: AppError) -> Self {
+        Failure::Retry(format!("{err}"))
     }
 }
 

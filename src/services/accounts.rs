@@ -57,7 +57,7 @@ impl Accounts<'_> {
         if self.mail.verifies_at_sign_up() {
             outbox::enqueue(
                 &txn,
-                user.id,
+                Some(user.id),
                 MailKind::VerifyEmail,
                 &user.email,
                 store::now(),
@@ -220,9 +220,12 @@ impl Accounts<'_> {
             ));
         }
         let hash = self.passwords.hash(&password, client).await?;
-        users::set_password_hash(self.db, user.id, hash).await?;
-        let revoked =
-            sessions::revoke_all(self.db, user.id, Some(viewer.session_id()), store::now()).await?;
+        let now = store::now();
+        let txn = self.db.begin().await?;
+        users::set_password_hash(&txn, user.id, hash).await?;
+        let revoked = sessions::revoke_all(&txn, user.id, Some(viewer.session_id()), now).await?;
+        super::email::abandon_change_of_address(&txn, user.id, now).await?;
+        txn.commit().await?;
         self.sessions.session_cache.forget(&revoked);
         audit::session(Event::PasswordChanged, user.id, viewer.session_id(), client);
         Ok(())

@@ -4,7 +4,8 @@
 //! through the links. Every misuse of a link (wrong, used, expired, replaced, or made for
 //! another flow) gets the one error [`INVALID_LINK`].
 
-use sea_orm::TransactionTrait;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use uuid::Uuid;
 
 use super::Accounts;
 use super::accounts::acceptable_password;
@@ -27,8 +28,8 @@ fn invalid_link() -> AppError {
 
 impl Accounts<'_> {
     /// Queues a new verification message: to the viewer's address when signed in, else to
-    /// `email` if an active account with an unverified address has it. The answer and its
-    /// cost are the same whether or not one does.
+    /// `email`, where the worker sends it only if an active account with an unverified
+    /// address has it. The request writes the same rows, and answers the same, either way.
     pub async fn request_email_verification(
         &self,
         viewer: Option<&Viewer>,
@@ -36,35 +37,36 @@ impl Accounts<'_> {
         client: &ClientMeta,
     ) -> Result<(), AppError> {
         self.mail.require_on()?;
-        let now = store::now();
-        match viewer {
+        let (user_id, email) = match viewer {
             Some(viewer) => {
-                self.recipient_budget(&format!("user:{}", viewer.user_id()), client)
-                    .await?;
-                outbox::enqueue_for(
-                    self.db,
-                    Addressee::Account(viewer.user_id()),
-                    MailKind::VerifyEmail,
-                    true,
-                    now,
-                )
-                .await?;
+                let account = users::find(self.db, viewer.user_id())
+                    .await?
+                    .ok_or(AppError::Unauthenticated)?;
+                (Some(account.id), Email::parse(&account.email)?)
             }
             None => {
                 let email = email
                     .ok_or_else(|| AppError::bad_input("`email` is required when not signed in"))?;
-                let email = parse_email(email, "email")?;
-                self.recipient_budget(email.as_str(), client).await?;
-                outbox::enqueue_for(
-                    self.db,
-                    Addressee::Address(&email),
-                    MailKind::VerifyEmail,
-                    true,
-                    now,
-                )
-                .await?;
+                (None, parse_email(email, "email")?)
             }
-        }
+        };
+        self.recipient_budget(email.as_str(), client).await?;
+        self.queue_replacing(user_id, MailKind::VerifyEmail, &email)
+            .await
+    }
+
+    /// Queues a message of `kind` to `email` in place of any still waiting.
+    async fn queue_replacing(
+        &self,
+        user_id: Option<Uuid>,
+        kind: MailKind,
+        email: &Email,
+    ) -> Result<(), AppError> {
+        let now = store::now();
+        let txn = self.db.begin().await?;
+        outbox::supersede(&txn, kind, Addressee::Address(email), now).await?;
+        outbox::enqueue(&txn, user_id, kind, email.as_str(), now).await?;
+        txn.commit().await?;
         self.mail.wake();
         Ok(())
     }
@@ -103,9 +105,9 @@ impl Accounts<'_> {
         Ok(())
     }
 
-    /// Queues a reset link to `email` if an active account has it. The answer and its
-    /// cost are the same whether or not one does: one statement that writes a message
-    /// or nothing.
+    /// Queues a reset link to `email`, which the worker sends only if an active account
+    /// has the address. The request writes the same rows, and answers the same, either
+    /// way; only the worker, later and elsewhere, tells them apart.
     pub async fn request_password_reset(
         &self,
         email: &str,
@@ -114,15 +116,8 @@ impl Accounts<'_> {
         self.mail.require_on()?;
         let email = parse_email(email, "email")?;
         self.recipient_budget(email.as_str(), client).await?;
-        outbox::enqueue_for(
-            self.db,
-            Addressee::Address(&email),
-            MailKind::ResetPassword,
-            false,
-            store::now(),
-        )
-        .await?;
-        self.mail.wake();
+        self.queue_replacing(None, MailKind::ResetPassword, &email)
+            .await?;
         audit::account(Event::PasswordResetRequested, None, client);
         Ok(())
     }
@@ -139,9 +134,10 @@ impl Accounts<'_> {
         let issued = mail_tokens::peek(self.db, &[Purpose::ResetPassword], token, store::now())
             .await?
             .ok_or_else(invalid_link)?;
+        // A link sent to an address the account has left since is void.
         let account = users::find(self.db, issued.user_id)
             .await?
-            .filter(|account| account.is_active)
+            .filter(|account| account.is_active && account.email == issued.email)
             .ok_or_else(invalid_link)?;
         let username = Username::parse(&account.username)?;
         let email = Email::parse(&account.email)?;
@@ -157,7 +153,7 @@ impl Accounts<'_> {
         let ended = sessions::revoke_all(&txn, account.id, None, now).await?;
         outbox::enqueue(
             &txn,
-            account.id,
+            Some(account.id),
             MailKind::PasswordWasReset,
             &account.email,
             now,
@@ -206,7 +202,7 @@ impl Accounts<'_> {
         let txn = self.db.begin().await?;
         outbox::enqueue(
             &txn,
-            account.id,
+            Some(account.id),
             MailKind::ChangeEmail,
             new_email.as_str(),
             now,
@@ -214,7 +210,7 @@ impl Accounts<'_> {
         .await?;
         outbox::enqueue(
             &txn,
-            account.id,
+            Some(account.id),
             MailKind::EmailChangeRequested,
             &account.email,
             now,
@@ -246,6 +242,17 @@ impl Accounts<'_> {
                 AppError::RateLimited(wait)
             })
     }
+}
+
+/// Ends a pending change of address, as a new password does: its link stops working and
+/// a message still waiting is not sent.
+pub(super) async fn abandon_change_of_address(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AppError> {
+    mail_tokens::retire(db, user_id, &[Purpose::ChangeEmail]).await?;
+    outbox::supersede(db, MailKind::ChangeEmail, Addressee::Account(user_id), now).await
 }
 
 /// An address argument, BAD_USER_INPUT naming `argument` when it is not one.

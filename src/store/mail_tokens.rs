@@ -138,6 +138,20 @@ pub async fn take(
         .transpose()
 }
 
+/// Retires the account's tokens of `purposes`.
+pub async fn retire(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    purposes: &[Purpose],
+) -> Result<(), AppError> {
+    MailTokens::delete_many()
+        .filter(email_token::Column::UserId.eq(user_id))
+        .filter(email_token::Column::Purpose.is_in(purposes.iter().map(|purpose| purpose.as_str())))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Retires every token of the account, whatever its purpose.
 pub async fn retire_all(db: &impl ConnectionTrait, user_id: Uuid) -> Result<(), AppError> {
     MailTokens::delete_many()

@@ -6,11 +6,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::entities::outbox::{self, Entity as Outbox};
-use super::entities::user::{self, Entity as Users};
 use crate::domain::Email;
 use crate::error::AppError;
 
@@ -62,92 +61,80 @@ const FAILED: &str = "failed";
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: Uuid,
-    pub user_id: Uuid,
+    /// `None` when the request named an address: the account is found as it leaves.
+    pub user_id: Option<Uuid>,
     pub kind: MailKind,
     pub recipient: String,
     /// Attempts so far, this one included.
     pub attempts: u32,
 }
 
-/// Queues a message to the account's address as it is now.
+/// Queues a message to `recipient`, for the account `user_id` or, without one, for
+/// whichever active account has that address when the message leaves (maybe none: then
+/// nothing is sent). Either way the request writes the same one row.
 pub async fn enqueue(
     db: &impl ConnectionTrait,
-    user_id: Uuid,
+    user_id: Option<Uuid>,
     kind: MailKind,
     recipient: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let row = outbox::ActiveModel {
-        id: sea_orm::Set(Uuid::now_v7()),
-        user_id: sea_orm::Set(user_id),
-        kind: sea_orm::Set(kind.as_str().to_owned()),
-        recipient: sea_orm::Set(recipient.to_owned()),
-        state: sea_orm::Set(PENDING.to_owned()),
-        attempts: sea_orm::Set(0),
-        next_attempt_at: sea_orm::Set(now),
-        claimed_until: sea_orm::Set(None),
-        last_error: sea_orm::Set(None),
-        created_at: sea_orm::Set(now),
-        finished_at: sea_orm::Set(None),
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        kind: Set(kind.as_str().to_owned()),
+        recipient: Set(recipient.to_owned()),
+        state: Set(PENDING.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        claimed_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        finished_at: Set(None),
     };
     Outbox::insert(row).exec_without_returning(db).await?;
     Ok(())
 }
 
-/// Whom [`enqueue_for`] writes to.
+/// Whose waiting messages [`supersede`] retires.
 #[derive(Debug, Clone, Copy)]
 pub enum Addressee<'a> {
-    /// The active account registered with this address, if any.
+    /// Messages to this address.
     Address(&'a Email),
-    /// This account.
+    /// Messages for this account.
     Account(Uuid),
 }
 
-/// Queues a message to the active account an [`Addressee`] names, if there is one (with
-/// `unverified_only`, only while its address is unverified). One statement whether or
-/// not such an account exists, so the caller's answer and its cost say nothing about it.
-pub async fn enqueue_for(
+/// Gives up the messages of `kind` still waiting for an [`Addressee`]: a newer request
+/// replaces them, or a change made them moot. A message being sent right now still goes,
+/// and its link still works until a newer one is made.
+pub async fn supersede(
     db: &impl ConnectionTrait,
-    addressee: Addressee<'_>,
     kind: MailKind,
-    unverified_only: bool,
+    addressee: Addressee<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let mut accounts = Query::select();
-    accounts
-        .expr(Expr::val(Uuid::now_v7()))
-        .column(user::Column::Id)
-        .expr(Expr::val(kind.as_str()))
-        .column(user::Column::Email)
-        .expr(Expr::val(PENDING))
-        .expr(Expr::val(0))
-        .expr(Expr::val(now))
-        .expr(Expr::val(now))
-        .from(Users)
-        .and_where(user::Column::IsActive.eq(true));
-    match addressee {
-        Addressee::Address(email) => accounts.and_where(user::Column::Email.eq(email.as_str())),
-        Addressee::Account(id) => accounts.and_where(user::Column::Id.eq(id)),
+    let whose = match addressee {
+        Addressee::Address(email) => outbox::Column::Recipient.eq(email.as_str()),
+        Addressee::Account(id) => outbox::Column::UserId.eq(id),
     };
-    if unverified_only {
-        accounts.and_where(user::Column::EmailVerified.eq(false));
-    }
-    let insert = Query::insert()
-        .into_table(Outbox)
-        .columns([
-            outbox::Column::Id,
-            outbox::Column::UserId,
-            outbox::Column::Kind,
-            outbox::Column::Recipient,
-            outbox::Column::State,
-            outbox::Column::Attempts,
-            outbox::Column::NextAttemptAt,
-            outbox::Column::CreatedAt,
-        ])
-        .select_from(accounts)
-        .map_err(|err| AppError::Internal(err.into()))?
-        .to_owned();
-    db.execute(&insert).await?;
+    Outbox::update_many()
+        .col_expr(outbox::Column::State, Expr::value(FAILED))
+        .col_expr(outbox::Column::FinishedAt, Expr::value(now))
+        .col_expr(
+            outbox::Column::LastError,
+            Expr::value("replaced or made moot"),
+        )
+        .filter(outbox::Column::Kind.eq(kind.as_str()))
+        .filter(outbox::Column::State.eq(PENDING))
+        .filter(
+            outbox::Column::ClaimedUntil
+                .is_null()
+                .or(outbox::Column::ClaimedUntil.lte(now)),
+        )
+        .filter(whose)
+        .exec(db)
+        .await?;
     Ok(())
 }
 

@@ -167,6 +167,18 @@ pub async fn find(db: &DatabaseConnection, id: Uuid) -> Result<Option<Account>, 
     Ok(Users::find_by_id(id).one(db).await?.map(Account::from))
 }
 
+/// The account registered with this (lower-case) address, if any.
+pub async fn find_by_email(
+    db: &DatabaseConnection,
+    email: &str,
+) -> Result<Option<Account>, AppError> {
+    Ok(Users::find()
+        .filter(user::Column::Email.eq(email))
+        .one(db)
+        .await?
+        .map(Account::from))
+}
+
 /// The account with this id and its password hash, for confirming its password.
 pub async fn find_credential(
     db: &DatabaseConnection,

@@ -8,7 +8,9 @@ use crate::helpers::documents::{
     CHANGE_PASSWORD, DELETE_ACCOUNT, LOGIN_FULL, LOGOUT, LOGOUT_ALL, ME, REFRESH, REGISTER,
     REVOKE_SESSION,
 };
-use crate::helpers::{PASSWORD, SECRET, claims_of, code, request_to, spawn_app, token_pair};
+use crate::helpers::{
+    Delivered, PASSWORD, SECRET, claims_of, code, request_to, spawn_app, token_pair,
+};
 
 /// Runs the binary with only `vars` in its environment, in an empty directory.
 fn taskql(args: &[&str], vars: &[(&str, &str)]) -> Output {
@@ -650,4 +652,96 @@ async fn evicted_sessions_and_changes_of_activation_are_on_the_audit_log() {
         )
         .is_empty()
     );
+}
+
+#[tokio::test]
+async fn development_mail_is_written_to_files_the_log_names_and_no_token_reaches_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/mail.db?mode=rwc", dir.path().display());
+    let (server, url) = serve(
+        dir.path(),
+        &[
+            ("SECRET_KEY", SECRET),
+            ("DATABASE_URL", &database_url),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    let input =
+        json!({ "username": "mailer", "email": "mailer@example.com", "password": PASSWORD });
+    let registered = post_to(
+        &url,
+        json!({ "query": REGISTER, "variables": { "input": input } }),
+        None,
+    )
+    .await;
+    assert!(
+        registered["data"]["register"]["id"].is_string(),
+        "{registered}"
+    );
+    let reset =
+        json!({ "query": "mutation { requestPasswordReset(email: \"mailer@example.com\") }" });
+    assert_eq!(
+        post_to(&url, reset, None).await["data"]["requestPasswordReset"],
+        true
+    );
+
+    let mail_dir = dir.path().join("taskql-mail");
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for _ in 0..200 {
+        files = std::fs::read_dir(&mail_dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.path())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if files.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(files.len(), 2, "{files:?}");
+    let tokens: Vec<String> = files
+        .iter()
+        .map(|file| {
+            let raw = std::fs::read_to_string(file).unwrap();
+            Delivered {
+                to: Vec::new(),
+                raw,
+            }
+            .token()
+        })
+        .collect();
+    // The tokens travel through the request path too, with everything logged.
+    let verify = |token: &str| json!({ "query": "mutation($t: String!) { verifyEmail(token: $t) }", "variables": { "t": token } });
+    for token in &tokens {
+        post_to(&url, verify(token), None).await;
+    }
+
+    drop(server);
+    let log: Vec<String> =
+        LOG_LINES.with(|cell| cell.borrow_mut().take().unwrap().iter().collect());
+    for file in &files {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let naming: Vec<&String> = log.iter().filter(|line| line.contains(name)).collect();
+        assert_eq!(naming.len(), 1, "one line names {name}: {naming:?}");
+    }
+    let digest = |value: &str| -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(value.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    for token in &tokens {
+        let secret = token.trim_start_matches("tqe_");
+        for line in &log {
+            assert!(!line.contains(secret), "a token in the log: {line}");
+            assert!(
+                !line.contains(&digest(token)),
+                "a token hash in the log: {line}"
+            );
+        }
+    }
 }

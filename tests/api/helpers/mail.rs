@@ -199,7 +199,17 @@ impl MailServer {
 
     /// Waits (at most 15 s) until `recipient` has `count` messages, and returns them.
     pub async fn wait_for(&self, recipient: &str, count: usize) -> Vec<Delivered> {
-        for _ in 0..300 {
+        self.wait_within(recipient, count, Duration::from_secs(15))
+            .await
+    }
+
+    /// [`MailServer::nth`], waiting at most `limit`.
+    pub async fn nth_within(&self, recipient: &str, count: usize, limit: Duration) -> Delivered {
+        self.wait_within(recipient, count, limit).await[count - 1].clone()
+    }
+
+    async fn wait_within(&self, recipient: &str, count: usize, limit: Duration) -> Vec<Delivered> {
+        for _ in 0..limit.as_millis() / 50 {
             let messages = self.to(recipient);
             if messages.len() >= count {
                 return messages;
