@@ -1,4 +1,6 @@
 // A small taskql client: urql for queries and mutations, graphql-ws for live task events.
+// Vite serves this page for every path; the path picks what it shows: the task app, or the
+// page that the link in taskql's verification email opens (verify-email).
 import { Client, cacheExchange, fetchExchange, gql } from '@urql/core';
 import { createClient as createWsClient } from 'graphql-ws';
 
@@ -33,10 +35,26 @@ const DELETE = gql`
   mutation Delete($id: ID!) { deleteTask(id: $id) }
 `;
 const EVENTS = `subscription { taskEvents { kind taskId } }`;
+const ME = gql`
+  query Me { me { id username email emailVerified } }
+`;
+const REQUEST_VERIFICATION = gql`
+  mutation RequestVerification { requestEmailVerification }
+`;
+const VERIFY_EMAIL = gql`
+  mutation VerifyEmail($token: String!) { verifyEmail(token: $token) }
+`;
+
+const PAGES = {
+  '/verify-email': 'verify-page',
+};
+const route = location.pathname.replace(/\/+$/, '') || '/';
+const onApp = !(route in PAGES);
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  token: localStorage.getItem(TOKEN_KEY),
+  // The email pages need no session, and a stale one must not get in their way.
+  token: onApp ? localStorage.getItem(TOKEN_KEY) : null,
   username: localStorage.getItem(USER_KEY),
   page: { first: PAGE_SIZE },
   pageInfo: null,
@@ -53,8 +71,10 @@ const client = new Client({
   }),
 });
 
-function say(text) {
+/** Shows a status line: a problem unless `ok`. */
+function say(text, ok = false) {
   $('message').textContent = text;
+  $('message').classList.toggle('ok', ok);
 }
 
 /** The first error's message, or null; UNAUTHENTICATED signs the viewer out. */
@@ -157,7 +177,16 @@ function signIn(token, username) {
   $('viewer').textContent = username;
   state.page = { first: PAGE_SIZE };
   listen();
-  return loadPage();
+  return Promise.all([loadPage(), checkEmail()]);
+}
+
+/** Shows the "verify your address" notice while the viewer's address is unconfirmed. */
+async function checkEmail() {
+  const result = await client.query(ME, {}).toPromise();
+  if (problem(result)) return;
+  const { email, emailVerified } = result.data.me;
+  $('verify-address').textContent = email;
+  $('verify-notice').hidden = emailVerified;
 }
 
 function signOut() {
@@ -167,6 +196,7 @@ function signOut() {
   state.ws?.dispose();
   state.ws = null;
   $('app').hidden = true;
+  $('verify-notice').hidden = true;
   $('auth').hidden = false;
 }
 
@@ -221,11 +251,50 @@ $('prev').addEventListener('click', () => {
 });
 $('logout').addEventListener('click', signOut);
 
-// Another tab signing in or out changes the shared storage.
-window.addEventListener('storage', (event) => {
-  if (event.key !== TOKEN_KEY) return;
-  if (event.newValue) signIn(event.newValue, localStorage.getItem(USER_KEY) ?? '');
-  else signOut();
+$('resend-verification').addEventListener('click', async (event) => {
+  event.target.disabled = true;
+  const result = await client.mutation(REQUEST_VERIFICATION, {}).toPromise();
+  event.target.disabled = false;
+  const error = problem(result);
+  if (error) return say(error);
+  say(`A new link is on its way to ${$('verify-address').textContent}.`, true);
 });
 
-if (state.token) signIn(state.token, state.username ?? '');
+// The address may be confirmed in another tab, where the mail's link opened.
+window.addEventListener('focus', () => {
+  if (state.token && !$('verify-notice').hidden) checkEmail();
+});
+
+/**
+ * The token a mail's link carries in its fragment (`#token=…`), which never reaches a
+ * server. It is taken off the address bar at once, so that it stays in no history entry.
+ */
+function takeToken() {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  history.replaceState(null, '', location.pathname + location.search);
+  return token;
+}
+
+async function verifyEmail() {
+  const token = takeToken();
+  if (!token) return say('This link is incomplete: open the one in the email again.');
+  say('Checking the link…', true);
+  const result = await client.mutation(VERIFY_EMAIL, { token }).toPromise();
+  const error = problem(result);
+  if (error) return say(error);
+  say('Your email address is verified.', true);
+}
+
+if (onApp) {
+  $('auth').hidden = false;
+  // Another tab signing in or out changes the shared storage.
+  window.addEventListener('storage', (event) => {
+    if (event.key !== TOKEN_KEY) return;
+    if (event.newValue) signIn(event.newValue, localStorage.getItem(USER_KEY) ?? '');
+    else signOut();
+  });
+  if (state.token) signIn(state.token, state.username ?? '');
+} else {
+  $(PAGES[route]).hidden = false;
+  if (route === '/verify-email') verifyEmail();
+}
