@@ -1,6 +1,7 @@
 // A small taskql client: urql for queries and mutations, graphql-ws for live task events.
-// Vite serves this page for every path; the path picks what it shows: the task app, or the
-// page that the link in taskql's verification email opens (verify-email).
+// Vite serves this page for every path; the path picks what it shows: the task app, or one
+// of the pages that the links in taskql's emails open (verify-email, reset-password) and
+// the form that asks for a reset link (forgot-password).
 import { Client, cacheExchange, fetchExchange, gql } from '@urql/core';
 import { createClient as createWsClient } from 'graphql-ws';
 
@@ -44,9 +45,19 @@ const REQUEST_VERIFICATION = gql`
 const VERIFY_EMAIL = gql`
   mutation VerifyEmail($token: String!) { verifyEmail(token: $token) }
 `;
+const REQUEST_RESET = gql`
+  mutation RequestReset($email: String!) { requestPasswordReset(email: $email) }
+`;
+const RESET_PASSWORD = gql`
+  mutation ResetPassword($token: String!, $newPassword: String!) {
+    resetPassword(token: $token, newPassword: $newPassword)
+  }
+`;
 
 const PAGES = {
   '/verify-email': 'verify-page',
+  '/forgot-password': 'forgot-page',
+  '/reset-password': 'reset-page',
 };
 const route = location.pathname.replace(/\/+$/, '') || '/';
 const onApp = !(route in PAGES);
@@ -285,6 +296,36 @@ async function verifyEmail() {
   say('Your email address is verified.', true);
 }
 
+$('forgot-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const email = event.target.elements.email.value;
+  const result = await client.mutation(REQUEST_RESET, { email }).toPromise();
+  const error = problem(result);
+  if (error) return say(error);
+  say('If that address has an account, a reset link is on its way.', true);
+});
+
+function resetPassword() {
+  const token = takeToken();
+  if (!token) {
+    $('reset-form').hidden = true;
+    return say('This link is incomplete: open the one in the email again, or ask for a new one.');
+  }
+  $('reset-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const newPassword = event.target.elements.newPassword.value;
+    const result = await client.mutation(RESET_PASSWORD, { token, newPassword }).toPromise();
+    // The form stays on an error: a weak password leaves the link usable.
+    const error = problem(result);
+    if (error) return say(error);
+    // Every session has ended, this browser's too.
+    localStorage.removeItem(TOKEN_KEY);
+    localStorage.removeItem(USER_KEY);
+    event.target.hidden = true;
+    say('Your password is changed and every session has ended. Sign in with the new password.', true);
+  });
+}
+
 if (onApp) {
   $('auth').hidden = false;
   // Another tab signing in or out changes the shared storage.
@@ -297,4 +338,5 @@ if (onApp) {
 } else {
   $(PAGES[route]).hidden = false;
   if (route === '/verify-email') verifyEmail();
+  if (route === '/reset-password') resetPassword();
 }
