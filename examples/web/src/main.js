@@ -178,24 +178,35 @@ function listen() {
   );
 }
 
-function signIn(token, username) {
+/**
+ * Shows the app for `token`. Only a sign-in made here is written to the shared storage: a
+ * tab following another's may not have its username yet, and must not write it back empty.
+ */
+function signIn(token, username, { store = true } = {}) {
   state.token = token;
   state.username = username;
-  localStorage.setItem(TOKEN_KEY, token);
-  localStorage.setItem(USER_KEY, username);
+  if (store) {
+    // The name first: other tabs act on the token's change and read the name then.
+    localStorage.setItem(USER_KEY, username);
+    localStorage.setItem(TOKEN_KEY, token);
+  }
   $('auth').hidden = true;
   $('app').hidden = false;
   $('viewer').textContent = username;
   state.page = { first: PAGE_SIZE };
   listen();
-  return Promise.all([loadPage(), checkEmail()]);
+  return Promise.all([loadPage(), loadViewer()]);
 }
 
-/** Shows the "verify your address" notice while the viewer's address is unconfirmed. */
-async function checkEmail() {
+/**
+ * Shows the viewer's name as the server knows it, and the "verify your address" notice
+ * while the address is unconfirmed.
+ */
+async function loadViewer() {
   const result = await client.query(ME, {}).toPromise();
   if (problem(result)) return;
-  const { email, emailVerified } = result.data.me;
+  const { username, email, emailVerified } = result.data.me;
+  $('viewer').textContent = username;
   $('verify-address').textContent = email;
   $('verify-notice').hidden = emailVerified;
 }
@@ -273,7 +284,7 @@ $('resend-verification').addEventListener('click', async (event) => {
 
 // The address may be confirmed in another tab, where the mail's link opened.
 window.addEventListener('focus', () => {
-  if (state.token && !$('verify-notice').hidden) checkEmail();
+  if (state.token && !$('verify-notice').hidden) loadViewer();
 });
 
 /**
@@ -331,10 +342,10 @@ if (onApp) {
   // Another tab signing in or out changes the shared storage.
   window.addEventListener('storage', (event) => {
     if (event.key !== TOKEN_KEY) return;
-    if (event.newValue) signIn(event.newValue, localStorage.getItem(USER_KEY) ?? '');
-    else signOut();
+    if (!event.newValue) return signOut();
+    signIn(event.newValue, localStorage.getItem(USER_KEY) ?? '', { store: false });
   });
-  if (state.token) signIn(state.token, state.username ?? '');
+  if (state.token) signIn(state.token, state.username ?? '', { store: false });
 } else {
   $(PAGES[route]).hidden = false;
   if (route === '/verify-email') verifyEmail();
