@@ -325,7 +325,10 @@ function resetPassword() {
   $('reset-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     const newPassword = event.target.elements.newPassword.value;
+    // One request at a time: a second one would find the link spent by the first.
+    event.submitter.disabled = true;
     const result = await client.mutation(RESET_PASSWORD, { token, newPassword }).toPromise();
+    event.submitter.disabled = false;
     // The form stays on an error: a weak password leaves the link usable.
     const error = problem(result);
     if (error) return say(error);
