@@ -41,6 +41,16 @@ pub enum Event {
     PasswordChanged,
     /// The account, its tasks and its sessions were deleted.
     AccountDeleted,
+    /// A password reset link was asked for an address (whether or not it has an account).
+    PasswordResetRequested,
+    /// The password was set through a reset link; every session ended.
+    PasswordReset,
+    /// The account's address was confirmed.
+    EmailVerified,
+    /// A change to another address was asked for; it waits for that address's link.
+    EmailChangeRequested,
+    /// The account's address changed.
+    EmailChanged,
 }
 
 impl Event {
@@ -56,6 +66,11 @@ impl Event {
             Event::SessionsRevoked => "sessions.revoked",
             Event::SessionEvicted => "session.evicted",
             Event::AccountDeactivated => "account.deactivated",
+            Event::PasswordResetRequested => "password.reset_requested",
+            Event::PasswordReset => "password.reset",
+            Event::EmailVerified => "email.verified",
+            Event::EmailChangeRequested => "email.change_requested",
+            Event::EmailChanged => "email.changed",
             Event::AccountActivated => "account.activated",
             Event::PasswordChanged => "password.changed",
             Event::AccountDeleted => "account.deleted",
@@ -76,6 +91,11 @@ impl Event {
             Event::AccountActivated => "account activated",
             Event::PasswordChanged => "password changed",
             Event::AccountDeleted => "account deleted",
+            Event::PasswordResetRequested => "password reset asked for",
+            Event::PasswordReset => "password reset through a mail link: every session ended",
+            Event::EmailVerified => "email address verified",
+            Event::EmailChangeRequested => "change of email address asked for",
+            Event::EmailChanged => "email address changed",
         }
     }
 }

@@ -12,6 +12,9 @@ use async_graphql::{ErrorExtensionValues, Response, ServerError};
 pub const UNAUTHENTICATED_MESSAGE: &str = "Authentication required: send a valid access token.";
 /// Message for every failed login, whatever the cause.
 pub const INVALID_CREDENTIALS_MESSAGE: &str = "Invalid username or password.";
+/// Message for a login refused until the account's address is verified.
+pub const EMAIL_NOT_VERIFIED_MESSAGE: &str =
+    "Verify your email address first: follow the link we sent, or ask for a new one.";
 const INTERNAL_MESSAGE: &str = "Internal server error.";
 
 /// Everything that can go wrong while serving a request.
@@ -32,6 +35,12 @@ pub enum AppError {
     /// A unique value is already taken.
     #[error("{0}")]
     Conflict(String),
+    /// Not allowed here, whoever asks; the message says why.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The password checked out, but the account's address must be verified first.
+    #[error("{EMAIL_NOT_VERIFIED_MESSAGE}")]
+    EmailNotVerified,
     /// Too many attempts; the client should wait this many whole seconds.
     #[error("Too many attempts: try again in {0} seconds.")]
     RateLimited(u64),
@@ -48,6 +57,8 @@ impl AppError {
             AppError::BadUserInput(_) => ErrorCode::BadUserInput,
             AppError::NotFound(_) => ErrorCode::NotFound,
             AppError::Conflict(_) => ErrorCode::Conflict,
+            AppError::Forbidden(_) => ErrorCode::Forbidden,
+            AppError::EmailNotVerified => ErrorCode::EmailNotVerified,
             AppError::RateLimited(_) => ErrorCode::RateLimited,
             AppError::Internal(_) => ErrorCode::InternalServerError,
         }
@@ -95,7 +106,8 @@ impl From<AppError> for async_graphql::Error {
 pub enum ErrorCode {
     /// No valid credentials.
     Unauthenticated,
-    /// Not allowed here, whoever asks: introspection when the server has it off.
+    /// Not allowed here, whoever asks: introspection when the server has it off, or a
+    /// flow that needs mail when mail is off.
     Forbidden,
     /// The request or an argument breaks a rule: the client's to fix.
     BadUserInput,
@@ -105,6 +117,8 @@ pub enum ErrorCode {
     Conflict,
     /// Throttled; `extensions.retryAfter` says for how long.
     RateLimited,
+    /// `EMAIL_VERIFICATION=required` and the account's address is not verified yet.
+    EmailNotVerified,
     /// The server failed; nothing of the cause is sent.
     InternalServerError,
 }
@@ -118,6 +132,7 @@ impl ErrorCode {
             ErrorCode::BadUserInput => "BAD_USER_INPUT",
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
         }

@@ -13,6 +13,7 @@ use crate::config::{Config, key_bytes};
 use crate::graphql::build_schema;
 use crate::graphql::schema::PERSISTED_QUERIES;
 use crate::http::{HttpState, LiveSockets, router};
+use crate::mail::{Mail, Transport, Worker};
 use crate::services::SessionSettings;
 use crate::state::AppState;
 use crate::store::events::TaskEvents;
@@ -28,6 +29,10 @@ pub struct Application {
     hashing: HashingWork,
     db: DatabaseConnection,
     purge_interval: Duration,
+    mail: Mail,
+    transport: Transport,
+    /// The mail worker's own pool.
+    mail_db: DatabaseConnection,
 }
 
 impl Application {
@@ -56,6 +61,9 @@ impl Application {
             Some(redis) => Throttle::with_redis(config.limits, redis).await?,
             None => Throttle::local(config.limits),
         };
+        let transport = Transport::new(&config.mail.transport)?;
+        let mail_db = store::connect_background(&config.database_url).await?;
+        let mail = Mail::new(config.mail.clone());
         let app = AppState {
             db: db.clone(),
             keys,
@@ -68,6 +76,7 @@ impl Application {
             session_cache: SessionCache::new(config.session_cache_ttl),
             events,
             throttle,
+            mail: mail.clone(),
         };
         let hashing = app.passwords.work();
         let persisted = LruCacheStorage::new(PERSISTED_QUERIES);
@@ -97,6 +106,9 @@ impl Application {
             hashing,
             db,
             purge_interval: config.session_purge_interval,
+            mail,
+            transport,
+            mail_db,
         })
     }
 
@@ -115,9 +127,16 @@ impl Application {
         self.address
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight. Revoked and
-    /// expired sessions are purged in the background meanwhile.
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight. Meanwhile the
+    /// outbox is delivered, and revoked and expired sessions are purged, in the background;
+    /// both stop with the server, or when this future is dropped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let _mail = Worker {
+            db: self.mail_db,
+            transport: self.transport,
+            mail: self.mail,
+        }
+        .spawn();
         let purge = tokio::spawn(purge_sessions(self.db, self.purge_interval));
         let served = axum::serve(
             self.listener,

@@ -4,6 +4,7 @@
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{Authenticator, JwtKeys, PasswordHasher, SessionCache};
+use crate::mail::Mail;
 use crate::services::{Accounts, SessionSettings, Sessions};
 use crate::store::events::TaskEvents;
 use crate::throttle::Throttle;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub session_cache: SessionCache,
     /// Login backoff and rate limits, with their counters.
     pub throttle: Throttle,
+    /// The outbox's rules and its worker's bell.
+    pub mail: Mail,
 }
 
 impl AppState {
@@ -49,6 +52,7 @@ impl AppState {
             passwords: &self.passwords,
             throttle: &self.throttle,
             sessions: self.sessions(),
+            mail: &self.mail,
         }
     }
 }

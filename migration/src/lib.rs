@@ -6,6 +6,7 @@ mod m20261127_000001_create_users;
 mod m20261127_000002_create_tasks;
 mod m20261127_000003_create_sessions;
 mod m20261127_000004_task_listing;
+mod m20261201_000005_email;
 
 /// Every migration taskql knows, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_create_tasks::Migration),
             Box::new(m20261127_000003_create_sessions::Migration),
             Box::new(m20261127_000004_task_listing::Migration),
+            Box::new(m20261201_000005_email::Migration),
         ]
     }
 }

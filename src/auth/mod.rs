@@ -3,6 +3,7 @@
 mod cache;
 mod fair;
 pub mod jwt;
+mod mail_token;
 pub mod password;
 pub mod policy;
 pub mod refresh;
@@ -10,6 +11,7 @@ mod viewer;
 
 pub use cache::SessionCache;
 pub use jwt::{AccessToken, JwtKeys, KeyMaterial, TokenSubject};
+pub use mail_token::MailToken;
 pub use password::{HashingWork, PasswordHasher};
 pub use viewer::Viewer;
 

@@ -1,4 +1,5 @@
 //! Opaque refresh tokens: 256 random bits, shown to the client once, stored as SHA-256.
+//! Mail tokens ([`super::MailToken`]) are made the same way.
 
 use std::fmt;
 
@@ -17,9 +18,7 @@ pub struct RefreshToken(String);
 
 impl RefreshToken {
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        Self(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+        Self(random(PREFIX))
     }
 
     /// The value handed to the client, once.
@@ -45,7 +44,15 @@ pub fn hash_presented(presented: &str) -> Option<String> {
     (presented.len() == LENGTH && presented.starts_with(PREFIX)).then(|| digest(presented))
 }
 
-fn digest(token: &str) -> String {
+/// `prefix` and 256 random bits in base64url: 43 characters after the prefix.
+pub(crate) fn random(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The hex SHA-256 of a token: what the database stores instead of it.
+pub(crate) fn digest(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
         .map(|byte| format!("{byte:02x}"))

@@ -45,6 +45,9 @@ pub(super) fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<Limits, Co
         queries: rate(get, "QUERY_RATE_LIMIT", "600/minute")?,
         logins_per_address: rate(get, "LOGIN_ADDRESS_RATE_LIMIT", "60/minute")?,
         logins_per_account: rate(get, "LOGIN_ACCOUNT_RATE_LIMIT", "20/minute")?,
+        mail_per_address: rate(get, "MAIL_ADDRESS_RATE_LIMIT", "20/hour")?,
+        mail_per_recipient: rate(get, "MAIL_RECIPIENT_RATE_LIMIT", "5/hour")?,
+        mail_links: rate(get, "MAIL_LINK_RATE_LIMIT", "30/hour")?,
     })
 }
 

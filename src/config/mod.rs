@@ -9,6 +9,7 @@ mod dev_key;
 mod env;
 mod keys;
 mod limits;
+mod mail;
 mod server;
 mod sessions;
 #[cfg(test)]
@@ -23,6 +24,7 @@ use secrecy::SecretString;
 pub use cors::CorsOrigins;
 pub use dev_key::{DEV_KEY_FILE, generate_secret, key_bytes};
 pub use keys::MIN_SECRET_KEY_BYTES;
+pub use mail::{DEV_MAIL_DIR, EmailVerification, MailSettings, MailTransport};
 pub use server::MAX_BATCH_LIMIT;
 
 use crate::client::TrustedProxies;
@@ -101,6 +103,8 @@ pub struct Config {
     /// How long one HTTP request may run before it is cancelled, and how long its body may
     /// take to arrive.
     pub request_timeout: Duration,
+    /// How mail leaves, and the rules of the flows that send it.
+    pub mail: MailSettings,
 }
 
 /// A configuration value that cannot be used; the message is one line naming the variable.
@@ -149,6 +153,7 @@ impl Config {
         let limits = limits::limits(&get)?;
         let redis = limits::redis(&get)?;
         let server = Server::read(&get, app_env)?;
+        let mail = MailSettings::read(&get, app_env, &database_url, server.bind_addr)?;
         // A login makes a few Redis calls in turn; each must be able to time out, and the
         // request carry on with local counters, well before the deadline cancels it.
         if let Some(redis) = &redis
@@ -189,6 +194,7 @@ impl Config {
             ws_auth_recheck: server.ws_auth_recheck,
             socket_bounds: server.socket_bounds,
             request_timeout: server.request_timeout,
+            mail,
         })
     }
 }

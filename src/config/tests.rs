@@ -115,7 +115,12 @@ fn previous_keys_are_a_comma_separated_list_of_long_keys() {
 
 #[test]
 fn cors_origins_are_listed_exactly_and_none_by_default_in_production() {
-    let config = load(&[("APP_ENV", "production"), ("SECRET_KEY", KEY)]).unwrap();
+    let config = load(&[
+        ("APP_ENV", "production"),
+        ("SECRET_KEY", KEY),
+        ("SMTP_URL", "off"),
+    ])
+    .unwrap();
     assert_eq!(config.cors, CorsOrigins::List(vec![]));
     let config = load(&[
         ("SECRET_KEY", KEY),
@@ -158,7 +163,12 @@ fn production_requires_a_long_enough_key_and_hides_introspection() {
         !err.to_string().contains("short"),
         "the key is never echoed"
     );
-    let config = load(&[("APP_ENV", "production"), ("SECRET_KEY", KEY)]).unwrap();
+    let config = load(&[
+        ("APP_ENV", "production"),
+        ("SECRET_KEY", KEY),
+        ("SMTP_URL", "off"),
+    ])
+    .unwrap();
     assert!(!config.introspection);
 }
 
@@ -212,5 +222,79 @@ fn every_invalid_value_names_its_variable() {
         assert_eq!(err.var, var, "{var}={value}");
         assert!(err.to_string().starts_with(var));
         assert!(!err.to_string().contains('\n'));
+    }
+}
+
+#[test]
+fn mail_defaults_to_files_beside_the_database_in_development() {
+    let config = load(&[
+        ("SECRET_KEY", KEY),
+        ("DATABASE_URL", "sqlite:///srv/tq/t.db"),
+    ])
+    .unwrap();
+    match &config.mail.transport {
+        crate::config::MailTransport::Files(dir) => {
+            assert_eq!(dir, std::path::Path::new("/srv/tq/taskql-mail"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(config.mail.public_url, "http://127.0.0.1:8000");
+    assert_eq!(
+        config.mail.verification,
+        crate::config::EmailVerification::Optional
+    );
+    assert_eq!(config.mail.reset_password_ttl.as_secs(), 30 * 60);
+    assert_eq!(config.mail.verify_email_ttl.as_secs(), 24 * 3600);
+}
+
+#[test]
+fn production_mail_needs_an_smtp_server_a_public_url_and_encryption_off_this_machine() {
+    let production = |extra: &[(&'static str, &'static str)]| {
+        let mut vars = vec![("APP_ENV", "production"), ("SECRET_KEY", KEY)];
+        vars.extend_from_slice(extra);
+        load(&vars)
+    };
+    assert_eq!(production(&[]).unwrap_err().var, "SMTP_URL");
+    assert_eq!(
+        production(&[("SMTP_URL", "smtps://u:p@mail.example.com")])
+            .unwrap_err()
+            .var,
+        "PUBLIC_URL"
+    );
+    let err = production(&[
+        ("SMTP_URL", "smtp://user:hunter2@mail.example.com:587"),
+        ("PUBLIC_URL", "https://tasks.example.com"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.var, "SMTP_URL");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    for ok in [
+        "smtps://u:p@mail.example.com",
+        "smtp://mail.example.com:587?tls=required",
+        "smtp://127.0.0.1:25",
+    ] {
+        let vars = [
+            ("SMTP_URL", ok),
+            ("PUBLIC_URL", "https://tasks.example.com/"),
+        ];
+        let config = production(&vars).unwrap();
+        assert_eq!(config.mail.public_url, "https://tasks.example.com");
+    }
+}
+
+#[test]
+fn bad_mail_settings_name_their_variable() {
+    for (var, value) in [
+        ("SMTP_URL", "http://mail.example.com"),
+        ("SMTP_URL", "not a url"),
+        ("PUBLIC_URL", "ftp://tasks.example.com"),
+        ("PUBLIC_URL", "https://tasks.example.com/?x=1"),
+        ("MAIL_FROM", "not an address"),
+        ("EMAIL_VERIFICATION", "sometimes"),
+        ("PASSWORD_RESET_TTL_MINUTES", "0"),
+        ("MAIL_MAX_ATTEMPTS", "1000"),
+    ] {
+        let err = load(&[("SECRET_KEY", KEY), (var, value)]).unwrap_err();
+        assert_eq!(err.var, var, "{value}");
     }
 }

@@ -1,5 +1,6 @@
 //! The GraphQL schema: one module per domain, merged in [`schema`].
 
+mod email;
 mod introspection;
 pub mod limits;
 mod rules;

@@ -55,6 +55,14 @@ pub struct RootRule {
 const NONE: &[(Limit, Subject)] = &[];
 const MUTATION: &[(Limit, Subject)] = &[(Limit::Mutations, Subject::SignedIn)];
 const QUERY: &[(Limit, Subject)] = &[(Limit::Queries, Subject::SignedIn)];
+const MAIL_REQUEST: &[(Limit, Subject)] = &[
+    (Limit::MailPerAddress, Subject::Client),
+    (Limit::Mutations, Subject::SignedIn),
+];
+const MAIL_LINK: &[(Limit, Subject)] = &[
+    (Limit::MailLinks, Subject::Client),
+    (Limit::Mutations, Subject::SignedIn),
+];
 
 const fn query(field: &'static str, limits: &'static [(Limit, Subject)]) -> RootRule {
     RootRule {
@@ -98,7 +106,12 @@ pub const ROOT_RULES: &[RootRule] = &[
         ],
     ),
     mutation("changePassword", true, MUTATION),
+    mutation("requestPasswordReset", false, MAIL_REQUEST),
+    mutation("requestEmailVerification", false, MAIL_REQUEST),
     mutation("deleteAccount", true, MUTATION),
+    mutation("changeEmail", true, MAIL_REQUEST),
+    mutation("resetPassword", true, MAIL_LINK),
+    mutation("verifyEmail", true, MAIL_LINK),
     mutation("logout", false, MUTATION),
     mutation("logoutAll", false, MUTATION),
     mutation("revokeSession", false, MUTATION),

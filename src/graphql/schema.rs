@@ -5,6 +5,7 @@ use async_graphql::extensions::apollo_persisted_queries::{
 };
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
+use super::email::EmailMutation;
 use super::introspection::IntrospectionRefused;
 use super::sessions::{SessionMutation, SessionQuery};
 use super::tasks::{TaskMutation, TaskQuery, TaskSubscription};
@@ -30,7 +31,7 @@ pub struct Query(UserQuery, TaskQuery, SessionQuery);
 
 /// Every mutation root field.
 #[derive(MergedObject, Default)]
-pub struct Mutation(UserMutation, SessionMutation, TaskMutation);
+pub struct Mutation(UserMutation, EmailMutation, SessionMutation, TaskMutation);
 
 /// Every subscription root field.
 #[derive(MergedSubscription, Default)]

@@ -3,7 +3,7 @@
 //! the session service.
 
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
 
 use super::sessions::{Sessions, SignedIn};
@@ -13,7 +13,9 @@ use crate::auth::{PasswordHasher, Viewer};
 use crate::client::{ClientMeta, client_network};
 use crate::domain::{Email, Password, Username};
 use crate::error::AppError;
+use crate::mail::Mail;
 use crate::store;
+use crate::store::outbox::{self, MailKind};
 use crate::store::sessions;
 use crate::store::users::{self, Account, Login, NewUser};
 use crate::throttle::{Limit, LoginAttempt, Throttle, login_keys};
@@ -25,10 +27,12 @@ pub struct Accounts<'a> {
     pub passwords: &'a PasswordHasher,
     pub throttle: &'a Throttle,
     pub sessions: Sessions<'a>,
+    pub mail: &'a Mail,
 }
 
 impl Accounts<'_> {
-    /// Validates and stores a new account with its password hashed.
+    /// Validates and stores a new account with its password hashed, and queues the mail
+    /// that verifies its address in the same transaction.
     pub async fn register(
         &self,
         username: &str,
@@ -40,8 +44,9 @@ impl Accounts<'_> {
         let email = Email::parse(email)?;
         let password = acceptable_password(password, &username, &email)?;
         let password_hash = self.passwords.hash(&password, client).await?;
+        let txn = self.db.begin().await?;
         let user = users::create(
-            self.db,
+            &txn,
             NewUser {
                 username,
                 email,
@@ -49,6 +54,18 @@ impl Accounts<'_> {
             },
         )
         .await?;
+        if self.mail.verifies_at_sign_up() {
+            outbox::enqueue(
+                &txn,
+                user.id,
+                MailKind::VerifyEmail,
+                &user.email,
+                store::now(),
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        self.mail.wake();
         audit::account(Event::Register, Some(user.id), client);
         Ok(user)
     }
@@ -97,6 +114,11 @@ impl Accounts<'_> {
             return Err(AppError::InvalidCredentials);
         };
         throttle.login_succeeded(attempt, store::now()).await;
+        // Only someone who knows the password learns that the address waits for its link.
+        if self.mail.verification_required() && !user.email_verified {
+            audit::account(Event::LoginFailure, Some(user.id), &meta);
+            return Err(AppError::EmailNotVerified);
+        }
         // Spends the account's budget of successes that `begin` checked. Logins racing it
         // may pass it by as many as run at once; the next ones are held.
         let _ = throttle
@@ -226,7 +248,7 @@ impl Accounts<'_> {
     /// The viewer's account, if `password` is its password; BAD_USER_INPUT naming `argument`
     /// otherwise. Wrong passwords back off per user as failed logins do per account, so a
     /// stolen access token does not buy a guess per mutation the rate limit allows.
-    async fn confirm_password(
+    pub(super) async fn confirm_password(
         &self,
         viewer: &Viewer,
         password: &str,
@@ -272,7 +294,7 @@ impl Accounts<'_> {
 }
 
 /// A password the policy accepts for this account, or BAD_USER_INPUT with every reason.
-fn acceptable_password(
+pub(super) fn acceptable_password(
     raw: &str,
     username: &Username,
     email: &Email,

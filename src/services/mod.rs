@@ -2,6 +2,7 @@
 //! sessions and throttles. Resolvers parse input and call exactly one of these.
 
 pub mod accounts;
+pub mod email;
 pub mod sessions;
 
 pub use accounts::Accounts;

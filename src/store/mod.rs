@@ -1,5 +1,5 @@
 //! Data access. Entities stay private to this module: the rest of taskql reads and writes
-//! through [`users`], [`sessions`] and [`tasks`], and tasks only through a viewer's
+//! through [`users`], [`sessions`], [`outbox`], [`mail_tokens`] and [`tasks`], and tasks only through a viewer's
 //! [`tasks::ViewerTasks`]. Every function returns plain types of this module's own, so
 //! nothing outside it can reach a table around the owner scope.
 
@@ -30,6 +30,8 @@ macro_rules! plain_from_model {
 
 mod entities;
 pub mod events;
+pub mod mail_tokens;
+pub mod outbox;
 pub mod sessions;
 pub mod tasks;
 pub mod users;
@@ -53,10 +55,26 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 /// gets WAL, enforced foreign keys and a busy timeout, so concurrent requests wait for the
 /// writer instead of failing.
 pub async fn connect(database_url: &str) -> anyhow::Result<DatabaseConnection> {
+    connect_pool(database_url, None).await
+}
+
+/// A pool of at most two connections, for background work (the mail worker) that must
+/// neither take a request's connection nor count as its work.
+pub async fn connect_background(database_url: &str) -> anyhow::Result<DatabaseConnection> {
+    connect_pool(database_url, Some(2)).await
+}
+
+async fn connect_pool(
+    database_url: &str,
+    max_connections: Option<u32>,
+) -> anyhow::Result<DatabaseConnection> {
     if let Some(file) = sqlite_file(database_url) {
         make_private(&file)?;
     }
     let mut options = ConnectOptions::new(database_url);
+    if let Some(max) = max_connections {
+        options.max_connections(max).min_connections(0);
+    }
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))

@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    Set, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -79,7 +79,7 @@ pub struct NewUser {
 
 /// Inserts an account. The unique indexes decide duplicates (any letter case), so two
 /// racing registrations cannot both succeed.
-pub async fn create(db: &DatabaseConnection, new: NewUser) -> Result<Account, AppError> {
+pub async fn create(db: &impl ConnectionTrait, new: NewUser) -> Result<Account, AppError> {
     let now = now();
     let row = user::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -94,7 +94,7 @@ pub async fn create(db: &DatabaseConnection, new: NewUser) -> Result<Account, Ap
     };
     let inserted = row.insert(db).await.map_err(|err| match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(detail)) if detail.contains("email") => {
-            AppError::Conflict("This email address is already registered.".into())
+            email_taken()
         }
         Some(SqlErr::UniqueConstraintViolation(_)) => {
             AppError::Conflict("This username is already taken.".into())
@@ -102,6 +102,64 @@ pub async fn create(db: &DatabaseConnection, new: NewUser) -> Result<Account, Ap
         _ => err.into(),
     })?;
     Ok(inserted.into())
+}
+
+fn email_taken() -> AppError {
+    AppError::Conflict("This email address is already registered.".into())
+}
+
+/// Whether an account other than `except` is registered with `email`.
+pub async fn email_in_use(
+    db: &DatabaseConnection,
+    email: &Email,
+    except: Uuid,
+) -> Result<bool, AppError> {
+    let found = Users::find()
+        .filter(user::Column::Email.eq(email.as_str()))
+        .filter(user::Column::Id.ne(except))
+        .count(db)
+        .await?;
+    Ok(found > 0)
+}
+
+/// Marks the address verified if it is still the account's `email`; whether it was.
+pub async fn mark_verified(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    email: &str,
+) -> Result<bool, AppError> {
+    let result = Users::update_many()
+        .col_expr(user::Column::EmailVerified, Expr::value(true))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now()))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::Email.eq(email))
+        .filter(user::Column::IsActive.eq(true))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Makes `email` (just confirmed through its link) the account's verified address;
+/// CONFLICT when another account registered it meanwhile, `false` when the account is
+/// gone or inactive.
+pub async fn change_email(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    email: &str,
+) -> Result<bool, AppError> {
+    let result = Users::update_many()
+        .col_expr(user::Column::Email, Expr::value(email))
+        .col_expr(user::Column::EmailVerified, Expr::value(true))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now()))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::IsActive.eq(true))
+        .exec(db)
+        .await
+        .map_err(|err| match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => email_taken(),
+            _ => err.into(),
+        })?;
+    Ok(result.rows_affected > 0)
 }
 
 /// The account with this id, if any.
@@ -216,7 +274,7 @@ fn username_matches(username: &Username) -> SimpleExpr {
 
 /// Replaces the account's password hash.
 pub async fn set_password_hash(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     id: Uuid,
     password_hash: PasswordHash,
 ) -> Result<(), AppError> {

@@ -140,6 +140,22 @@ impl Throttle {
     }
 }
 
+impl Throttle {
+    /// Clears the login backoff of these account keys, as a password reset does: the
+    /// owner proved control of the account another way.
+    pub async fn forgive_logins(&self, accounts: &[String], now: DateTime<Utc>) {
+        for account in accounts {
+            let attempt = LoginAttempt {
+                account: account.clone(),
+                client: None,
+                shared: false,
+                address_until: None,
+            };
+            self.login_succeeded(attempt, now).await;
+        }
+    }
+}
+
 /// Whole seconds from `now` until `until_ms`, rounded up so a client that waits that long
 /// gets in; `None` when that moment has passed.
 fn seconds_until(until_ms: i64, now: DateTime<Utc>) -> Option<u64> {

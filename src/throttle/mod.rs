@@ -109,6 +109,9 @@ impl Throttle {
             Limit::Queries => self.limits.queries,
             Limit::LoginsPerAddress => self.limits.logins_per_address,
             Limit::LoginsPerAccount => self.limits.logins_per_account,
+            Limit::MailPerAddress => self.limits.mail_per_address,
+            Limit::MailPerRecipient => self.limits.mail_per_recipient,
+            Limit::MailLinks => self.limits.mail_links,
             Limit::LoginAccount | Limit::LoginAddress => return None,
         })
     }
@@ -149,6 +152,9 @@ mod tests {
             queries: Rate::parse("10/second").unwrap(),
             logins_per_address: Rate::parse("10/minute").unwrap(),
             logins_per_account: Rate::parse("5/minute").unwrap(),
+            mail_per_address: Rate::parse("20/hour").unwrap(),
+            mail_per_recipient: Rate::parse("5/hour").unwrap(),
+            mail_links: Rate::parse("30/hour").unwrap(),
         }
     }
 

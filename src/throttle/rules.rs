@@ -76,6 +76,13 @@ pub struct Limits {
     pub logins_per_address: Rate,
     /// Successful logins per account (failures back off instead).
     pub logins_per_account: Rate,
+    /// Requests that send mail (`requestPasswordReset`, `requestEmailVerification`,
+    /// `changeEmail`) per client IP.
+    pub mail_per_address: Rate,
+    /// The same requests per address mail is asked for, whoever asks.
+    pub mail_per_recipient: Rate,
+    /// Uses of mail links (`verifyEmail`, `resetPassword`) per client IP.
+    pub mail_links: Rate,
 }
 
 /// The limits a request can run into, named as audit lines name them.
@@ -99,6 +106,12 @@ pub enum Limit {
     LoginsPerAddress,
     /// Successful logins per account.
     LoginsPerAccount,
+    /// Requests that send mail, per client IP.
+    MailPerAddress,
+    /// Requests that send mail, per address asked for.
+    MailPerRecipient,
+    /// Uses of mail links, per client IP.
+    MailLinks,
 }
 
 impl Limit {
@@ -114,6 +127,9 @@ impl Limit {
             Limit::Queries => "queries",
             Limit::LoginsPerAddress => "logins_per_address",
             Limit::LoginsPerAccount => "logins_per_account",
+            Limit::MailPerAddress => "mail_per_address",
+            Limit::MailPerRecipient => "mail_per_recipient",
+            Limit::MailLinks => "mail_links",
         }
     }
 }

@@ -83,6 +83,17 @@ fn invalid_configuration_stops_startup_with_one_line_naming_the_variable() {
             vec![("SECRET_KEY", SECRET), ("RUST_LOG", "info,[")],
             "RUST_LOG",
         ),
+        (
+            vec![("APP_ENV", "production"), ("SECRET_KEY", SECRET)],
+            "SMTP_URL",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", SECRET),
+                ("SMTP_URL", "smtp://user:too-short@[bad"),
+            ],
+            "SMTP_URL",
+        ),
     ] {
         let output = taskql(&["serve"], &vars);
         assert!(!output.status.success(), "{vars:?}");
@@ -389,6 +400,7 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
         &[
             ("APP_ENV", "production"),
             ("SECRET_KEY", SECRET),
+            ("SMTP_URL", "off"),
             ("DATABASE_URL", &database_url),
             ("REFRESH_REUSE_GRACE_SECONDS", "0"),
         ],
@@ -579,6 +591,7 @@ async fn evicted_sessions_and_changes_of_activation_are_on_the_audit_log() {
     let vars = [
         ("APP_ENV", "production"),
         ("SECRET_KEY", SECRET),
+        ("SMTP_URL", "off"),
         ("DATABASE_URL", database_url.as_str()),
     ];
     let mut served = vars.to_vec();

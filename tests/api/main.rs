@@ -3,6 +3,7 @@
 mod accounts;
 mod cli;
 mod deadline;
+mod email;
 mod graphiql;
 mod guard;
 mod helpers;

@@ -126,3 +126,23 @@ async fn register_refusals_the_api_does_not_explain_cost_the_same() {
     assert_eq!(conflict_cost[..3], [1, 0, 0]);
     assert_eq!(created_cost[..3], [1, 0, 0]);
 }
+
+#[tokio::test]
+async fn asking_for_mail_costs_the_same_whether_or_not_the_address_has_an_account() {
+    let app = spawn_app_with(&[("MAIL_ADDRESS_RATE_LIMIT", "1000/hour")]).await;
+    app.registered("ursula").await;
+    let reset = "mutation($e: String!) { requestPasswordReset(email: $e) }";
+    let verify = "mutation($e: String) { requestEmailVerification(email: $e) }";
+    for query in [reset, verify] {
+        let ask = |email: &'static str| app.gql(None, query, json!({ "e": email }));
+        let (known, known_cost) = cost(&app, ask("ursula@example.com")).await;
+        let (unknown, unknown_cost) = cost(&app, ask("nobody@example.com")).await;
+        assert_eq!(known, unknown, "the same answer");
+        assert_eq!(known_cost, unknown_cost, "the same work: {query}");
+        assert_eq!(known_cost[..3], [0, 0, 0], "no argon2 work");
+        assert!(
+            known_cost[3] >= 1,
+            "the statement that writes the message or nothing"
+        );
+    }
+}

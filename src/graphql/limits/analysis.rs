@@ -261,7 +261,7 @@ mod tests {
         ] {
             assert_eq!(
                 refusal(twice),
-                "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount` may appear at most once per document.",
+                "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount`, `changeEmail`, `resetPassword`, `verifyEmail` may appear at most once per document.",
                 "{twice}"
             );
         }

@@ -44,3 +44,19 @@ pub const TASK_COUNT: &str = "{ tasks { totalCount } }";
 /// The viewer's task changes, with the task and its owner's name.
 pub const TASK_EVENTS: &str =
     "subscription { taskEvents { kind taskId task { id title status owner { username } } } }";
+
+/// Verification link, again.
+pub const REQUEST_VERIFICATION: &str =
+    "mutation($e: String) { requestEmailVerification(email: $e) }";
+/// Uses a verification or change-of-address link.
+pub const VERIFY_EMAIL: &str = "mutation($t: String!) { verifyEmail(token: $t) }";
+/// Asks for a reset link.
+pub const REQUEST_RESET: &str = "mutation($e: String!) { requestPasswordReset(email: $e) }";
+/// Uses a reset link.
+pub const RESET_PASSWORD: &str =
+    "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }";
+/// Asks to move the account to another address.
+pub const CHANGE_EMAIL: &str =
+    "mutation($e: String!, $p: String!) { changeEmail(newEmail: $e, password: $p) }";
+/// What the account's address is and whether it is verified.
+pub const ME_EMAIL: &str = "{ me { email emailVerified } }";

@@ -1,8 +1,10 @@
 //! The one helper layer every feature file uses: spawning the app, the request builder
-//! and its typed reply, the socket client, the shared documents, users and tokens.
+//! and its typed reply, the socket client, the SMTP server, the shared documents, users
+//! and tokens.
 
 mod auth;
 pub mod documents;
+mod mail;
 mod request;
 mod socket;
 mod spawn;
@@ -12,6 +14,7 @@ mod tokens;
 mod users;
 
 pub use auth::*;
+pub use mail::*;
 pub use request::{JSON, Reply, code, message, request_to, texts_of};
 pub use socket::*;
 pub use spawn::*;

@@ -27,6 +27,8 @@ pub struct TestApp {
     _dir: TempDir,
     /// The PostgreSQL server URL and the database created for this test.
     postgres: Option<(String, String)>,
+    /// The serving task, to kill the server as a crash would.
+    server: tokio::task::AbortHandle,
 }
 
 impl Drop for TestApp {
@@ -89,13 +91,23 @@ async fn start(
     for (name, value) in vars {
         env.insert((*name).into(), (*value).into());
     }
+    // Production needs an SMTP server; tests that are not about mail go without.
+    if env
+        .get("APP_ENV")
+        .is_some_and(|value| value == "production")
+    {
+        env.entry("SMTP_URL".into()).or_insert_with(|| "off".into());
+    }
+    env.entry("MAIL_DIR".into())
+        .or_insert_with(|| dir.path().join("mail").to_string_lossy().into_owned());
     let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test config");
     let app = Application::build(config).await.expect("application");
     let address = format!("http://{}", app.address());
     let statements = app.statements();
     let hashing = app.hashing();
-    tokio::spawn(app.run_until_stopped());
+    let server = tokio::spawn(app.run_until_stopped()).abort_handle();
     TestApp {
+        server,
         address,
         statements,
         hashing,
@@ -132,6 +144,11 @@ async fn fresh_database(dir: &TempDir) -> (String, Option<(String, String)>) {
 }
 
 impl TestApp {
+    /// Stops the server at once, its background work with it, as a crash would.
+    pub fn kill(&self) {
+        self.server.abort();
+    }
+
     /// The subscription endpoint.
     pub fn ws_url(&self) -> String {
         format!(

@@ -1,0 +1,228 @@
+//! The outbox worker: claims what is due, makes the token of a link as it sends (so a
+//! token exists only in its message and, hashed, in the database), delivers, and retries
+//! with a doubling wait. Every replica runs one; claims keep them from sending a message
+//! twice. It also forgets finished messages and expired tokens.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
+use sea_orm::DatabaseConnection;
+use tokio::task::JoinHandle;
+
+use super::{Mail, Transport, messages};
+use crate::error::AppError;
+use crate::store::mail_tokens::{self, Purpose};
+use crate::store::outbox::{self, Claimed, MailKind};
+use crate::store::{self, users};
+
+/// How often the worker looks for due messages when nothing woke it: what a replica
+/// waits for a message another replica queued.
+const POLL: Duration = Duration::from_secs(2);
+/// How long a claim holds a message: past it, a worker that died sending loses it.
+const LEASE: Duration = Duration::from_secs(120);
+/// The longest wait between two attempts.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(3600);
+/// How often finished messages and expired tokens are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// What the worker needs.
+pub struct Worker {
+    pub db: DatabaseConnection,
+    pub transport: Transport,
+    pub mail: Mail,
+}
+
+/// The running worker; dropping it stops it.
+pub struct WorkerHandle(JoinHandle<()>);
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Worker {
+    /// Starts delivering in the background.
+    pub fn spawn(self) -> WorkerHandle {
+        WorkerHandle(tokio::spawn(self.run()))
+    }
+
+    async fn run(self) {
+        let mut next_purge = store::now();
+        loop {
+            loop {
+                match self.deliver_one().await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot work through the outbox");
+                        break;
+                    }
+                }
+            }
+            let now = store::now();
+            if now >= next_purge {
+                self.purge(now).await;
+                next_purge = now + PURGE_EVERY;
+            }
+            tokio::select! {
+                () = self.mail.wake.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// Delivers the message due longest, if any: whether there was one.
+    async fn deliver_one(&self) -> Result<bool, AppError> {
+        let now = store::now();
+        let lease = chrono::Duration::from_std(LEASE).unwrap_or_default();
+        let Some(claimed) = outbox::claim(&self.db, now, lease).await? else {
+            return Ok(false);
+        };
+        let kind = claimed.kind.as_str();
+        match self.compose(&claimed, now).await? {
+            Some(message) => match self.transport.send(message).await {
+                Ok(file) => {
+                    outbox::delivered(&self.db, claimed.id, store::now()).await?;
+                    match file {
+                        Some(file) => tracing::info!(
+                            kind,
+                            file = %file.display(),
+                            "development mail written instead of sent"
+                        ),
+                        None => tracing::info!(kind, message_id = %claimed.id, "mail delivered"),
+                    }
+                }
+                Err(reason) => self.failed(&claimed, &reason).await?,
+            },
+            None => {
+                outbox::given_up(&self.db, claimed.id, "no longer needed", now).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// The message to send, with a fresh token in its link; `None` when it is moot: the
+    /// account is gone, or the address it was to confirm is no longer the account's or
+    /// is verified already.
+    async fn compose(
+        &self,
+        claimed: &Claimed,
+        now: DateTime<Utc>,
+    ) -> Result<Option<lettre::Message>, AppError> {
+        let Some(account) = users::find(&self.db, claimed.user_id).await? else {
+            return Ok(None);
+        };
+        if claimed.kind == MailKind::VerifyEmail
+            && (account.email_verified || account.email != claimed.recipient)
+        {
+            return Ok(None);
+        }
+        let Ok(to) = claimed.recipient.parse::<Mailbox>() else {
+            return Ok(None);
+        };
+        let settings = self.mail.settings();
+        let link = match link_of(claimed.kind) {
+            Some((purpose, path)) => {
+                let ttl = ttl_of(settings, purpose);
+                let expires = now + chrono::Duration::from_std(ttl).unwrap_or_default();
+                let token = mail_tokens::issue(
+                    &self.db,
+                    claimed.user_id,
+                    purpose,
+                    &claimed.recipient,
+                    now,
+                    expires,
+                )
+                .await?;
+                Some((
+                    format!("{}/{path}#token={}", settings.public_url, token.expose()),
+                    ttl,
+                ))
+            }
+            None => None,
+        };
+        let (href, ttl) = match &link {
+            Some((href, ttl)) => (Some(href.as_str()), *ttl),
+            None => (None, Duration::ZERO),
+        };
+        messages::compose(
+            &settings.from,
+            to,
+            claimed.kind,
+            &account.username,
+            href,
+            ttl,
+        )
+        .map(Some)
+        .map_err(|err| AppError::Internal(anyhow::anyhow!("cannot build a message: {err}")))
+    }
+
+    /// Schedules the next attempt, or gives up after the last one.
+    async fn failed(&self, claimed: &Claimed, reason: &str) -> Result<(), AppError> {
+        let settings = self.mail.settings();
+        let kind = claimed.kind.as_str();
+        let now = store::now();
+        if claimed.attempts >= settings.max_attempts {
+            tracing::error!(kind, message_id = %claimed.id, attempts = claimed.attempts, reason, "mail given up");
+            return outbox::given_up(&self.db, claimed.id, reason, now).await;
+        }
+        let wait = retry_wait(settings.retry_base, claimed.attempts);
+        tracing::warn!(kind, message_id = %claimed.id, attempts = claimed.attempts, retry_in_seconds = wait.as_secs(), reason, "mail not delivered yet");
+        let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+        outbox::retry_at(&self.db, claimed.id, reason, at).await
+    }
+
+    async fn purge(&self, now: DateTime<Utc>) {
+        let retention =
+            chrono::Duration::from_std(self.mail.settings().retention).unwrap_or_default();
+        match outbox::purge(&self.db, now - retention).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged finished mail"),
+            Err(err) => tracing::warn!(error = %err, "cannot purge finished mail"),
+        }
+        if let Err(err) = mail_tokens::purge(&self.db, now).await {
+            tracing::warn!(error = %err, "cannot purge expired mail tokens");
+        }
+    }
+}
+
+/// The token purpose and page of the link a kind of message carries.
+fn link_of(kind: MailKind) -> Option<(Purpose, &'static str)> {
+    match kind {
+        MailKind::VerifyEmail => Some((Purpose::VerifyEmail, "verify-email")),
+        MailKind::ChangeEmail => Some((Purpose::ChangeEmail, "verify-email")),
+        MailKind::ResetPassword => Some((Purpose::ResetPassword, "reset-password")),
+        MailKind::PasswordWasReset | MailKind::EmailChangeRequested => None,
+    }
+}
+
+fn ttl_of(settings: &crate::config::MailSettings, purpose: Purpose) -> Duration {
+    match purpose {
+        Purpose::VerifyEmail => settings.verify_email_ttl,
+        Purpose::ResetPassword => settings.reset_password_ttl,
+        Purpose::ChangeEmail => settings.change_email_ttl,
+    }
+}
+
+/// The wait after the `attempts`-th failure: `base`, doubling, at most an hour.
+fn retry_wait(base: Duration, attempts: u32) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(20);
+    base.saturating_mul(1 << doublings).min(MAX_RETRY_WAIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_twice_as_long_each_time_up_to_an_hour() {
+        let base = Duration::from_secs(30);
+        assert_eq!(retry_wait(base, 1), Duration::from_secs(30));
+        assert_eq!(retry_wait(base, 2), Duration::from_secs(60));
+        assert_eq!(retry_wait(base, 4), Duration::from_secs(240));
+        assert_eq!(retry_wait(base, 9), MAX_RETRY_WAIT);
+        assert_eq!(retry_wait(base, u32::MAX), MAX_RETRY_WAIT);
+    }
+}

@@ -1,0 +1,278 @@
+//! The outbox: messages written in the transaction of the change that needs them, then
+//! claimed, delivered and retired by the mail worker. A claim is a lease: a worker that
+//! dies holding one lets it lapse, and another worker (on any replica) takes the message.
+//! On PostgreSQL the claim skips rows another worker is claiming at that instant, so two
+//! workers never take the same message.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::entities::outbox::{self, Entity as Outbox};
+use super::entities::user::{self, Entity as Users};
+use crate::domain::Email;
+use crate::error::AppError;
+
+/// What a message is about; each kind has its own text and, for a link, its own token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    /// A link that confirms the account's address.
+    VerifyEmail,
+    /// A link that sets a new password.
+    ResetPassword,
+    /// Tells the owner that the password was reset.
+    PasswordWasReset,
+    /// A link, sent to a new address, that makes it the account's address.
+    ChangeEmail,
+    /// Tells the old address that a change to another one was asked for.
+    EmailChangeRequested,
+}
+
+impl MailKind {
+    pub const ALL: [MailKind; 5] = [
+        MailKind::VerifyEmail,
+        MailKind::ResetPassword,
+        MailKind::PasswordWasReset,
+        MailKind::ChangeEmail,
+        MailKind::EmailChangeRequested,
+    ];
+
+    /// The value of the `kind` column.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MailKind::VerifyEmail => "verify_email",
+            MailKind::ResetPassword => "reset_password",
+            MailKind::PasswordWasReset => "password_was_reset",
+            MailKind::ChangeEmail => "change_email",
+            MailKind::EmailChangeRequested => "email_change_requested",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == raw)
+    }
+}
+
+const PENDING: &str = "pending";
+const SENT: &str = "sent";
+const FAILED: &str = "failed";
+
+/// A message a worker has claimed.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: MailKind,
+    pub recipient: String,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+}
+
+/// Queues a message to the account's address as it is now.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    kind: MailKind,
+    recipient: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let row = outbox::ActiveModel {
+        id: sea_orm::Set(Uuid::now_v7()),
+        user_id: sea_orm::Set(user_id),
+        kind: sea_orm::Set(kind.as_str().to_owned()),
+        recipient: sea_orm::Set(recipient.to_owned()),
+        state: sea_orm::Set(PENDING.to_owned()),
+        attempts: sea_orm::Set(0),
+        next_attempt_at: sea_orm::Set(now),
+        claimed_until: sea_orm::Set(None),
+        last_error: sea_orm::Set(None),
+        created_at: sea_orm::Set(now),
+        finished_at: sea_orm::Set(None),
+    };
+    Outbox::insert(row).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// Whom [`enqueue_for`] writes to.
+#[derive(Debug, Clone, Copy)]
+pub enum Addressee<'a> {
+    /// The active account registered with this address, if any.
+    Address(&'a Email),
+    /// This account.
+    Account(Uuid),
+}
+
+/// Queues a message to the active account an [`Addressee`] names, if there is one (with
+/// `unverified_only`, only while its address is unverified). One statement whether or
+/// not such an account exists, so the caller's answer and its cost say nothing about it.
+pub async fn enqueue_for(
+    db: &impl ConnectionTrait,
+    addressee: Addressee<'_>,
+    kind: MailKind,
+    unverified_only: bool,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let mut accounts = Query::select();
+    accounts
+        .expr(Expr::val(Uuid::now_v7()))
+        .column(user::Column::Id)
+        .expr(Expr::val(kind.as_str()))
+        .column(user::Column::Email)
+        .expr(Expr::val(PENDING))
+        .expr(Expr::val(0))
+        .expr(Expr::val(now))
+        .expr(Expr::val(now))
+        .from(Users)
+        .and_where(user::Column::IsActive.eq(true));
+    match addressee {
+        Addressee::Address(email) => accounts.and_where(user::Column::Email.eq(email.as_str())),
+        Addressee::Account(id) => accounts.and_where(user::Column::Id.eq(id)),
+    };
+    if unverified_only {
+        accounts.and_where(user::Column::EmailVerified.eq(false));
+    }
+    let insert = Query::insert()
+        .into_table(Outbox)
+        .columns([
+            outbox::Column::Id,
+            outbox::Column::UserId,
+            outbox::Column::Kind,
+            outbox::Column::Recipient,
+            outbox::Column::State,
+            outbox::Column::Attempts,
+            outbox::Column::NextAttemptAt,
+            outbox::Column::CreatedAt,
+        ])
+        .select_from(accounts)
+        .map_err(|err| AppError::Internal(err.into()))?
+        .to_owned();
+    db.execute(&insert).await?;
+    Ok(())
+}
+
+/// Claims the message due longest, for `lease`; `None` when nothing is due.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+) -> Result<Option<Claimed>, AppError> {
+    let claimable = || {
+        outbox::Column::State
+            .eq(PENDING)
+            .and(outbox::Column::NextAttemptAt.lte(now))
+            .and(
+                outbox::Column::ClaimedUntil
+                    .is_null()
+                    .or(outbox::Column::ClaimedUntil.lte(now)),
+            )
+    };
+    let due = Query::select()
+        .column(outbox::Column::Id)
+        .from(Outbox)
+        .and_where(claimable())
+        .order_by(outbox::Column::NextAttemptAt, Order::Asc)
+        .limit(1)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .to_owned();
+    let claimed = Outbox::update_many()
+        .col_expr(outbox::Column::ClaimedUntil, Expr::value(now + lease))
+        .col_expr(
+            outbox::Column::Attempts,
+            Expr::col(outbox::Column::Attempts).add(1),
+        )
+        // `=` and not `IN`: PostgreSQL runs a scalar subquery once, while it may rescan an
+        // `IN` subquery and claim a row per scan despite its LIMIT.
+        .filter(Expr::col(outbox::Column::Id).eq(Expr::SubQuery(None, Box::new(due.into()))))
+        .filter(claimable())
+        .exec_with_returning(db)
+        .await?;
+    let Some(row) = claimed.into_iter().next() else {
+        return Ok(None);
+    };
+    let kind = MailKind::parse(&row.kind).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("outbox row of unknown kind {}", row.kind))
+    })?;
+    Ok(Some(Claimed {
+        id: row.id,
+        user_id: row.user_id,
+        kind,
+        recipient: row.recipient,
+        attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+    }))
+}
+
+/// The message reached the mail server.
+pub async fn delivered(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    finish(db, id, SENT, None, now).await
+}
+
+/// The message failed for good (too many attempts, or its account is gone).
+pub async fn given_up(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    finish(db, id, FAILED, Some(error), now).await
+}
+
+async fn finish(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    state: &str,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    Outbox::update_many()
+        .col_expr(outbox::Column::State, Expr::value(state))
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Expr::value(None::<DateTime<Utc>>),
+        )
+        .col_expr(outbox::Column::FinishedAt, Expr::value(now))
+        .col_expr(outbox::Column::LastError, Expr::value(error.map(clip)))
+        .filter(outbox::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The attempt failed; the message is due again at `at`.
+pub async fn retry_at(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    error: &str,
+    at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    Outbox::update_many()
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(at))
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Expr::value(None::<DateTime<Utc>>),
+        )
+        .col_expr(outbox::Column::LastError, Expr::value(clip(error)))
+        .filter(outbox::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes delivered and given-up messages finished before `before`; how many went.
+pub async fn purge(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, AppError> {
+    let purged = Outbox::delete_many()
+        .filter(outbox::Column::State.is_in([SENT, FAILED]))
+        .filter(outbox::Column::FinishedAt.lt(before))
+        .exec(db)
+        .await?;
+    Ok(purged.rows_affected)
+}
+
+/// An error text short enough for its column.
+fn clip(error: &str) -> String {
+    error.chars().take(500).collect()
+}
