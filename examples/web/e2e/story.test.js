@@ -1,7 +1,9 @@
 // End to end in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
 // register, log in, add, complete and delete tasks, page and search them, and watch a
 // change made in another tab arrive live; then use taskql's GraphiQL with every other
-// origin cut off. Needs TASKQL_URL (see .ci/with-taskql).
+// origin cut off; then verify an address and reset a password through the links in the
+// mails taskql writes. Needs TASKQL_URL, and for the mail TASKQL_MAIL_DIR and
+// TASKQL_WEB_PORT, the port the server's PUBLIC_URL names (see .ci/with-taskql).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,9 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { build, preview } from 'vite';
 
+import { waitForLink } from './mail.js';
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 const API_URL = process.env.TASKQL_URL;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const MAIL_DIR = process.env.TASKQL_MAIL_DIR;
 
 let server;
 let browser;
@@ -38,7 +43,7 @@ before(async () => {
   assert.ok(API_URL, 'TASKQL_URL must point at a running taskql /graphql endpoint');
   process.env.VITE_TASKQL_URL = API_URL;
   await build({ root, logLevel: 'warn' });
-  const port = await freePort();
+  const port = Number(process.env.TASKQL_WEB_PORT) || (await freePort());
   server = await preview({
     root,
     logLevel: 'warn',
@@ -214,5 +219,86 @@ test('GraphiQL works offline: it loads from taskql alone and runs `me` with a to
   assert.deepEqual(JSON.parse(answer), { data: { me: { username } } });
   assert.deepEqual(elsewhere, [], 'GraphiQL asked for something outside taskql');
   assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('verify the address and reset the password through the links in the mails', {
+  skip: !MAIL_DIR && 'needs TASKQL_MAIL_DIR, the folder a development taskql writes mail into',
+}, async () => {
+  const username = `mail_${randomBytes(5).toString('hex')}`;
+  const email = `${username}@example.com`;
+  const password = 'correct horse battery staple';
+  const newPassword = 'a brand new staple for the horse';
+  const page = await browser.newPage();
+  await page.goto(baseUrl);
+
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=email]', email);
+  await page.fill('input[name=password]', password);
+  await page.click('button[value=register]');
+  await page.locator('#viewer', { hasText: username }).waitFor();
+  await page.locator('#verify-notice', { hasText: 'Verify your address' }).waitFor();
+  assert.equal(await page.textContent('#verify-address'), email);
+
+  // Registering sent the first link; the button sends another.
+  const first = await waitForLink({ dir: MAIL_DIR, to: email, path: '/verify-email' });
+  await page.click('#resend-verification');
+  await page.locator('#message.ok', { hasText: `A new link is on its way to ${email}.` }).waitFor();
+  const verify = await waitForLink({
+    dir: MAIL_DIR,
+    to: email,
+    path: '/verify-email',
+    skip: new Set([first.file]),
+  });
+  assert.equal(new URL(verify.link).origin, new URL(baseUrl).origin, 'PUBLIC_URL is the app');
+  assert.ok(verify.html.includes(verify.link), 'the HTML part carries the same link');
+
+  await page.goto(verify.link);
+  await page.locator('#message.ok', { hasText: 'Your email address is verified.' }).waitFor();
+  assert.equal(new URL(page.url()).hash, '', 'the token is off the address bar');
+  await page.click('#verify-page a');
+  await page.locator('#viewer', { hasText: username }).waitFor();
+  await page.locator('#count', { hasText: '0 tasks' }).waitFor();
+  await page.waitForFunction(() => document.getElementById('verify-notice').hidden);
+
+  // A spent link says so.
+  await page.goto(verify.link);
+  await page.locator('#message:not(.ok)').filter({ hasText: /./ }).waitFor();
+  assert.doesNotMatch(await page.textContent('#message'), /verified\./);
+
+  await page.goto(baseUrl);
+  await page.click('#logout');
+  await page.click('#forgot-link');
+  await page.waitForURL(/\/forgot-password$/);
+  await page.fill('#forgot-form input[name=email]', email);
+  await page.click('#forgot-form button');
+  await page
+    .locator('#message.ok', { hasText: 'If that address has an account, a reset link is on its way.' })
+    .waitFor();
+
+  const reset = await waitForLink({ dir: MAIL_DIR, to: email, path: '/reset-password' });
+  assert.equal(new URL(reset.link).origin, new URL(baseUrl).origin);
+  await page.goto(reset.link);
+  await page.locator('#reset-form').waitFor();
+  assert.equal(new URL(page.url()).hash, '');
+
+  // A weak password is refused with its reasons; the form and the link still work.
+  await page.fill('#reset-form input[name=newPassword]', 'password1');
+  await page.click('#reset-form button');
+  await page.locator('#message:not(.ok)', { hasText: 'too easy to guess' }).waitFor();
+  await page.fill('#reset-form input[name=newPassword]', newPassword);
+  await page.click('#reset-form button');
+  await page.locator('#message.ok', { hasText: 'Your password is changed' }).waitFor();
+  assert.equal(await page.isVisible('#reset-form'), false);
+
+  await page.click('#reset-sign-in');
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', password);
+  await page.click('button[value=login]');
+  await page.locator('#message', { hasText: 'Invalid username or password.' }).waitFor();
+  await page.fill('input[name=password]', newPassword);
+  await page.click('button[value=login]');
+  await page.locator('#viewer', { hasText: username }).waitFor();
+  assert.equal(await page.isVisible('#verify-notice'), false);
   await page.close();
 });

@@ -1,4 +1,7 @@
 // A small taskql client: urql for queries and mutations, graphql-ws for live task events.
+// Vite serves this page for every path; the path picks what it shows: the task app, or one
+// of the pages that the links in taskql's emails open (verify-email, reset-password) and
+// the form that asks for a reset link (forgot-password).
 import { Client, cacheExchange, fetchExchange, gql } from '@urql/core';
 import { createClient as createWsClient } from 'graphql-ws';
 
@@ -33,10 +36,36 @@ const DELETE = gql`
   mutation Delete($id: ID!) { deleteTask(id: $id) }
 `;
 const EVENTS = `subscription { taskEvents { kind taskId } }`;
+const ME = gql`
+  query Me { me { id username email emailVerified } }
+`;
+const REQUEST_VERIFICATION = gql`
+  mutation RequestVerification { requestEmailVerification }
+`;
+const VERIFY_EMAIL = gql`
+  mutation VerifyEmail($token: String!) { verifyEmail(token: $token) }
+`;
+const REQUEST_RESET = gql`
+  mutation RequestReset($email: String!) { requestPasswordReset(email: $email) }
+`;
+const RESET_PASSWORD = gql`
+  mutation ResetPassword($token: String!, $newPassword: String!) {
+    resetPassword(token: $token, newPassword: $newPassword)
+  }
+`;
+
+const PAGES = {
+  '/verify-email': 'verify-page',
+  '/forgot-password': 'forgot-page',
+  '/reset-password': 'reset-page',
+};
+const route = location.pathname.replace(/\/+$/, '') || '/';
+const onApp = !(route in PAGES);
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  token: localStorage.getItem(TOKEN_KEY),
+  // The email pages need no session, and a stale one must not get in their way.
+  token: onApp ? localStorage.getItem(TOKEN_KEY) : null,
   username: localStorage.getItem(USER_KEY),
   page: { first: PAGE_SIZE },
   pageInfo: null,
@@ -53,8 +82,10 @@ const client = new Client({
   }),
 });
 
-function say(text) {
+/** Shows a status line: a problem unless `ok`. */
+function say(text, ok = false) {
   $('message').textContent = text;
+  $('message').classList.toggle('ok', ok);
 }
 
 /** The first error's message, or null; UNAUTHENTICATED signs the viewer out. */
@@ -147,17 +178,37 @@ function listen() {
   );
 }
 
-function signIn(token, username) {
+/**
+ * Shows the app for `token`. Only a sign-in made here is written to the shared storage: a
+ * tab following another's may not have its username yet, and must not write it back empty.
+ */
+function signIn(token, username, { store = true } = {}) {
   state.token = token;
   state.username = username;
-  localStorage.setItem(TOKEN_KEY, token);
-  localStorage.setItem(USER_KEY, username);
+  if (store) {
+    // The name first: other tabs act on the token's change and read the name then.
+    localStorage.setItem(USER_KEY, username);
+    localStorage.setItem(TOKEN_KEY, token);
+  }
   $('auth').hidden = true;
   $('app').hidden = false;
   $('viewer').textContent = username;
   state.page = { first: PAGE_SIZE };
   listen();
-  return loadPage();
+  return Promise.all([loadPage(), loadViewer()]);
+}
+
+/**
+ * Shows the viewer's name as the server knows it, and the "verify your address" notice
+ * while the address is unconfirmed.
+ */
+async function loadViewer() {
+  const result = await client.query(ME, {}).toPromise();
+  if (problem(result)) return;
+  const { username, email, emailVerified } = result.data.me;
+  $('viewer').textContent = username;
+  $('verify-address').textContent = email;
+  $('verify-notice').hidden = emailVerified;
 }
 
 function signOut() {
@@ -167,6 +218,7 @@ function signOut() {
   state.ws?.dispose();
   state.ws = null;
   $('app').hidden = true;
+  $('verify-notice').hidden = true;
   $('auth').hidden = false;
 }
 
@@ -221,11 +273,84 @@ $('prev').addEventListener('click', () => {
 });
 $('logout').addEventListener('click', signOut);
 
-// Another tab signing in or out changes the shared storage.
-window.addEventListener('storage', (event) => {
-  if (event.key !== TOKEN_KEY) return;
-  if (event.newValue) signIn(event.newValue, localStorage.getItem(USER_KEY) ?? '');
-  else signOut();
+$('resend-verification').addEventListener('click', async (event) => {
+  event.target.disabled = true;
+  const result = await client.mutation(REQUEST_VERIFICATION, {}).toPromise();
+  event.target.disabled = false;
+  const error = problem(result);
+  if (error) return say(error);
+  say(`A new link is on its way to ${$('verify-address').textContent}.`, true);
 });
 
-if (state.token) signIn(state.token, state.username ?? '');
+// The address may be confirmed in another tab, where the mail's link opened.
+window.addEventListener('focus', () => {
+  if (state.token && !$('verify-notice').hidden) loadViewer();
+});
+
+/**
+ * The token a mail's link carries in its fragment (`#token=…`), which never reaches a
+ * server. It is taken off the address bar at once, so that it stays in no history entry.
+ */
+function takeToken() {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  history.replaceState(null, '', location.pathname + location.search);
+  return token;
+}
+
+async function verifyEmail() {
+  const token = takeToken();
+  if (!token) return say('This link is incomplete: open the one in the email again.');
+  say('Checking the link…', true);
+  const result = await client.mutation(VERIFY_EMAIL, { token }).toPromise();
+  const error = problem(result);
+  if (error) return say(error);
+  say('Your email address is verified.', true);
+}
+
+$('forgot-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const email = event.target.elements.email.value;
+  const result = await client.mutation(REQUEST_RESET, { email }).toPromise();
+  const error = problem(result);
+  if (error) return say(error);
+  say('If that address has an account, a reset link is on its way.', true);
+});
+
+function resetPassword() {
+  const token = takeToken();
+  if (!token) {
+    $('reset-form').hidden = true;
+    return say('This link is incomplete: open the one in the email again, or ask for a new one.');
+  }
+  $('reset-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const newPassword = event.target.elements.newPassword.value;
+    // One request at a time: a second one would find the link spent by the first.
+    event.submitter.disabled = true;
+    const result = await client.mutation(RESET_PASSWORD, { token, newPassword }).toPromise();
+    event.submitter.disabled = false;
+    // The form stays on an error: a weak password leaves the link usable.
+    const error = problem(result);
+    if (error) return say(error);
+    // Every session has ended, this browser's too.
+    localStorage.removeItem(TOKEN_KEY);
+    localStorage.removeItem(USER_KEY);
+    event.target.hidden = true;
+    say('Your password is changed and every session has ended. Sign in with the new password.', true);
+  });
+}
+
+if (onApp) {
+  $('auth').hidden = false;
+  // Another tab signing in or out changes the shared storage.
+  window.addEventListener('storage', (event) => {
+    if (event.key !== TOKEN_KEY) return;
+    if (!event.newValue) return signOut();
+    signIn(event.newValue, localStorage.getItem(USER_KEY) ?? '', { store: false });
+  });
+  if (state.token) signIn(state.token, state.username ?? '', { store: false });
+} else {
+  $(PAGES[route]).hidden = false;
+  if (route === '/verify-email') verifyEmail();
+  if (route === '/reset-password') resetPassword();
+}
