@@ -32,6 +32,21 @@ async fn mailing(extra: &[(&str, &str)]) -> (TestApp, MailServer) {
     (spawn_app_with(&vars).await, mail)
 }
 
+/// `changeEmail` as `token`'s viewer.
+async fn change_email(app: &TestApp, token: &str, email: &str, password: &str) -> Value {
+    app.gql(
+        Some(token),
+        CHANGE_EMAIL,
+        json!({ "e": email, "p": password }),
+    )
+    .await
+}
+
+/// `requestPasswordReset` for `email`, anonymously.
+async fn ask_reset(app: &TestApp, email: &str) -> Value {
+    app.gql(None, REQUEST_RESET, json!({ "e": email })).await
+}
+
 fn ok(body: &Value, field: &str) {
     assert_eq!(body["data"][field], true, "{body}");
 }
@@ -156,8 +171,7 @@ async fn a_forgotten_password_is_reset_by_mail_and_every_old_session_ends() {
     assert_eq!(from_elsewhere(PASSWORD).await.code(), "RATE_LIMITED");
 
     ok(
-        &app.gql(None, REQUEST_RESET, json!({ "e": "Rita@Example.com" }))
-            .await,
+        &ask_reset(&app, "Rita@Example.com").await,
         "requestPasswordReset",
     );
     let reset = mail.nth("rita@example.com", 1).await;
@@ -242,12 +256,7 @@ async fn a_new_password_ends_a_pending_change_of_address_and_links_to_a_left_add
     let gwen = app.user("gwen").await;
     // Whoever asks to move the account knows the password; the owner changes it.
     ok(
-        &app.gql(
-            Some(&gwen.token),
-            CHANGE_EMAIL,
-            json!({ "e": "thief@example.com", "p": PASSWORD }),
-        )
-        .await,
+        &change_email(&app, &gwen.token, "thief@example.com", PASSWORD).await,
         "changeEmail",
     );
     let stolen = mail.nth("thief@example.com", 1).await.token();
@@ -261,8 +270,7 @@ async fn a_new_password_ends_a_pending_change_of_address_and_links_to_a_left_add
 
     // A reset link sent to the old address stops working once the account moves.
     ok(
-        &app.gql(None, REQUEST_RESET, json!({ "e": "gwen@example.com" }))
-            .await,
+        &ask_reset(&app, "gwen@example.com").await,
         "requestPasswordReset",
     );
     let old_reset = mail
@@ -273,12 +281,7 @@ async fn a_new_password_ends_a_pending_change_of_address_and_links_to_a_left_add
         .unwrap()
         .token();
     ok(
-        &app.gql(
-            Some(&gwen.token),
-            CHANGE_EMAIL,
-            json!({ "e": "gwen@new.example", "p": NEW_PASSWORD }),
-        )
-        .await,
+        &change_email(&app, &gwen.token, "gwen@new.example", NEW_PASSWORD).await,
         "changeEmail",
     );
     let move_link = mail.nth("gwen@new.example", 1).await.token();
@@ -306,8 +309,7 @@ async fn a_new_password_ends_a_pending_change_of_address_and_links_to_a_left_add
     // And a reset asked for the old address now sends nothing.
     let before = mail.to("gwen@example.com").len();
     ok(
-        &app.gql(None, REQUEST_RESET, json!({ "e": "gwen@example.com" }))
-            .await,
+        &ask_reset(&app, "gwen@example.com").await,
         "requestPasswordReset",
     );
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -320,8 +322,7 @@ async fn every_misuse_of_a_link_is_one_generic_error() {
     app.registered("mia").await;
     let verify = mail.nth("mia@example.com", 1).await.token();
     ok(
-        &app.gql(None, REQUEST_RESET, json!({ "e": "mia@example.com" }))
-            .await,
+        &ask_reset(&app, "mia@example.com").await,
         "requestPasswordReset",
     );
     let reset = mail.nth("mia@example.com", 2).await.token();
@@ -361,8 +362,7 @@ async fn every_misuse_of_a_link_is_one_generic_error() {
 
     // Retired by a newer request.
     ok(
-        &app.gql(None, REQUEST_RESET, json!({ "e": "mia@example.com" }))
-            .await,
+        &ask_reset(&app, "mia@example.com").await,
         "requestPasswordReset",
     );
     let newer = mail.nth("mia@example.com", 3).await.token();
@@ -393,13 +393,7 @@ async fn every_misuse_of_a_link_is_one_generic_error() {
 async fn an_address_changes_only_when_the_link_sent_to_it_is_used() {
     let (app, mail) = mailing(&[("EMAIL_VERIFICATION", "off")]).await;
     let carl = app.user("carl").await;
-    let wrong = app
-        .gql(
-            Some(&carl.token),
-            CHANGE_EMAIL,
-            json!({ "e": "carl@new.example", "p": "not it" }),
-        )
-        .await;
+    let wrong = change_email(&app, &carl.token, "carl@new.example", "not it").await;
     assert_eq!(code(&wrong), "BAD_USER_INPUT", "{wrong}");
     for (email, rule) in [
         ("not an address", "newEmail must"),
@@ -416,13 +410,7 @@ async fn an_address_changes_only_when_the_link_sent_to_it_is_used() {
         assert!(message(&body).contains(rule), "{body}");
     }
     app.user("dana").await;
-    let taken = app
-        .gql(
-            Some(&carl.token),
-            CHANGE_EMAIL,
-            json!({ "e": "dana@example.com", "p": PASSWORD }),
-        )
-        .await;
+    let taken = change_email(&app, &carl.token, "dana@example.com", PASSWORD).await;
     assert_eq!(code(&taken), "CONFLICT", "{taken}");
     let anonymous = app
         .gql(
@@ -434,12 +422,7 @@ async fn an_address_changes_only_when_the_link_sent_to_it_is_used() {
     assert_eq!(code(&anonymous), "UNAUTHENTICATED");
 
     ok(
-        &app.gql(
-            Some(&carl.token),
-            CHANGE_EMAIL,
-            json!({ "e": "Carl@New.Example", "p": PASSWORD }),
-        )
-        .await,
+        &change_email(&app, &carl.token, "Carl@New.Example", PASSWORD).await,
         "changeEmail",
     );
     let notice = mail.nth("carl@example.com", 1).await;
@@ -482,12 +465,7 @@ async fn a_change_of_address_taken_meanwhile_by_another_account_is_a_conflict() 
     let (app, mail) = mailing(&[("EMAIL_VERIFICATION", "off")]).await;
     let erin = app.user("erin").await;
     ok(
-        &app.gql(
-            Some(&erin.token),
-            CHANGE_EMAIL,
-            json!({ "e": "shared@example.com", "p": PASSWORD }),
-        )
-        .await,
+        &change_email(&app, &erin.token, "shared@example.com", PASSWORD).await,
         "changeEmail",
     );
     let link = mail.nth("shared@example.com", 1).await;
@@ -562,8 +540,7 @@ async fn requests_for_mail_are_limited_per_address_asked_for_and_per_client() {
     app.user("lena").await;
     for _ in 0..2 {
         ok(
-            &app.gql(None, REQUEST_RESET, json!({ "e": "lena@example.com" }))
-                .await,
+            &ask_reset(&app, "lena@example.com").await,
             "requestPasswordReset",
         );
     }
@@ -575,8 +552,7 @@ async fn requests_for_mail_are_limited_per_address_asked_for_and_per_client() {
     // The limit is per address asked for, known or not: it says nothing about accounts.
     for _ in 0..2 {
         ok(
-            &app.gql(None, REQUEST_RESET, json!({ "e": "nobody@example.com" }))
-                .await,
+            &ask_reset(&app, "nobody@example.com").await,
             "requestPasswordReset",
         );
     }
@@ -595,8 +571,7 @@ async fn a_reset_asked_while_smtp_refuses_arrives_once_when_it_accepts_again() {
     app.user("sam").await;
     mail.refuse(true);
     ok(
-        &app.gql(None, REQUEST_RESET, json!({ "e": "sam@example.com" }))
-            .await,
+        &ask_reset(&app, "sam@example.com").await,
         "requestPasswordReset",
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -630,8 +605,7 @@ async fn a_message_committed_before_a_crash_is_delivered_after_the_restart() {
     let app = spawn_app_with(&vars).await;
     app.user("kim").await;
     ok(
-        &app.gql(None, REQUEST_RESET, json!({ "e": "kim@example.com" }))
-            .await,
+        &ask_reset(&app, "kim@example.com").await,
         "requestPasswordReset",
     );
     app.kill();

@@ -418,10 +418,11 @@ async fn probe_a_flood_of_correct_logins_from_several_addresses_does_not_hold_ba
     let ((), waited) = tokio::join!(flood.map(drop), bystander);
     // Turns go round-robin between clients: about one verification per flooding address
     // (and those already running) comes before the bystander's own, plus what runs while
-    // its request reaches the queue on a busy machine. First come, first served, it would
-    // wait behind nearly all of the flood's seventy-two.
+    // its request reaches the queue on a busy machine (a loaded CI run on PostgreSQL has
+    // seen 16 with four flooders and one worker). First come, first served, it would wait
+    // behind nearly all of the flood's seventy-two (about 60 measured).
     let workers = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
-    let most = (3 * (FLOODERS + workers)) as u64;
+    let most = (4 * (FLOODERS + workers)) as u64;
     assert!(
         waited <= most,
         "the bystander's login waited for {waited} verifications (at most {most} expected)"
