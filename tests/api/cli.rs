@@ -9,7 +9,7 @@ use crate::helpers::documents::{
     REVOKE_SESSION,
 };
 use crate::helpers::{
-    Delivered, PASSWORD, SECRET, claims_of, code, request_to, spawn_app, token_pair,
+    Delivered, PASSWORD, SECRET, claims_of, code, mail_files, request_to, spawn_app, token_pair,
 };
 
 /// Runs the binary with only `vars` in its environment, in an empty directory.
@@ -686,22 +686,7 @@ async fn development_mail_is_written_to_files_the_log_names_and_no_token_reaches
     );
 
     let mail_dir = dir.path().join("taskql-mail");
-    let mut files: Vec<std::path::PathBuf> = Vec::new();
-    for _ in 0..200 {
-        files = std::fs::read_dir(&mail_dir)
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .map(|entry| entry.path())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if files.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(files.len(), 2, "{files:?}");
+    let files = mail_files(&mail_dir, 2).await;
     let tokens: Vec<String> = files
         .iter()
         .map(|file| {

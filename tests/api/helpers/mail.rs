@@ -2,6 +2,7 @@
 //! every message it accepts, and the few things a test reads from a message.
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -230,4 +231,27 @@ impl MailServer {
     pub async fn nth(&self, recipient: &str, count: usize) -> Delivered {
         self.wait_for(recipient, count).await[count - 1].clone()
     }
+}
+
+/// The files of a development mail folder, once it holds `count` (waiting at most 10 s).
+pub async fn mail_files(dir: &Path, count: usize) -> Vec<PathBuf> {
+    let list = || -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.path())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for _ in 0..200 {
+        if list().len() >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let files = list();
+    assert_eq!(files.len(), count, "{files:?}");
+    files
 }
