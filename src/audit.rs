@@ -5,10 +5,16 @@
 //! from diagnostics (`RUST_LOG=audit=info` keeps them alone). They name accounts and
 //! sessions by id only: never a username typed at login (it may be a mistyped password),
 //! a password, a token or a hash.
+//!
+//! Events about a known account that its owner should see are also stored as the
+//! account's security history ([`Event::kind`]), with the client's address and user agent.
 
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
 
 use crate::client::ClientMeta;
+use crate::domain::SecurityEventKind;
+use crate::store::security_events;
 
 /// The `target` of every audit line.
 pub const TARGET: &str = "audit";
@@ -28,8 +34,22 @@ pub enum Event {
     RefreshReuseDetected,
     /// A session ended by its refresh token.
     Logout,
-    /// The viewer ended sessions of their own (`logoutAll`, `revokeSession`).
+    /// The viewer ended one of their sessions (`revokeSession`).
     SessionsRevoked,
+    /// The viewer ended every session of theirs (`logoutAll`).
+    AllSessionsRevoked,
+    /// Guesses at a known account's password or second factor were held back.
+    LoginThrottled,
+    /// A wrong TOTP or recovery code was given for a known account.
+    SecondFactorFailed,
+    /// Two-factor was turned on.
+    TwoFactorEnabled,
+    /// Two-factor was turned off.
+    TwoFactorDisabled,
+    /// A recovery code was spent.
+    RecoveryCodeUsed,
+    /// New recovery codes replaced the old ones.
+    RecoveryCodesRegenerated,
     /// A login ended this session, the account's least recently used, to stay within
     /// `MAX_SESSIONS_PER_ACCOUNT`.
     SessionEvicted,
@@ -64,6 +84,13 @@ impl Event {
             Event::RefreshReuseDetected => "refresh.reuse_detected",
             Event::Logout => "logout",
             Event::SessionsRevoked => "sessions.revoked",
+            Event::AllSessionsRevoked => "sessions.revoked_all",
+            Event::LoginThrottled => "login.throttled",
+            Event::SecondFactorFailed => "second_factor.failure",
+            Event::TwoFactorEnabled => "two_factor.enabled",
+            Event::TwoFactorDisabled => "two_factor.disabled",
+            Event::RecoveryCodeUsed => "recovery_code.used",
+            Event::RecoveryCodesRegenerated => "recovery_codes.regenerated",
             Event::SessionEvicted => "session.evicted",
             Event::AccountDeactivated => "account.deactivated",
             Event::PasswordResetRequested => "password.reset_requested",
@@ -85,7 +112,14 @@ impl Event {
             Event::Refresh => "tokens refreshed",
             Event::RefreshReuseDetected => "refresh token reused: session revoked",
             Event::Logout => "logged out",
-            Event::SessionsRevoked => "sessions revoked",
+            Event::SessionsRevoked => "session revoked",
+            Event::AllSessionsRevoked => "every session revoked",
+            Event::LoginThrottled => "guesses held back",
+            Event::SecondFactorFailed => "wrong second-factor code",
+            Event::TwoFactorEnabled => "two-factor turned on",
+            Event::TwoFactorDisabled => "two-factor turned off",
+            Event::RecoveryCodeUsed => "recovery code used",
+            Event::RecoveryCodesRegenerated => "recovery codes regenerated",
             Event::SessionEvicted => "session ended: too many live sessions",
             Event::AccountDeactivated => "account deactivated",
             Event::AccountActivated => "account activated",
@@ -100,14 +134,58 @@ impl Event {
     }
 }
 
-/// Logs `event` about an account, if one is known, from the client `client` describes.
-pub fn account(event: Event, user_id: Option<Uuid>, client: &ClientMeta) {
-    record(event, user_id, None, client);
+impl Event {
+    /// What the account's security history calls it; `None` for events kept in the log
+    /// only (a refresh is routine; a deleted account has no history to read).
+    pub fn kind(self) -> Option<SecurityEventKind> {
+        use SecurityEventKind as Kind;
+        Some(match self {
+            Event::Register => Kind::Registered,
+            Event::LoginSuccess => Kind::LoginSucceeded,
+            Event::LoginFailure => Kind::LoginFailed,
+            Event::LoginThrottled => Kind::LoginThrottled,
+            Event::SecondFactorFailed => Kind::SecondFactorFailed,
+            Event::RefreshReuseDetected => Kind::RefreshReuseDetected,
+            Event::Logout | Event::SessionsRevoked | Event::SessionEvicted => Kind::SessionRevoked,
+            Event::AllSessionsRevoked => Kind::AllSessionsRevoked,
+            Event::AccountDeactivated => Kind::AccountDeactivated,
+            Event::AccountActivated => Kind::AccountActivated,
+            Event::PasswordChanged => Kind::PasswordChanged,
+            Event::PasswordResetRequested => Kind::PasswordResetRequested,
+            Event::PasswordReset => Kind::PasswordReset,
+            Event::EmailVerified => Kind::EmailVerified,
+            Event::EmailChangeRequested => Kind::EmailChangeRequested,
+            Event::EmailChanged => Kind::EmailChanged,
+            Event::TwoFactorEnabled => Kind::TwoFactorEnabled,
+            Event::TwoFactorDisabled => Kind::TwoFactorDisabled,
+            Event::RecoveryCodeUsed => Kind::RecoveryCodeUsed,
+            Event::RecoveryCodesRegenerated => Kind::RecoveryCodesRegenerated,
+            Event::Refresh | Event::AccountDeleted => return None,
+        })
+    }
 }
 
-/// Logs `event` about one session of `user_id`, from the client `client` describes.
-pub fn session(event: Event, user_id: Uuid, session_id: Uuid, client: &ClientMeta) {
-    record(event, Some(user_id), Some(session_id), client);
+/// Logs `event` about an account, if one is known, from the client `client` describes,
+/// and adds it to that account's history.
+pub async fn account(
+    db: &impl ConnectionTrait,
+    event: Event,
+    user_id: Option<Uuid>,
+    client: &ClientMeta,
+) {
+    record(db, event, user_id, None, client).await;
+}
+
+/// Logs `event` about one session of `user_id`, from the client `client` describes, and
+/// adds it to the account's history.
+pub async fn session(
+    db: &impl ConnectionTrait,
+    event: Event,
+    user_id: Uuid,
+    session_id: Uuid,
+    client: &ClientMeta,
+) {
+    record(db, event, Some(user_id), Some(session_id), client).await;
 }
 
 /// Logs a request refused by the throttle `limit` (a [`Limit`](crate::throttle::Limit)
@@ -118,15 +196,74 @@ pub fn throttled(limit: &str, client_ip: Option<&str>, user_id: Option<Uuid>, re
     tracing::warn!(target: TARGET, event = "throttled", limit, user_id, client_ip, retry_after, "throttled");
 }
 
+/// Logs `event` now and adds it to the account's history from a task of its own, on
+/// `background` (a pool the request does not use): for a failed login, whose answer
+/// must cost the same whether or not the name it gave has an account to write to.
+pub fn account_later(
+    background: &DatabaseConnection,
+    event: Event,
+    user_id: Option<Uuid>,
+    client: &ClientMeta,
+) {
+    log(event, user_id, None, client);
+    if let Some(user_id) = user_id {
+        let (background, client) = (background.clone(), client.clone());
+        tokio::spawn(async move { store(&background, event, user_id, None, &client).await });
+    }
+}
+
+async fn record(
+    db: &impl ConnectionTrait,
+    event: Event,
+    user: Option<Uuid>,
+    session: Option<Uuid>,
+    client: &ClientMeta,
+) {
+    log(event, user, session, client);
+    if let Some(user_id) = user {
+        store(db, event, user_id, session, client).await;
+    }
+}
+
 /// Reuse of a refresh token is a warning (a token was probably stolen); the rest is info.
-fn record(event: Event, user_id: Option<Uuid>, session_id: Option<Uuid>, client: &ClientMeta) {
-    let user_id = user_id.map(tracing::field::display);
-    let session_id = session_id.map(tracing::field::display);
+fn log(event: Event, user: Option<Uuid>, session: Option<Uuid>, client: &ClientMeta) {
+    let user_id = user.map(tracing::field::display);
+    let session_id = session.map(tracing::field::display);
     let client_ip = client.ip.as_deref();
     let message = event.message();
     if event == Event::RefreshReuseDetected {
         tracing::warn!(target: TARGET, event = event.name(), user_id, session_id, client_ip, "{message}");
     } else {
         tracing::info!(target: TARGET, event = event.name(), user_id, session_id, client_ip, "{message}");
+    }
+}
+
+/// Adds `event` to the account's history. The change the event reports has happened
+/// already, so a history that cannot be written is an error in the log, not a failed
+/// request.
+async fn store(
+    db: &impl ConnectionTrait,
+    event: Event,
+    user_id: Uuid,
+    session: Option<Uuid>,
+    client: &ClientMeta,
+) {
+    let Some(kind) = event.kind() else {
+        return;
+    };
+    let stored = security_events::record(
+        db,
+        security_events::NewEvent {
+            user_id,
+            actor_id: None,
+            session_id: session,
+            kind,
+            client,
+            at: crate::store::now(),
+        },
+    )
+    .await;
+    if let Err(err) = stored {
+        tracing::error!(error = %err, event = event.name(), "cannot store a security event");
     }
 }

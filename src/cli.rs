@@ -128,7 +128,13 @@ fn run_with_config(command: Command) -> anyhow::Result<ExitCode> {
                         } else {
                             Event::AccountDeactivated
                         };
-                        audit::account(event, Some(activation.user_id), &ClientMeta::default());
+                        audit::account(
+                            &db,
+                            event,
+                            Some(activation.user_id),
+                            &ClientMeta::default(),
+                        )
+                        .await;
                     }
                     let state = if active { "active" } else { "deactivated" };
                     match (activation.changed, activation.ended.len()) {

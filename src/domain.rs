@@ -26,6 +26,75 @@ pub enum Role {
     Admin,
 }
 
+/// What happened to an account, as its security history and the audit log name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Enum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+pub enum SecurityEventKind {
+    /// The account was created.
+    #[sea_orm(string_value = "registered")]
+    Registered,
+    /// A session started.
+    #[sea_orm(string_value = "login_succeeded")]
+    LoginSucceeded,
+    /// A login or a password confirmation failed.
+    #[sea_orm(string_value = "login_failed")]
+    LoginFailed,
+    /// Guesses at the password or the second factor were held back.
+    #[sea_orm(string_value = "login_throttled")]
+    LoginThrottled,
+    /// A wrong TOTP or recovery code was given.
+    #[sea_orm(string_value = "second_factor_failed")]
+    SecondFactorFailed,
+    /// The password was changed; every other session ended.
+    #[sea_orm(string_value = "password_changed")]
+    PasswordChanged,
+    /// A reset link was sent to the account's address.
+    #[sea_orm(string_value = "password_reset_requested")]
+    PasswordResetRequested,
+    /// The password was set through a reset link; every session ended.
+    #[sea_orm(string_value = "password_reset")]
+    PasswordReset,
+    /// The address was confirmed.
+    #[sea_orm(string_value = "email_verified")]
+    EmailVerified,
+    /// A move to another address was asked for.
+    #[sea_orm(string_value = "email_change_requested")]
+    EmailChangeRequested,
+    /// The address changed.
+    #[sea_orm(string_value = "email_changed")]
+    EmailChanged,
+    /// Two-factor was turned on.
+    #[sea_orm(string_value = "two_factor_enabled")]
+    TwoFactorEnabled,
+    /// Two-factor was turned off.
+    #[sea_orm(string_value = "two_factor_disabled")]
+    TwoFactorDisabled,
+    /// A recovery code was spent.
+    #[sea_orm(string_value = "recovery_code_used")]
+    RecoveryCodeUsed,
+    /// New recovery codes replaced the old ones.
+    #[sea_orm(string_value = "recovery_codes_regenerated")]
+    RecoveryCodesRegenerated,
+    /// One session ended: logged out, revoked, or ended by a newer one past the cap.
+    #[sea_orm(string_value = "session_revoked")]
+    SessionRevoked,
+    /// Every session ended at once.
+    #[sea_orm(string_value = "all_sessions_revoked")]
+    AllSessionsRevoked,
+    /// A refresh token came back after it was rotated: its session was ended.
+    #[sea_orm(string_value = "refresh_reuse_detected")]
+    RefreshReuseDetected,
+    /// An operator deactivated the account.
+    #[sea_orm(string_value = "account_deactivated")]
+    AccountDeactivated,
+    /// An operator activated the account again.
+    #[sea_orm(string_value = "account_activated")]
+    AccountActivated,
+    /// The account's role changed.
+    #[sea_orm(string_value = "role_changed")]
+    RoleChanged,
+}
+
 /// Where a task stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, EnumIter, DeriveActiveEnum, Enum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]

@@ -15,6 +15,9 @@ pub const INVALID_CREDENTIALS_MESSAGE: &str = "Invalid username or password.";
 /// Message for a login refused until the account's address is verified.
 pub const EMAIL_NOT_VERIFIED_MESSAGE: &str =
     "Verify your email address first: follow the link we sent, or ask for a new one.";
+/// Message for an operation that needs a TOTP or recovery code it was not given.
+pub const SECOND_FACTOR_MESSAGE: &str =
+    "Enter the code your authenticator app shows, or one of your recovery codes.";
 const INTERNAL_MESSAGE: &str = "Internal server error.";
 
 /// Everything that can go wrong while serving a request.
@@ -41,12 +44,26 @@ pub enum AppError {
     /// The password checked out, but the account's address must be verified first.
     #[error("{EMAIL_NOT_VERIFIED_MESSAGE}")]
     EmailNotVerified,
+    /// Two-factor is on and no valid code came with the request. From `login`, with the
+    /// challenge that `verifyLogin` completes.
+    #[error("{SECOND_FACTOR_MESSAGE}")]
+    SecondFactorRequired { challenge: Option<Challenge> },
     /// Too many attempts; the client should wait this many whole seconds.
     #[error("Too many attempts: try again in {0} seconds.")]
     RateLimited(u64),
     /// Anything else. The cause is logged, never sent.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
+}
+
+/// A login challenge on its way to the client in `extensions.challenge`, and nowhere
+/// else: its `Debug` never shows it.
+pub struct Challenge(pub String);
+
+impl std::fmt::Debug for Challenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Challenge(<redacted>)")
+    }
 }
 
 impl AppError {
@@ -59,6 +76,7 @@ impl AppError {
             AppError::Conflict(_) => ErrorCode::Conflict,
             AppError::Forbidden(_) => ErrorCode::Forbidden,
             AppError::EmailNotVerified => ErrorCode::EmailNotVerified,
+            AppError::SecondFactorRequired { .. } => ErrorCode::SecondFactorRequired,
             AppError::RateLimited(_) => ErrorCode::RateLimited,
             AppError::Internal(_) => ErrorCode::InternalServerError,
         }
@@ -93,9 +111,16 @@ impl From<AppError> for async_graphql::Error {
             code: err.code(),
             retry_after,
         };
+        let mut extensions = fault.extensions();
+        if let AppError::SecondFactorRequired {
+            challenge: Some(Challenge(challenge)),
+        } = err
+        {
+            extensions.set("challenge", challenge);
+        }
         async_graphql::Error {
             message,
-            extensions: Some(fault.extensions()),
+            extensions: Some(extensions),
             source: Some(Arc::new(fault)),
         }
     }
@@ -119,6 +144,9 @@ pub enum ErrorCode {
     RateLimited,
     /// `EMAIL_VERIFICATION=required` and the account's address is not verified yet.
     EmailNotVerified,
+    /// Two-factor is on and the operation needs a TOTP or recovery code; from `login`,
+    /// `extensions.challenge` is what `verifyLogin` takes.
+    SecondFactorRequired,
     /// The server failed; nothing of the cause is sent.
     InternalServerError,
 }
@@ -133,6 +161,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            ErrorCode::SecondFactorRequired => "SECOND_FACTOR_REQUIRED",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
         }

@@ -8,13 +8,13 @@ use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
-use crate::auth::{HashingWork, JwtKeys, KeyMaterial, PasswordHasher, SessionCache};
+use crate::auth::{DataKeys, HashingWork, JwtKeys, KeyMaterial, PasswordHasher, SessionCache};
 use crate::config::{Config, key_bytes};
 use crate::graphql::build_schema;
 use crate::graphql::schema::PERSISTED_QUERIES;
 use crate::http::{HttpState, LiveSockets, router};
 use crate::mail::{Mail, Transport, Worker};
-use crate::services::SessionSettings;
+use crate::services::{SessionSettings, TwoFactorSettings};
 use crate::state::AppState;
 use crate::store::events::TaskEvents;
 use crate::store::{self, StatementCounter};
@@ -29,6 +29,7 @@ pub struct Application {
     hashing: HashingWork,
     db: DatabaseConnection,
     purge_interval: Duration,
+    security_event_retention: Duration,
     mail: Mail,
     transport: Transport,
     /// The mail worker's own pool.
@@ -77,6 +78,18 @@ impl Application {
             events,
             throttle,
             mail: mail.clone(),
+            two_factor: TwoFactorSettings {
+                keys: DataKeys::new(
+                    key_bytes(&config.data_key),
+                    &config
+                        .previous_data_keys
+                        .iter()
+                        .map(key_bytes)
+                        .collect::<Vec<_>>(),
+                ),
+                issuer: config.totp_issuer.clone(),
+            },
+            background: mail_db.clone(),
         };
         let hashing = app.passwords.work();
         let persisted = LruCacheStorage::new(PERSISTED_QUERIES);
@@ -106,6 +119,7 @@ impl Application {
             hashing,
             db,
             purge_interval: config.session_purge_interval,
+            security_event_retention: config.security_event_retention,
             mail,
             transport,
             mail_db,
@@ -137,7 +151,11 @@ impl Application {
             mail: self.mail,
         }
         .spawn();
-        let purge = tokio::spawn(purge_sessions(self.db, self.purge_interval));
+        let purge = tokio::spawn(purge_expired(
+            self.db,
+            self.purge_interval,
+            self.security_event_retention,
+        ));
         let served = axum::serve(
             self.listener,
             self.router
@@ -151,14 +169,26 @@ impl Application {
 }
 
 /// Deletes dead sessions every `interval`, so the sessions table does not grow without bound.
-async fn purge_sessions(db: DatabaseConnection, interval: Duration) {
+/// Deletes what has outlived its use: dead sessions, expired login challenges, and
+/// security events older than the retention period.
+async fn purge_expired(db: DatabaseConnection, interval: Duration, retention: Duration) {
     let mut ticks = tokio::time::interval(interval);
     loop {
         ticks.tick().await;
-        match store::sessions::purge(&db, store::now()).await {
+        let now = store::now();
+        match store::sessions::purge(&db, now).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "purged dead sessions"),
             Err(err) => tracing::warn!(error = %err, "cannot purge sessions"),
+        }
+        if let Err(err) = store::second_factor::purge_challenges(&db, now).await {
+            tracing::warn!(error = %err, "cannot purge login challenges");
+        }
+        let before = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        match store::security_events::purge(&db, before).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged old security events"),
+            Err(err) => tracing::warn!(error = %err, "cannot purge security events"),
         }
     }
 }

@@ -5,7 +5,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::{Authenticator, JwtKeys, PasswordHasher, SessionCache};
 use crate::mail::Mail;
-use crate::services::{Accounts, SessionSettings, Sessions};
+use crate::services::{Accounts, SessionSettings, Sessions, TwoFactorSettings};
 use crate::store::events::TaskEvents;
 use crate::throttle::Throttle;
 
@@ -23,6 +23,11 @@ pub struct AppState {
     pub throttle: Throttle,
     /// The outbox's rules and its worker's bell.
     pub mail: Mail,
+    /// The data keys and issuer name of the second factor.
+    pub two_factor: TwoFactorSettings,
+    /// A small pool for background work (the mail worker, deferred history writes), so
+    /// it neither waits for nor holds up request connections.
+    pub background: DatabaseConnection,
 }
 
 impl AppState {
@@ -53,6 +58,8 @@ impl AppState {
             throttle: &self.throttle,
             sessions: self.sessions(),
             mail: &self.mail,
+            two_factor: &self.two_factor,
+            background: &self.background,
         }
     }
 }

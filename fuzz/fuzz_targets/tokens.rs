@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use libfuzzer_sys::fuzz_target;
-use taskql::auth::refresh;
+use taskql::auth::RefreshToken;
 use taskql::auth::{JwtKeys, KeyMaterial};
 
 const SECRET: &[u8] = b"fuzzing-secret-0123456789abcdef-0123456789";
@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
         _ => String::from_utf8_lossy(data).into_owned(),
     };
     let _ = KEYS.verify(&token);
-    if let Some(hash) = refresh::hash_presented(&token) {
+    if let Some(hash) = RefreshToken::hash_presented(&token) {
         assert_eq!(hash.len(), 64, "a SHA-256 in hex");
     }
 });

@@ -102,7 +102,7 @@ fn timestamp<T: IntoIden>(column: T) -> ColumnDef {
 }
 
 #[derive(DeriveIden)]
-enum Sessions {
+pub(crate) enum Sessions {
     Table,
     Id,
     UserId,

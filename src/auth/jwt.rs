@@ -38,6 +38,51 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub jti: String,
+    /// How the session was established (RFC 8176): `["pwd"]` or `["pwd", "otp"]`. Tokens
+    /// signed before the claim existed carry none and count as `pwd`.
+    #[serde(default)]
+    pub amr: Vec<String>,
+}
+
+/// How a session was established: the access token's `amr` and the session's column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amr {
+    /// A password alone.
+    Password,
+    /// A password, then a TOTP or a recovery code.
+    PasswordAndOtp,
+}
+
+impl Amr {
+    /// The methods, as RFC 8176 names them.
+    pub fn methods(self) -> &'static [&'static str] {
+        match self {
+            Amr::Password => &["pwd"],
+            Amr::PasswordAndOtp => &["pwd", "otp"],
+        }
+    }
+
+    /// The stored form: the methods separated by spaces.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Amr::Password => "pwd",
+            Amr::PasswordAndOtp => "pwd otp",
+        }
+    }
+
+    /// Reads the stored form or a token's claim; anything without `otp` is a password alone.
+    pub fn from_methods<'a>(mut methods: impl Iterator<Item = &'a str>) -> Self {
+        if methods.any(|method| method == "otp") {
+            Amr::PasswordAndOtp
+        } else {
+            Amr::Password
+        }
+    }
+
+    /// Whether a second factor was shown.
+    pub fn has_otp(self) -> bool {
+        self == Amr::PasswordAndOtp
+    }
 }
 
 /// A signed access token and its lifetime.
@@ -51,6 +96,7 @@ pub struct AccessToken {
 pub struct TokenSubject {
     pub user_id: Uuid,
     pub session_id: Uuid,
+    pub amr: Amr,
 }
 
 /// Why a token was refused. Only logs see the difference; clients get one generic error.
@@ -190,6 +236,12 @@ impl JwtKeys {
             iss: keys.issuer.clone(),
             aud: keys.audience.clone(),
             jti: Uuid::now_v7().to_string(),
+            amr: subject
+                .amr
+                .methods()
+                .iter()
+                .map(|method| (*method).to_owned())
+                .collect(),
         };
         let mut header = Header::new(keys.signing_alg);
         header.typ = Some(TOKEN_TYPE.into());
@@ -222,6 +274,7 @@ impl JwtKeys {
         Ok(TokenSubject {
             user_id: Uuid::try_parse(&data.claims.sub).map_err(|_| TokenError::BadSubject)?,
             session_id: Uuid::try_parse(&data.claims.sid).map_err(|_| TokenError::BadSubject)?,
+            amr: Amr::from_methods(data.claims.amr.iter().map(String::as_str)),
         })
     }
 
@@ -281,6 +334,7 @@ mod tests {
         TokenSubject {
             user_id: Uuid::now_v7(),
             session_id: Uuid::now_v7(),
+            amr: Amr::Password,
         }
     }
 
@@ -404,5 +458,25 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn tokens_carry_how_their_session_was_established() {
+        let keys = keys();
+        let with_otp = TokenSubject {
+            amr: Amr::PasswordAndOtp,
+            ..subject()
+        };
+        let token = keys.issue(with_otp, Utc::now()).unwrap().token;
+        assert_eq!(keys.verify(&token).unwrap().amr, Amr::PasswordAndOtp);
+        let payload = token.split('.').nth(1).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp"]));
+        let password_only = keys.issue(subject(), Utc::now()).unwrap().token;
+        assert_eq!(keys.verify(&password_only).unwrap().amr, Amr::Password);
+        assert_eq!(Amr::from_methods("pwd otp".split(' ')), Amr::PasswordAndOtp);
+        assert_eq!(Amr::from_methods("pwd".split(' ')), Amr::Password);
+        assert_eq!(Amr::from_methods(std::iter::empty()), Amr::Password);
     }
 }

@@ -3,16 +3,19 @@
 mod cache;
 mod fair;
 pub mod jwt;
-mod mail_token;
+mod opaque;
 pub mod password;
 pub mod policy;
-pub mod refresh;
+pub mod recovery;
+mod sealed;
+pub mod totp;
 mod viewer;
 
 pub use cache::SessionCache;
-pub use jwt::{AccessToken, JwtKeys, KeyMaterial, TokenSubject};
-pub use mail_token::MailToken;
+pub use jwt::{AccessToken, Amr, JwtKeys, KeyMaterial, TokenSubject};
+pub use opaque::{ChallengeToken, MailToken, RefreshToken, digest};
 pub use password::{HashingWork, PasswordHasher};
+pub use sealed::{DataKeys, Opened};
 pub use viewer::Viewer;
 
 use sea_orm::DatabaseConnection;
@@ -71,8 +74,9 @@ impl Authenticator<'_> {
                     .await
                 {
                     Ok(account) => {
-                        let viewer =
-                            account.map(|user| Viewer::new(user.id, subject.session_id, user.role));
+                        let viewer = account.map(|user| {
+                            Viewer::new(user.id, subject.session_id, user.role, subject.amr)
+                        });
                         self.session_cache
                             .insert(subject.session_id, viewer.clone());
                         viewer

@@ -23,6 +23,8 @@ use crate::store::sqlite_file;
 
 /// File name of the development signing key kept beside the database.
 pub const DEV_KEY_FILE: &str = "taskql-secret.key";
+/// File name of the development data encryption key kept beside the database.
+pub const DEV_DATA_KEY_FILE: &str = "taskql-data.key";
 
 /// A fresh random 256-bit key, URL-safe base64 (43 characters).
 pub fn generate_secret() -> String {
@@ -31,12 +33,12 @@ pub fn generate_secret() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The development key lives beside the SQLite file, or in the working directory otherwise.
-pub(super) fn dev_key_path(database_url: &str) -> PathBuf {
+/// A development key lives beside the SQLite file, or in the working directory otherwise.
+pub(super) fn dev_key_path(database_url: &str, file_name: &str) -> PathBuf {
     let dir = sqlite_file(database_url)
         .and_then(|file| file.parent().map(Path::to_path_buf))
         .unwrap_or_default();
-    dir.join(DEV_KEY_FILE)
+    dir.join(file_name)
 }
 
 /// The key in `path`, or a new one written there readable by its owner only. Processes
@@ -128,10 +130,10 @@ fn create_key(path: &Path) -> Result<SecretString, String> {
     if let Some(dir) = dir {
         fs::create_dir_all(dir).map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
     }
-    let temporary = dir.unwrap_or(Path::new("")).join(format!(
-        ".{DEV_KEY_FILE}.{:016x}.tmp",
-        rand::rng().next_u64()
-    ));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temporary = dir
+        .unwrap_or(Path::new(""))
+        .join(format!(".{name}.{:016x}.tmp", rand::rng().next_u64()));
     let key = generate_secret();
     let written = write_private(&temporary, &key);
     let linked = written.and_then(|()| fs::hard_link(&temporary, path));
@@ -160,7 +162,7 @@ fn write_private(path: &Path, key: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// The bytes that sign access tokens.
+/// The bytes of a configured key.
 pub fn key_bytes(key: &SecretString) -> &[u8] {
     key.expose_secret().as_bytes()
 }
@@ -207,7 +209,7 @@ mod tests {
             ("sqlite::memory:", "taskql-secret.key"),
             ("postgres://db.example.com/taskql", "taskql-secret.key"),
         ] {
-            assert_eq!(dev_key_path(url), Path::new(path), "{url}");
+            assert_eq!(dev_key_path(url, DEV_KEY_FILE), Path::new(path), "{url}");
         }
     }
 

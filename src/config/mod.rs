@@ -22,7 +22,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use cors::CorsOrigins;
-pub use dev_key::{DEV_KEY_FILE, generate_secret, key_bytes};
+pub use dev_key::{DEV_DATA_KEY_FILE, DEV_KEY_FILE, generate_secret, key_bytes};
 pub use keys::MIN_SECRET_KEY_BYTES;
 pub use mail::{DEV_MAIL_DIR, EmailVerification, MailSettings, MailTransport};
 pub use server::MAX_BATCH_LIMIT;
@@ -68,6 +68,16 @@ pub struct Config {
     pub jwt_private_key: Option<SecretString>,
     /// Set when the key was generated for development rather than configured.
     pub generated_key_file: Option<PathBuf>,
+    /// `DATA_ENCRYPTION_KEY`: seals second-factor secrets at rest; never signs.
+    pub data_key: SecretString,
+    /// Earlier data keys that still open what they sealed (`DATA_ENCRYPTION_KEY_PREVIOUS`).
+    pub previous_data_keys: Vec<SecretString>,
+    /// Set when the data key was generated for development rather than configured.
+    pub generated_data_key_file: Option<PathBuf>,
+    /// The issuer name authenticator apps show beside a TOTP (`TOTP_ISSUER`).
+    pub totp_issuer: String,
+    /// How long each account's security history is kept.
+    pub security_event_retention: Duration,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     /// How long a rotated refresh token still yields a new one (concurrent refreshes).
@@ -173,6 +183,13 @@ impl Config {
             previous_secret_keys: keys.previous_secret_keys,
             jwt_private_key: keys.jwt_private_key,
             generated_key_file: keys.generated_key_file,
+            data_key: keys.data_key,
+            previous_data_keys: keys.previous_data_keys,
+            generated_data_key_file: keys.generated_data_key_file,
+            totp_issuer: totp_issuer(&get)?,
+            security_event_retention: Duration::from_secs(
+                env::ranged(&get, "SECURITY_EVENT_RETENTION_DAYS", 90, 1..=3650)? * 86_400,
+            ),
             access_token_ttl: sessions.access_token_ttl,
             refresh_token_ttl: sessions.refresh_token_ttl,
             refresh_reuse_grace: sessions.refresh_reuse_grace,
@@ -212,4 +229,17 @@ fn database_url(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigE
         ));
     }
     Ok(database_url)
+}
+
+/// `TOTP_ISSUER`: the name authenticator apps list the account under; `taskql` when unset.
+fn totp_issuer(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let issuer = get("TOTP_ISSUER").unwrap_or_else(|| "taskql".into());
+    let issuer = issuer.trim();
+    if issuer.contains(':') || issuer.chars().count() > 64 || issuer.chars().any(char::is_control) {
+        return Err(ConfigError::new(
+            "TOTP_ISSUER",
+            "must be at most 64 characters, without a colon or control characters",
+        ));
+    }
+    Ok(issuer.to_owned())
 }

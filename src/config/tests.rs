@@ -7,12 +7,19 @@ use super::*;
 use crate::throttle::Rate;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
+const DATA_KEY: &str = "data-key-data-key-data-key-data-key";
 
 pub(super) fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let vars: HashMap<String, String> = vars
+    let mut vars: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    // Tests that give a signing key and are not about the data key get one too, so no
+    // development key file is written into the working directory.
+    if vars.contains_key("SECRET_KEY") {
+        vars.entry("DATA_ENCRYPTION_KEY".into())
+            .or_insert_with(|| DATA_KEY.into());
+    }
     Config::from_lookup(|name| vars.get(name).cloned())
 }
 
@@ -332,4 +339,83 @@ fn smtp_to_another_machine_means_starttls_and_required_verification_needs_mail()
     ])
     .unwrap_err();
     assert_eq!(err.var, "EMAIL_VERIFICATION");
+}
+
+#[test]
+fn the_data_key_follows_the_signing_key_rules_and_must_differ_from_it() {
+    let production = |extra: &[(&'static str, &'static str)]| {
+        let mut vars = vec![
+            ("APP_ENV", "production"),
+            ("SMTP_URL", "off"),
+            ("SECRET_KEY", KEY),
+        ];
+        vars.extend_from_slice(extra);
+        load(&vars)
+    };
+    let err = production(&[("DATA_ENCRYPTION_KEY", "short")]).unwrap_err();
+    assert_eq!(err.var, "DATA_ENCRYPTION_KEY");
+    assert!(err.message.contains("gen-secret"), "{err}");
+    let err = production(&[("DATA_ENCRYPTION_KEY", KEY)]).unwrap_err();
+    assert_eq!(err.var, "DATA_ENCRYPTION_KEY");
+    assert!(err.message.contains("differ"), "{err}");
+    let err = production(&[
+        ("DATA_ENCRYPTION_KEY", DATA_KEY),
+        ("DATA_ENCRYPTION_KEY_PREVIOUS", "short"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.var, "DATA_ENCRYPTION_KEY_PREVIOUS");
+    let config = production(&[
+        ("DATA_ENCRYPTION_KEY", DATA_KEY),
+        (
+            "DATA_ENCRYPTION_KEY_PREVIOUS",
+            "an-earlier-data-key-an-earlier-data-key, another-earlier-data-key-another-one",
+        ),
+    ]);
+    let config = config.unwrap();
+    assert_eq!(config.previous_data_keys.len(), 2);
+    assert!(config.generated_data_key_file.is_none());
+    assert_eq!(config.totp_issuer, "taskql");
+    assert_eq!(
+        config.security_event_retention,
+        Duration::from_secs(90 * 86_400)
+    );
+    assert_eq!(
+        production(&[("DATA_ENCRYPTION_KEY", DATA_KEY), ("TOTP_ISSUER", "a:b")])
+            .unwrap_err()
+            .var,
+        "TOTP_ISSUER"
+    );
+}
+
+#[test]
+fn production_requires_the_data_key() {
+    let vars = HashMap::from([
+        ("APP_ENV", "production"),
+        ("SMTP_URL", "off"),
+        ("SECRET_KEY", KEY),
+    ]);
+    let err = Config::from_lookup(|name| vars.get(name).map(|v| v.to_string())).unwrap_err();
+    assert_eq!(err.var, "DATA_ENCRYPTION_KEY");
+    assert!(err.message.contains("required"), "{err}");
+}
+
+#[test]
+fn development_generates_a_private_data_key_beside_the_database() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/data.db?mode=rwc", dir.path().display());
+    let vars = HashMap::from([("DATABASE_URL", url.as_str())]);
+    let config = Config::from_lookup(|name| vars.get(name).map(|v| v.to_string())).unwrap();
+    let path = dir.path().join(DEV_DATA_KEY_FILE);
+    assert_eq!(
+        config.generated_data_key_file.as_deref(),
+        Some(path.as_path())
+    );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    use secrecy::ExposeSecret;
+    assert_ne!(
+        config.data_key.expose_secret(),
+        config.secret_key.expose_secret()
+    );
 }

@@ -66,37 +66,39 @@ impl EmailMutation {
 
     /// Sets a new password with the token from a reset link, under the sign-up rules.
     /// Every session of the account ends and its owner is told by mail. A token that
-    /// cannot be used is one BAD_USER_INPUT; a refused password leaves it usable.
+    /// cannot be used is one BAD_USER_INPUT; a refused password leaves it usable. With
+    /// two-factor on, SECOND_FACTOR_REQUIRED unless `code` is valid (the link stays usable).
     async fn reset_password(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The token from the link (after `#token=`).")] token: String,
         #[graphql(desc = "The new password; the same rules as at sign-up.")] new_password: String,
-        #[graphql(desc = "A second-factor code; not used yet.")] code: Option<String>,
+        #[graphql(desc = "A TOTP or recovery code; required when the account has two-factor on.")]
+        code: Option<String>,
     ) -> Result<bool, AppError> {
-        let _ = code;
         state(ctx)
             .accounts()
-            .reset_password(&token, &new_password, client(ctx))
+            .reset_password(&token, &new_password, code.as_deref(), client(ctx))
             .await?;
         Ok(true)
     }
 
     /// Asks to move the viewer's account to `newEmail`: a link goes to the new address and
     /// a notice to the old one; the address changes only when the link is used. CONFLICT
-    /// when the address is registered already; FORBIDDEN when mail is turned off.
+    /// when the address is registered already; FORBIDDEN when mail is turned off; with
+    /// two-factor on, SECOND_FACTOR_REQUIRED unless `code` is valid.
     async fn change_email(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The address to move to.")] new_email: String,
         #[graphql(desc = "The account's password, as confirmation.")] password: String,
-        #[graphql(desc = "A second-factor code; not used yet.")] code: Option<String>,
+        #[graphql(desc = "A TOTP or recovery code; required when the account has two-factor on.")]
+        code: Option<String>,
     ) -> Result<bool, AppError> {
-        let _ = code;
         let viewer = viewer(ctx)?;
         state(ctx)
             .accounts()
-            .change_email(viewer, &new_email, &password, client(ctx))
+            .change_email(viewer, &new_email, &password, code.as_deref(), client(ctx))
             .await?;
         Ok(true)
     }

@@ -3,12 +3,15 @@
 mod email;
 mod introspection;
 pub mod limits;
+mod paging;
 mod rules;
 mod scalars;
 pub mod schema;
+mod security;
 mod sessions;
 mod tasks;
 mod throttling;
+mod two_factor;
 mod users;
 
 use async_graphql::{Context, Data, ID, Request};

@@ -112,6 +112,18 @@ pub const ROOT_RULES: &[RootRule] = &[
     mutation("changeEmail", true, MAIL_REQUEST),
     mutation("resetPassword", true, MAIL_LINK),
     mutation("verifyEmail", true, MAIL_LINK),
+    mutation("beginTwoFactorSetup", true, MUTATION),
+    mutation("enableTwoFactor", true, MUTATION),
+    mutation("disableTwoFactor", true, MUTATION),
+    mutation("regenerateRecoveryCodes", true, MUTATION),
+    mutation(
+        "verifyLogin",
+        true,
+        &[
+            (Limit::LoginsPerAddress, Subject::Client),
+            (Limit::Mutations, Subject::SignedIn),
+        ],
+    ),
     mutation("logout", false, MUTATION),
     mutation("logoutAll", false, MUTATION),
     mutation("revokeSession", false, MUTATION),
@@ -126,6 +138,7 @@ pub const ROOT_RULES: &[RootRule] = &[
     query("task", QUERY),
     query("tasks", QUERY),
     query("sessions", QUERY),
+    query("securityEvents", QUERY),
     RootRule {
         root: Root::Subscription,
         field: "taskEvents",

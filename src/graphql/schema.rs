@@ -7,9 +7,11 @@ use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use super::email::EmailMutation;
 use super::introspection::IntrospectionRefused;
+use super::security::SecurityQuery;
 use super::sessions::{SessionMutation, SessionQuery};
 use super::tasks::{TaskMutation, TaskQuery, TaskSubscription};
 use super::throttling::Throttling;
+use super::two_factor::TwoFactorMutation;
 use super::users::{UserMutation, UserQuery};
 use crate::state::AppState;
 
@@ -27,11 +29,17 @@ pub const MAX_DIRECTIVES: usize = 4;
 
 /// Every query root field.
 #[derive(MergedObject, Default)]
-pub struct Query(UserQuery, TaskQuery, SessionQuery);
+pub struct Query(UserQuery, TaskQuery, SessionQuery, SecurityQuery);
 
 /// Every mutation root field.
 #[derive(MergedObject, Default)]
-pub struct Mutation(UserMutation, EmailMutation, SessionMutation, TaskMutation);
+pub struct Mutation(
+    UserMutation,
+    EmailMutation,
+    TwoFactorMutation,
+    SessionMutation,
+    TaskMutation,
+);
 
 /// Every subscription root field.
 #[derive(MergedSubscription, Default)]

@@ -32,6 +32,10 @@ pub struct User {
     is_active: bool,
     /// Whether the address has been confirmed.
     email_verified: bool,
+    /// Whether logins and dangerous changes need a TOTP or recovery code.
+    two_factor_enabled: bool,
+    /// When the account last logged in; null before its first login.
+    last_login_at: Option<DateTime>,
     /// When the account was created.
     created_at: DateTime,
 }
@@ -45,6 +49,8 @@ impl From<Account> for User {
             role: user.role,
             is_active: user.is_active,
             email_verified: user.email_verified,
+            two_factor_enabled: user.two_factor_enabled,
+            last_login_at: user.last_login_at.map(DateTime),
             created_at: user.created_at.into(),
         }
     }
@@ -205,7 +211,9 @@ impl UserMutation {
 
     /// Exchanges a username (or email) and password for an access token. Every failure
     /// gives the same UNAUTHENTICATED error; after repeated failures for one account or
-    /// from one address, RATE_LIMITED with `extensions.retryAfter` in seconds.
+    /// from one address, RATE_LIMITED with `extensions.retryAfter` in seconds. When the
+    /// password is right and the account has two-factor on, SECOND_FACTOR_REQUIRED with
+    /// `extensions.challenge`: pass it to `verifyLogin` with a code.
     async fn login(
         &self,
         ctx: &Context<'_>,
@@ -219,35 +227,47 @@ impl UserMutation {
         Ok(signed_in.into())
     }
 
-    /// Replaces the viewer's password. The current session stays; every other session ends.
-    /// After repeated wrong current passwords (counted with `deleteAccount`'s), RATE_LIMITED
-    /// with `extensions.retryAfter` in seconds.
+    /// Replaces the viewer's password. The current session stays; every other session ends,
+    /// and the owner is told by mail. After repeated wrong current passwords (counted with
+    /// `deleteAccount`'s), RATE_LIMITED with `extensions.retryAfter` in seconds. With
+    /// two-factor on, SECOND_FACTOR_REQUIRED unless `code` is valid.
     async fn change_password(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The password in use now.")] current_password: String,
         #[graphql(desc = "The new password; the same rules as at sign-up.")] new_password: String,
+        #[graphql(desc = "A TOTP or recovery code; required when the account has two-factor on.")]
+        code: Option<String>,
     ) -> Result<bool, AppError> {
         let viewer = viewer(ctx)?;
         state(ctx)
             .accounts()
-            .change_password(viewer, &current_password, &new_password, client(ctx))
+            .change_password(
+                viewer,
+                &current_password,
+                &new_password,
+                code.as_deref(),
+                client(ctx),
+            )
             .await?;
         Ok(true)
     }
 
     /// Deletes the viewer's account, its tasks and its sessions, for good. After repeated
     /// wrong passwords (counted with `changePassword`'s), RATE_LIMITED with
-    /// `extensions.retryAfter` in seconds.
+    /// `extensions.retryAfter` in seconds. With two-factor on, SECOND_FACTOR_REQUIRED
+    /// unless `code` is valid.
     async fn delete_account(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The account's password, as confirmation.")] password: String,
+        #[graphql(desc = "A TOTP or recovery code; required when the account has two-factor on.")]
+        code: Option<String>,
     ) -> Result<bool, AppError> {
         let viewer = viewer(ctx)?;
         state(ctx)
             .accounts()
-            .delete_account(viewer, &password, client(ctx))
+            .delete_account(viewer, &password, code.as_deref(), client(ctx))
             .await?;
         Ok(true)
     }

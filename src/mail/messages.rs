@@ -68,6 +68,46 @@ pub(super) fn compose(
             action: None,
             not_you: "If you did not ask for this, change your password now: whoever asked knows it.",
         },
+        MailKind::EmailWasChanged => Words {
+            subject: "Your taskql account moved to another email address",
+            lines: vec![format!(
+                "Hello {username}, your taskql account now uses another email address; messages about it will no longer come here."
+            )],
+            action: None,
+            not_you: "If you did not do this, contact the service's operators right away: someone who knows your password moved your account.",
+        },
+        MailKind::PasswordWasChanged => Words {
+            subject: "Your taskql password was changed",
+            lines: vec![format!(
+                "Hello {username}, your taskql password was just changed, and every other device was signed out."
+            )],
+            action: None,
+            not_you: "If you did not do this, reset your password right away.",
+        },
+        MailKind::TwoFactorWasDisabled => Words {
+            subject: "Two-factor authentication was turned off for taskql",
+            lines: vec![format!(
+                "Hello {username}, two-factor authentication was just turned off for your taskql account: a password alone now signs in."
+            )],
+            action: None,
+            not_you: "If you did not do this, reset your password and turn two-factor on again right away.",
+        },
+        MailKind::RecoveryCodesWereRegenerated => Words {
+            subject: "New taskql recovery codes were made",
+            lines: vec![format!(
+                "Hello {username}, new recovery codes were just made for your taskql account; the old ones no longer work."
+            )],
+            action: None,
+            not_you: "If you did not do this, reset your password right away: whoever did knows it and has your second factor.",
+        },
+        MailKind::RecoveryCodeWasUsed => Words {
+            subject: "A taskql recovery code was used",
+            lines: vec![format!(
+                "Hello {username}, one of your taskql recovery codes was just used; it will not work again."
+            )],
+            action: None,
+            not_you: "If you did not do this, reset your password and make new recovery codes right away.",
+        },
     };
     let mut text = words.lines.join("\n\n");
     let mut html = String::new();

@@ -11,6 +11,8 @@ use sea_orm::DatabaseConnection;
 use tokio::task::JoinHandle;
 
 use super::{Mail, Transport, messages};
+use crate::audit::{self, Event};
+use crate::client::ClientMeta;
 use crate::error::AppError;
 use crate::store::mail_tokens::{self, Purpose};
 use crate::store::outbox::{self, Claimed, MailKind};
@@ -133,15 +135,32 @@ impl Worker {
         let moot = match claimed.kind {
             MailKind::VerifyEmail => !current || account.email_verified,
             MailKind::ResetPassword => !current,
-            MailKind::ChangeEmail | MailKind::PasswordWasReset | MailKind::EmailChangeRequested => {
-                false
-            }
+            MailKind::ChangeEmail
+            | MailKind::PasswordWasReset
+            | MailKind::EmailChangeRequested
+            | MailKind::EmailWasChanged
+            | MailKind::PasswordWasChanged
+            | MailKind::TwoFactorWasDisabled
+            | MailKind::RecoveryCodesWereRegenerated
+            | MailKind::RecoveryCodeWasUsed => false,
         };
         let Ok(to) = claimed.recipient.parse::<Mailbox>() else {
             return Ok(None);
         };
         if moot {
             return Ok(None);
+        }
+        if claimed.kind == MailKind::ResetPassword {
+            // Only here is it known that the address asked for has an account: the
+            // request wrote the same row either way.
+            let unknown = ClientMeta::default();
+            audit::account(
+                &self.db,
+                Event::PasswordResetRequested,
+                Some(account.id),
+                &unknown,
+            )
+            .await;
         }
         let settings = self.mail.settings();
         let link = match link_of(claimed.kind) {
@@ -234,7 +253,13 @@ fn link_of(kind: MailKind) -> Option<(Purpose, &'static str)> {
         MailKind::VerifyEmail => Some((Purpose::VerifyEmail, "verify-email")),
         MailKind::ChangeEmail => Some((Purpose::ChangeEmail, "verify-email")),
         MailKind::ResetPassword => Some((Purpose::ResetPassword, "reset-password")),
-        MailKind::PasswordWasReset | MailKind::EmailChangeRequested => None,
+        MailKind::PasswordWasReset
+        | MailKind::EmailChangeRequested
+        | MailKind::EmailWasChanged
+        | MailKind::PasswordWasChanged
+        | MailKind::TwoFactorWasDisabled
+        | MailKind::RecoveryCodesWereRegenerated
+        | MailKind::RecoveryCodeWasUsed => None,
     }
 }
 

@@ -7,9 +7,10 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
 
 use super::sessions::{Sessions, SignedIn};
+use super::two_factor::TwoFactorSettings;
 use crate::audit::{self, Event};
 use crate::auth::policy;
-use crate::auth::{PasswordHasher, Viewer};
+use crate::auth::{Amr, PasswordHasher, Viewer};
 use crate::client::{ClientMeta, client_network};
 use crate::domain::{Email, Password, Username};
 use crate::error::AppError;
@@ -28,6 +29,9 @@ pub struct Accounts<'a> {
     pub throttle: &'a Throttle,
     pub sessions: Sessions<'a>,
     pub mail: &'a Mail,
+    pub two_factor: &'a TwoFactorSettings,
+    /// A pool of its own for work that must not cost the request time.
+    pub background: &'a DatabaseConnection,
 }
 
 impl Accounts<'_> {
@@ -66,7 +70,7 @@ impl Accounts<'_> {
         }
         txn.commit().await?;
         self.mail.wake();
-        audit::account(Event::Register, Some(user.id), client);
+        audit::account(self.db, Event::Register, Some(user.id), client).await;
         Ok(user)
     }
 
@@ -100,7 +104,7 @@ impl Accounts<'_> {
         let (Some(login), Ok(password)) = (Login::parse(username), Password::parse(password))
         else {
             self.passwords.verify_dummy(&meta).await?;
-            audit::account(Event::LoginFailure, None, &meta);
+            audit::account_later(self.background, Event::LoginFailure, None, &meta);
             return Err(AppError::InvalidCredentials);
         };
         let credential = users::find_by_login(self.db, &login).await?;
@@ -110,13 +114,13 @@ impl Accounts<'_> {
         let Some((user, mut verified_hash)) =
             credential.filter(|(user, _)| matches && user.is_active)
         else {
-            audit::account(Event::LoginFailure, user_id, &meta);
+            audit::account_later(self.background, Event::LoginFailure, user_id, &meta);
             return Err(AppError::InvalidCredentials);
         };
         throttle.login_succeeded(attempt, store::now()).await;
         // Only someone who knows the password learns that the address waits for its link.
         if self.mail.verification_required() && !user.email_verified {
-            audit::account(Event::LoginFailure, Some(user.id), &meta);
+            audit::account(self.db, Event::LoginFailure, Some(user.id), &meta).await;
             return Err(AppError::EmailNotVerified);
         }
         // Spends the account's budget of successes that `begin` checked. Logins racing it
@@ -133,7 +137,14 @@ impl Accounts<'_> {
                 tracing::info!(user_id = %user.id, "password hash upgraded");
             }
         }
-        let signed_in = self.sessions.start(user, meta.clone()).await?;
+        // Only someone who knows the password learns that a second step follows.
+        if user.two_factor_enabled {
+            return Err(self.challenge(&user, &verified_hash).await?);
+        }
+        let signed_in = self
+            .sessions
+            .start(user, Amr::Password, meta.clone())
+            .await?;
         // A password change that raced this login revokes sessions after storing its hash;
         // a session started after that revocation must not survive it. The stored hash may
         // also have changed for a harmless reason (another login, here or on a replica,
@@ -150,15 +161,17 @@ impl Accounts<'_> {
                 store::now(),
             )
             .await?;
-            audit::account(Event::LoginFailure, Some(signed_in.user.id), &meta);
+            audit::account(self.db, Event::LoginFailure, Some(signed_in.user.id), &meta).await;
             return Err(AppError::InvalidCredentials);
         }
         audit::session(
+            self.db,
             Event::LoginSuccess,
             signed_in.user.id,
             signed_in.session_id,
             &meta,
-        );
+        )
+        .await;
         Ok(signed_in)
     }
 
@@ -200,12 +213,14 @@ impl Accounts<'_> {
         }
     }
 
-    /// Replaces the password after checking the current one; every other session ends.
+    /// Replaces the password after checking the current one (and a code, with two-factor
+    /// on); every other session ends and the owner is told.
     pub async fn change_password(
         &self,
         viewer: &Viewer,
         current: &str,
         new: &str,
+        code: Option<&str>,
         client: &ClientMeta,
     ) -> Result<(), AppError> {
         let user = self
@@ -219,32 +234,59 @@ impl Accounts<'_> {
                 "newPassword must differ from the current password",
             ));
         }
+        self.require_second_factor(&user, code, client).await?;
         let hash = self.passwords.hash(&password, client).await?;
         let now = store::now();
         let txn = self.db.begin().await?;
         users::set_password_hash(&txn, user.id, hash).await?;
         let revoked = sessions::revoke_all(&txn, user.id, Some(viewer.session_id()), now).await?;
         super::email::abandon_change_of_address(&txn, user.id, now).await?;
+        outbox::enqueue(
+            &txn,
+            Some(user.id),
+            MailKind::PasswordWasChanged,
+            &user.email,
+            now,
+        )
+        .await?;
         txn.commit().await?;
+        self.mail.wake();
         self.sessions.session_cache.forget(&revoked);
-        audit::session(Event::PasswordChanged, user.id, viewer.session_id(), client);
+        audit::session(
+            self.db,
+            Event::PasswordChanged,
+            user.id,
+            viewer.session_id(),
+            client,
+        )
+        .await;
         Ok(())
     }
 
-    /// Deletes the viewer's account with its tasks and sessions, after checking the password.
+    /// Deletes the viewer's account with its tasks and sessions, after checking the
+    /// password (and a code, with two-factor on).
     pub async fn delete_account(
         &self,
         viewer: &Viewer,
         password: &str,
+        code: Option<&str>,
         client: &ClientMeta,
     ) -> Result<(), AppError> {
         let user = self
             .confirm_password(viewer, password, "password", client)
             .await?;
+        self.require_second_factor(&user, code, client).await?;
         let ended = sessions::ids_of(self.db, user.id).await?;
         users::delete(self.db, user.id).await?;
         self.sessions.session_cache.forget(&ended);
-        audit::session(Event::AccountDeleted, user.id, viewer.session_id(), client);
+        audit::session(
+            self.db,
+            Event::AccountDeleted,
+            user.id,
+            viewer.session_id(),
+            client,
+        )
+        .await;
         Ok(())
     }
 
@@ -271,6 +313,13 @@ impl Accounts<'_> {
                     Some(viewer.user_id()),
                     wait,
                 );
+                audit::account(
+                    self.db,
+                    Event::LoginThrottled,
+                    Some(viewer.user_id()),
+                    client,
+                )
+                .await;
                 return Err(AppError::RateLimited(wait));
             }
         };
@@ -289,6 +338,7 @@ impl Accounts<'_> {
             }
         };
         if !matches {
+            audit::account(self.db, Event::LoginFailure, Some(user.id), client).await;
             return Err(AppError::bad_input(format!("`{argument}` is incorrect")));
         }
         throttle.login_succeeded(attempt, store::now()).await;

@@ -87,9 +87,20 @@ impl Accounts<'_> {
         .ok_or_else(invalid_link)?;
         let (done, event) = match issued.purpose {
             Purpose::ChangeEmail => {
+                let before = users::find(&txn, issued.user_id).await?;
                 let changed = users::change_email(&txn, issued.user_id, &issued.email).await?;
                 // Links sent to the old address must not act on the account any more.
                 mail_tokens::retire_all(&txn, issued.user_id).await?;
+                if let Some(before) = before.filter(|_| changed) {
+                    outbox::enqueue(
+                        &txn,
+                        Some(before.id),
+                        MailKind::EmailWasChanged,
+                        &before.email,
+                        now,
+                    )
+                    .await?;
+                }
                 (changed, Event::EmailChanged)
             }
             _ => (
@@ -101,7 +112,8 @@ impl Accounts<'_> {
             return Err(invalid_link());
         }
         txn.commit().await?;
-        audit::account(event, Some(issued.user_id), client);
+        self.mail.wake();
+        audit::account(self.db, event, Some(issued.user_id), client).await;
         Ok(())
     }
 
@@ -118,17 +130,19 @@ impl Accounts<'_> {
         self.recipient_budget(email.as_str(), client).await?;
         self.queue_replacing(None, MailKind::ResetPassword, &email)
             .await?;
-        audit::account(Event::PasswordResetRequested, None, client);
+        audit::account(self.db, Event::PasswordResetRequested, None, client).await;
         Ok(())
     }
 
     /// Sets a new password through a reset link: every session ends, the account's login
-    /// backoff is cleared, and the owner is told by mail. A password the policy refuses
-    /// leaves the link usable.
+    /// backoff is cleared, and the owner is told by mail. With two-factor on, `code` must
+    /// be a valid TOTP or recovery code, so a mailbox alone does not take the account over.
+    /// A password the policy refuses, or a missing or wrong code, leaves the link usable.
     pub async fn reset_password(
         &self,
         token: &str,
         new_password: &str,
+        code: Option<&str>,
         client: &ClientMeta,
     ) -> Result<(), AppError> {
         let issued = mail_tokens::peek(self.db, &[Purpose::ResetPassword], token, store::now())
@@ -142,6 +156,7 @@ impl Accounts<'_> {
         let username = Username::parse(&account.username)?;
         let email = Email::parse(&account.email)?;
         let password = acceptable_password(new_password, &username, &email)?;
+        self.require_second_factor(&account, code, client).await?;
         let hash = self.passwords.hash(&password, client).await?;
         let now = store::now();
         let txn = self.db.begin().await?;
@@ -168,18 +183,19 @@ impl Accounts<'_> {
         ];
         self.throttle.forgive_logins(&keys, now).await;
         self.mail.wake();
-        audit::account(Event::PasswordReset, Some(account.id), client);
+        audit::account(self.db, Event::PasswordReset, Some(account.id), client).await;
         Ok(())
     }
 
-    /// Asks to move the viewer's account to `new_email`, after checking the password: a
-    /// link goes to the new address, a notice to the old one, and nothing changes until
-    /// the link is used.
+    /// Asks to move the viewer's account to `new_email`, after checking the password (and
+    /// a code, with two-factor on): a link goes to the new address, a notice to the old
+    /// one, and nothing changes until the link is used.
     pub async fn change_email(
         &self,
         viewer: &Viewer,
         new_email: &str,
         password: &str,
+        code: Option<&str>,
         client: &ClientMeta,
     ) -> Result<(), AppError> {
         self.mail.require_on()?;
@@ -187,6 +203,7 @@ impl Accounts<'_> {
         let account = self
             .confirm_password(viewer, password, "password", client)
             .await?;
+        self.require_second_factor(&account, code, client).await?;
         if account.email == new_email.as_str() {
             return Err(AppError::bad_input(
                 "`newEmail` is the account's address already",
@@ -219,11 +236,13 @@ impl Accounts<'_> {
         txn.commit().await?;
         self.mail.wake();
         audit::session(
+            self.db,
             Event::EmailChangeRequested,
             account.id,
             viewer.session_id(),
             client,
-        );
+        )
+        .await;
         Ok(())
     }
 

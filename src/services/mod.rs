@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod email;
 pub mod sessions;
+pub mod two_factor;
 
 pub use accounts::Accounts;
 pub use sessions::{SessionSettings, Sessions, SignedIn};
+pub use two_factor::TwoFactorSettings;

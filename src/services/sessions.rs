@@ -8,8 +8,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::audit::{self, Event};
-use crate::auth::refresh::{self, RefreshToken};
-use crate::auth::{AccessToken, JwtKeys, SessionCache, TokenSubject, Viewer};
+use crate::auth::{AccessToken, Amr, JwtKeys, RefreshToken, SessionCache, TokenSubject, Viewer};
 use crate::client::ClientMeta;
 use crate::error::AppError;
 use crate::store;
@@ -47,10 +46,11 @@ pub struct Sessions<'a> {
 }
 
 impl Sessions<'_> {
-    /// Starts a session for `user`, who has just proven who they are.
+    /// Starts a session for `user`, who has just proven who they are by `amr`.
     pub(super) async fn start(
         &self,
         user: Account,
+        amr: Amr,
         meta: ClientMeta,
     ) -> Result<SignedIn, AppError> {
         let now = store::now();
@@ -59,6 +59,7 @@ impl Sessions<'_> {
         let started = sessions::start(
             self.db,
             user.id,
+            amr,
             meta.clone(),
             refresh.hash(),
             now,
@@ -68,13 +69,14 @@ impl Sessions<'_> {
         .await?;
         self.session_cache.forget(&started.evicted);
         for evicted in &started.evicted {
-            audit::session(Event::SessionEvicted, user.id, *evicted, &meta);
+            audit::session(self.db, Event::SessionEvicted, user.id, *evicted, &meta).await;
         }
         let session = started.session;
         let access = self.keys.issue(
             TokenSubject {
                 user_id: user.id,
                 session_id: session.id,
+                amr,
             },
             now,
         )?;
@@ -94,7 +96,7 @@ impl Sessions<'_> {
         presented: &str,
         client: &ClientMeta,
     ) -> Result<SignedIn, AppError> {
-        let Some(hash) = refresh::hash_presented(presented) else {
+        let Some(hash) = RefreshToken::hash_presented(presented) else {
             return Err(AppError::Unauthenticated);
         };
         let now = store::now();
@@ -110,15 +112,20 @@ impl Sessions<'_> {
         )
         .await?;
         match rotation {
-            Rotation::Rotated { session_id, user } => {
+            Rotation::Rotated {
+                session_id,
+                user,
+                amr,
+            } => {
                 let access = self.keys.issue(
                     TokenSubject {
                         user_id: user.id,
                         session_id,
+                        amr,
                     },
                     now,
                 )?;
-                audit::session(Event::Refresh, user.id, session_id, client);
+                audit::session(self.db, Event::Refresh, user.id, session_id, client).await;
                 Ok(SignedIn {
                     user: *user,
                     session_id,
@@ -132,7 +139,14 @@ impl Sessions<'_> {
                 user_id,
             } => {
                 self.session_cache.forget(&[session_id]);
-                audit::session(Event::RefreshReuseDetected, user_id, session_id, client);
+                audit::session(
+                    self.db,
+                    Event::RefreshReuseDetected,
+                    user_id,
+                    session_id,
+                    client,
+                )
+                .await;
                 Err(AppError::Unauthenticated)
             }
             Rotation::Invalid => Err(AppError::Unauthenticated),
@@ -141,7 +155,7 @@ impl Sessions<'_> {
 
     /// Ends the session a refresh token belongs to; false when it names no live session.
     pub async fn logout(&self, presented: &str, client: &ClientMeta) -> Result<bool, AppError> {
-        let Some(hash) = refresh::hash_presented(presented) else {
+        let Some(hash) = RefreshToken::hash_presented(presented) else {
             return Ok(false);
         };
         let now = store::now();
@@ -150,7 +164,7 @@ impl Sessions<'_> {
         };
         let ended = sessions::revoke(self.db, session.user_id, session.id, now).await?;
         self.session_cache.forget(&[session.id]);
-        audit::session(Event::Logout, session.user_id, session.id, client);
+        audit::session(self.db, Event::Logout, session.user_id, session.id, client).await;
         Ok(ended)
     }
 
@@ -159,11 +173,13 @@ impl Sessions<'_> {
         let revoked = sessions::revoke_all(self.db, viewer.user_id(), None, store::now()).await?;
         self.session_cache.forget(&revoked);
         audit::session(
-            Event::SessionsRevoked,
+            self.db,
+            Event::AllSessionsRevoked,
             viewer.user_id(),
             viewer.session_id(),
             client,
-        );
+        )
+        .await;
         Ok(())
     }
 
@@ -178,7 +194,14 @@ impl Sessions<'_> {
             return Err(AppError::NotFound("Session"));
         }
         self.session_cache.forget(&[session_id]);
-        audit::session(Event::SessionsRevoked, viewer.user_id(), session_id, client);
+        audit::session(
+            self.db,
+            Event::SessionsRevoked,
+            viewer.user_id(),
+            session_id,
+            client,
+        )
+        .await;
         Ok(())
     }
 

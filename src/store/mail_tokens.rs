@@ -106,7 +106,7 @@ pub async fn peek(
     presented: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Issued>, AppError> {
-    let Some(hash) = MailToken::hash_presented(presented) else {
+    let Some(hash) = MailToken::hash_presented(presented.trim()) else {
         return Ok(None);
     };
     MailTokens::find_by_id(hash)
@@ -124,7 +124,7 @@ pub async fn take(
     presented: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Issued>, AppError> {
-    let Some(hash) = MailToken::hash_presented(presented) else {
+    let Some(hash) = MailToken::hash_presented(presented.trim()) else {
         return Ok(None);
     };
     MailTokens::delete_many()

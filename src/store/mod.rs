@@ -1,5 +1,6 @@
 //! Data access. Entities stay private to this module: the rest of taskql reads and writes
-//! through [`users`], [`sessions`], [`outbox`], [`mail_tokens`] and [`tasks`], and tasks only through a viewer's
+//! through [`users`], [`sessions`], [`second_factor`], [`security_events`], [`outbox`],
+//! [`mail_tokens`] and [`tasks`], and tasks only through a viewer's
 //! [`tasks::ViewerTasks`]. Every function returns plain types of this module's own, so
 //! nothing outside it can reach a table around the owner scope.
 
@@ -32,6 +33,8 @@ mod entities;
 pub mod events;
 pub mod mail_tokens;
 pub mod outbox;
+pub mod second_factor;
+pub mod security_events;
 pub mod sessions;
 pub mod tasks;
 pub mod users;

@@ -26,15 +26,30 @@ pub enum MailKind {
     ChangeEmail,
     /// Tells the old address that a change to another one was asked for.
     EmailChangeRequested,
+    /// Tells the old address that the account moved to another one.
+    EmailWasChanged,
+    /// Tells the owner that the password was changed.
+    PasswordWasChanged,
+    /// Tells the owner that two-factor was turned off.
+    TwoFactorWasDisabled,
+    /// Tells the owner that new recovery codes replaced the old ones.
+    RecoveryCodesWereRegenerated,
+    /// Tells the owner that a recovery code was spent.
+    RecoveryCodeWasUsed,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 5] = [
+    pub const ALL: [MailKind; 10] = [
         MailKind::VerifyEmail,
         MailKind::ResetPassword,
         MailKind::PasswordWasReset,
         MailKind::ChangeEmail,
         MailKind::EmailChangeRequested,
+        MailKind::EmailWasChanged,
+        MailKind::PasswordWasChanged,
+        MailKind::TwoFactorWasDisabled,
+        MailKind::RecoveryCodesWereRegenerated,
+        MailKind::RecoveryCodeWasUsed,
     ];
 
     /// The value of the `kind` column.
@@ -45,6 +60,11 @@ impl MailKind {
             MailKind::PasswordWasReset => "password_was_reset",
             MailKind::ChangeEmail => "change_email",
             MailKind::EmailChangeRequested => "email_change_requested",
+            MailKind::EmailWasChanged => "email_was_changed",
+            MailKind::PasswordWasChanged => "password_was_changed",
+            MailKind::TwoFactorWasDisabled => "two_factor_was_disabled",
+            MailKind::RecoveryCodesWereRegenerated => "recovery_codes_were_regenerated",
+            MailKind::RecoveryCodeWasUsed => "recovery_code_was_used",
         }
     }
 

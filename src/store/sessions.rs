@@ -19,6 +19,7 @@ use super::entities::refresh_token::{self, Entity as RefreshTokens};
 use super::entities::session::{self, Entity as Sessions};
 use super::entities::user::{self, Entity as Users};
 use super::users::Account;
+use crate::auth::Amr;
 use crate::client::ClientMeta;
 use crate::error::AppError;
 
@@ -50,6 +51,7 @@ pub enum Rotation {
     Rotated {
         session_id: Uuid,
         user: Box<Account>,
+        amr: Amr,
     },
     /// The token had already been rotated and its grace period is over: the session is
     /// revoked now.
@@ -71,12 +73,14 @@ pub struct Started {
     pub evicted: Vec<Uuid>,
 }
 
-/// Starts a session for `user_id` whose first refresh token hashes to `token_hash`, and
-/// revokes the least recently used of the account's live sessions beyond `max_live`, the
-/// new one counted: one transaction.
+/// Starts a session for `user_id`, established by `amr`, whose first refresh token hashes
+/// to `token_hash`; records the login on the account, and revokes the least recently used
+/// of the account's live sessions beyond `max_live`, the new one counted: one transaction.
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     db: &DatabaseConnection,
     user_id: Uuid,
+    amr: Amr,
     meta: ClientMeta,
     token_hash: String,
     now: DateTime<Utc>,
@@ -93,10 +97,16 @@ pub async fn start(
         user_agent: Set(meta.user_agent),
         ip: Set(meta.ip),
         revoked_at: Set(None),
+        amr: Set(amr.as_str().to_owned()),
     }
     .insert(&txn)
     .await?;
     store_token(&txn, session.id, token_hash, now, ttl).await?;
+    Users::update_many()
+        .col_expr(user::Column::LastLoginAt, Expr::value(now))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(&txn)
+        .await?;
     // The cap keeps this list short: at most a few sessions more than `max_live`.
     let live_ids: Vec<Uuid> = Sessions::find()
         .select_only()
@@ -213,6 +223,7 @@ pub async fn rotate(
     Ok(Rotation::Rotated {
         session_id: session.id,
         user: Box::new(user.into()),
+        amr: Amr::from_methods(session.amr.split(' ')),
     })
 }
 

@@ -18,25 +18,43 @@ use crate::auth::password::Verifying;
 use crate::domain::{Email, Role, Username};
 use crate::error::AppError;
 
-plain_from_model! {
-    /// A taskql account as the rest of the application sees it: plain data, no password
-    /// hash, no way back to the table.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct Account from user::Model {
-        /// The account's id.
-        pub id: Uuid,
-        /// As typed at sign-up.
-        pub username: String,
-        /// In lower case.
-        pub email: String,
-        /// What the account may do.
-        pub role: Role,
-        /// False once an operator has deactivated it.
-        pub is_active: bool,
-        /// Whether the address has been confirmed.
-        pub email_verified: bool,
-        /// When it was created.
-        pub created_at: DateTime<Utc>,
+/// A taskql account as the rest of the application sees it: plain data, no password
+/// hash, no second-factor secret, no way back to the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The account's id.
+    pub id: Uuid,
+    /// As typed at sign-up.
+    pub username: String,
+    /// In lower case.
+    pub email: String,
+    /// What the account may do.
+    pub role: Role,
+    /// False once an operator has deactivated it.
+    pub is_active: bool,
+    /// Whether the address has been confirmed.
+    pub email_verified: bool,
+    /// Whether logins and dangerous changes need a TOTP or recovery code.
+    pub two_factor_enabled: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When a session of it last started.
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl From<user::Model> for Account {
+    fn from(user: user::Model) -> Self {
+        Self {
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            role: user.role,
+            is_active: user.is_active,
+            email_verified: user.email_verified,
+            two_factor_enabled: user.totp_secret.is_some(),
+            created_at: user.created_at,
+            last_login_at: user.last_login_at,
+        }
     }
 }
 
@@ -56,6 +74,12 @@ impl PasswordHash {
     /// Only the password verifier can make the [`Verifying`] it asks for.
     pub(crate) fn expose(&self, _: &Verifying) -> &str {
         &self.0
+    }
+
+    /// The SHA-256 of the PHC string: tells whether the stored hash changed, and is of no
+    /// use for guessing the password beyond the hash itself.
+    pub fn digest(&self) -> String {
+        crate::auth::digest(&self.0)
     }
 }
 
@@ -91,6 +115,10 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser) -> Result<Account, 
         email_verified: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
+        totp_secret: Set(None),
+        totp_pending: Set(None),
+        totp_last_step: Set(None),
+        last_login_at: Set(None),
     };
     let inserted = row.insert(db).await.map_err(|err| match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(detail)) if detail.contains("email") => {
@@ -163,7 +191,7 @@ pub async fn change_email(
 }
 
 /// The account with this id, if any.
-pub async fn find(db: &DatabaseConnection, id: Uuid) -> Result<Option<Account>, AppError> {
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Account>, AppError> {
     Ok(Users::find_by_id(id).one(db).await?.map(Account::from))
 }
 

@@ -9,7 +9,8 @@ use crate::helpers::documents::{
     REVOKE_SESSION,
 };
 use crate::helpers::{
-    Delivered, PASSWORD, SECRET, claims_of, code, mail_files, request_to, spawn_app, token_pair,
+    DATA_KEY, Delivered, PASSWORD, SECRET, claims_of, code, mail_files, request_to, spawn_app,
+    token_pair,
 };
 
 /// Runs the binary with only `vars` in its environment, in an empty directory.
@@ -87,6 +88,22 @@ fn invalid_configuration_stops_startup_with_one_line_naming_the_variable() {
         ),
         (
             vec![("APP_ENV", "production"), ("SECRET_KEY", SECRET)],
+            "DATA_ENCRYPTION_KEY",
+        ),
+        (
+            vec![
+                ("APP_ENV", "production"),
+                ("SECRET_KEY", SECRET),
+                ("DATA_ENCRYPTION_KEY", "too-short"),
+            ],
+            "DATA_ENCRYPTION_KEY",
+        ),
+        (
+            vec![
+                ("APP_ENV", "production"),
+                ("SECRET_KEY", SECRET),
+                ("DATA_ENCRYPTION_KEY", DATA_KEY),
+            ],
             "SMTP_URL",
         ),
         (
@@ -402,6 +419,7 @@ async fn production_logs_one_json_audit_line_per_account_event_and_no_secret() {
         &[
             ("APP_ENV", "production"),
             ("SECRET_KEY", SECRET),
+            ("DATA_ENCRYPTION_KEY", DATA_KEY),
             ("SMTP_URL", "off"),
             ("DATABASE_URL", &database_url),
             ("REFRESH_REUSE_GRACE_SECONDS", "0"),
@@ -593,6 +611,7 @@ async fn evicted_sessions_and_changes_of_activation_are_on_the_audit_log() {
     let vars = [
         ("APP_ENV", "production"),
         ("SECRET_KEY", SECRET),
+        ("DATA_ENCRYPTION_KEY", DATA_KEY),
         ("SMTP_URL", "off"),
         ("DATABASE_URL", database_url.as_str()),
     ];

@@ -274,7 +274,7 @@ async fn a_new_password_ends_a_pending_change_of_address_and_links_to_a_left_add
         "requestPasswordReset",
     );
     let old_reset = mail
-        .wait_for("gwen@example.com", 2)
+        .wait_for("gwen@example.com", 3)
         .await
         .into_iter()
         .find(|message| message.subject() == "Reset your taskql password")
@@ -285,7 +285,7 @@ async fn a_new_password_ends_a_pending_change_of_address_and_links_to_a_left_add
         "changeEmail",
     );
     let move_link = mail.nth("gwen@new.example", 1).await.token();
-    mail.wait_for("gwen@example.com", 3).await;
+    mail.wait_for("gwen@example.com", 4).await;
     invalid_link(
         &app.gql(
             None,
@@ -297,6 +297,12 @@ async fn a_new_password_ends_a_pending_change_of_address_and_links_to_a_left_add
     ok(
         &app.gql(None, VERIFY_EMAIL, json!({ "t": move_link })).await,
         "verifyEmail",
+    );
+    // The old address hears that the account left it.
+    let left = mail.nth("gwen@example.com", 5).await;
+    assert_eq!(
+        left.subject(),
+        "Your taskql account moved to another email address"
     );
     invalid_link(
         &app.gql(

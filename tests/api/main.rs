@@ -21,3 +21,4 @@ mod tasks;
 mod throttle;
 mod timing;
 mod transport;
+mod two_factor;

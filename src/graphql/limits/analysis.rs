@@ -261,7 +261,7 @@ mod tests {
         ] {
             assert_eq!(
                 refusal(twice),
-                "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount`, `changeEmail`, `resetPassword`, `verifyEmail` may appear at most once per document.",
+                "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount`, `changeEmail`, `resetPassword`, `verifyEmail`, `beginTwoFactorSetup`, `enableTwoFactor`, `disableTwoFactor`, `regenerateRecoveryCodes`, `verifyLogin` may appear at most once per document.",
                 "{twice}"
             );
         }

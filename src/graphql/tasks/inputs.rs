@@ -6,24 +6,12 @@ use crate::domain::{
     OrderDirection, OrderField, TaskDescription, TaskPriority, TaskStatus, TaskTitle,
 };
 use crate::error::AppError;
+use crate::graphql::paging::page_size;
 use crate::graphql::scalars::DateTime;
 use crate::graphql::schema::STATEMENT_COST;
 use crate::store::tasks::{
     self, Cursor, NewTask, PageQuery, PageSize, SearchText, Sort, SortKey, TaskPatch,
 };
-
-/// Page size when `first` is not given.
-const DEFAULT_PAGE_SIZE: u64 = 20;
-/// Largest page served; larger requests are cut to this size.
-const MAX_PAGE_SIZE: u64 = 100;
-
-/// The number of tasks a page holds for a `first` or `last` argument (negative counts as
-/// empty; resolvers refuse it before it matters).
-pub(super) fn page_size(count: Option<i32>) -> u64 {
-    count.map_or(DEFAULT_PAGE_SIZE, |n| {
-        u64::try_from(n).unwrap_or(0).min(MAX_PAGE_SIZE)
-    })
-}
 
 /// The complexity `tasks` adds for its statements: the page, the count `totalCount` may
 /// ask for, and one look past each cursor given. Priced whether or not `totalCount` is

@@ -5,10 +5,11 @@ use std::collections::HashSet;
 use async_graphql::{Context, ID, Object};
 use uuid::Uuid;
 
-use super::inputs::{PageArgs, TaskFilter, TaskOrder, page_size, statements};
+use super::inputs::{PageArgs, TaskFilter, TaskOrder, statements};
 use super::types::{Task, TaskConnection};
 use super::viewer_tasks;
 use crate::error::AppError;
+use crate::graphql::paging::page_size;
 use crate::graphql::parse_id;
 use crate::graphql::users::CachingUserLoader;
 use crate::store::tasks::Page;

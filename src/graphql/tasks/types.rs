@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::{TaskPriority, TaskStatus};
 use crate::error::AppError;
+use crate::graphql::paging::PageInfo;
 use crate::graphql::scalars::DateTime;
 use crate::graphql::users::{CachingUserLoader, User};
 use crate::store::events::{TaskChange, TaskChangeKind};
@@ -74,19 +75,6 @@ pub struct TaskEdge {
     cursor: String,
     /// The task.
     node: Task,
-}
-
-/// Where a page sits in the whole list (GraphQL Cursor Connections).
-#[derive(SimpleObject)]
-pub struct PageInfo {
-    /// More tasks follow this page.
-    has_next_page: bool,
-    /// Tasks precede this page.
-    has_previous_page: bool,
-    /// Cursor of the first task of the page; null for an empty page.
-    start_cursor: Option<String>,
-    /// Cursor of the last task of the page; null for an empty page.
-    end_cursor: Option<String>,
 }
 
 /// A page of the viewer's tasks.

@@ -1,6 +1,9 @@
 pub mod email_token;
+pub mod login_challenge;
 pub mod outbox;
+pub mod recovery_code;
 pub mod refresh_token;
+pub mod security_event;
 pub mod session;
 pub mod task;
 pub mod user;

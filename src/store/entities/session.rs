@@ -13,6 +13,8 @@ pub struct Model {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub revoked_at: Option<DateTimeUtc>,
+    /// How the session was established: "pwd", or "pwd otp".
+    pub amr: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,13 @@ pub struct Model {
     pub email_verified: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The confirmed TOTP secret, sealed; `None` while two-factor is off.
+    pub totp_secret: Option<String>,
+    /// A secret waiting for its first code, sealed.
+    pub totp_pending: Option<String>,
+    /// The last TOTP time step accepted.
+    pub totp_last_step: Option<i64>,
+    pub last_login_at: Option<DateTimeUtc>,
 }
 
 impl std::fmt::Debug for Model {
@@ -27,6 +34,7 @@ impl std::fmt::Debug for Model {
             .field("role", &self.role)
             .field("is_active", &self.is_active)
             .field("password_hash", &"<redacted>")
+            .field("two_factor", &self.totp_secret.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -70,9 +78,14 @@ mod tests {
             email_verified: false,
             created_at: now,
             updated_at: now,
+            totp_secret: Some("sealed-secret".into()),
+            totp_pending: Some("sealed-pending".into()),
+            totp_last_step: None,
+            last_login_at: None,
         };
         let printed = format!("{user:?}");
         assert!(!printed.contains("argon2"), "{printed}");
+        assert!(!printed.contains("sealed"), "{printed}");
         assert!(printed.contains("alice"));
     }
 }

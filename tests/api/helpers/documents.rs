@@ -60,3 +60,30 @@ pub const CHANGE_EMAIL: &str =
     "mutation($e: String!, $p: String!) { changeEmail(newEmail: $e, password: $p) }";
 /// What the account's address is and whether it is verified.
 pub const ME_EMAIL: &str = "{ me { email emailVerified } }";
+
+/// Starts a two-factor setup, confirmed by password `$p`.
+pub const BEGIN_TWO_FACTOR: &str =
+    "mutation($p: String!) { beginTwoFactorSetup(password: $p) { secret otpauthUri qrCodeSvg } }";
+/// Confirms the setup with code `$c`, answering the recovery codes.
+pub const ENABLE_TWO_FACTOR: &str = "mutation($c: String!) { enableTwoFactor(code: $c) }";
+/// Turns two-factor off with password `$p` and code `$c`.
+pub const DISABLE_TWO_FACTOR: &str =
+    "mutation($p: String!, $c: String!) { disableTwoFactor(password: $p, code: $c) }";
+/// New recovery codes, with password `$p` and code `$c`.
+pub const REGENERATE_CODES: &str =
+    "mutation($p: String!, $c: String!) { regenerateRecoveryCodes(password: $p, code: $c) }";
+/// The second step of a login: challenge `$ch` and code `$c`.
+pub const VERIFY_LOGIN: &str = "mutation($ch: String!, $c: String!) { verifyLogin(challenge: $ch, code: $c) { accessToken refreshToken user { id username twoFactorEnabled } } }";
+/// Changes the password from `$p` to `$n`, with code `$c`.
+pub const CHANGE_PASSWORD_CODE: &str = "mutation($p: String!, $n: String!, $c: String) { changePassword(currentPassword: $p, newPassword: $n, code: $c) }";
+/// Deletes the account, with password `$p` and code `$c`.
+pub const DELETE_ACCOUNT_CODE: &str =
+    "mutation($p: String!, $c: String) { deleteAccount(password: $p, code: $c) }";
+/// Asks to move the account to `$e`, with password `$p` and code `$c`.
+pub const CHANGE_EMAIL_CODE: &str = "mutation($e: String!, $p: String!, $c: String) { changeEmail(newEmail: $e, password: $p, code: $c) }";
+/// Uses reset link `$t` for password `$n`, with code `$c`.
+pub const RESET_PASSWORD_CODE: &str = "mutation($t: String!, $n: String!, $c: String) { resetPassword(token: $t, newPassword: $n, code: $c) }";
+/// The viewer's security history, `$first` after `$after`.
+pub const SECURITY_EVENTS: &str = "query($first: Int, $after: String) { securityEvents(first: $first, after: $after) { edges { cursor node { id kind at ip userAgent sessionId user { id } actor { id } } } nodes { kind } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+/// Whether the viewer has two-factor on, and when they last logged in.
+pub const ME_TWO_FACTOR: &str = "{ me { twoFactorEnabled lastLoginAt } }";

@@ -11,6 +11,7 @@ mod spawn;
 mod tasks;
 mod throttling;
 mod tokens;
+mod two_factor;
 mod users;
 
 pub use auth::*;
@@ -20,4 +21,5 @@ pub use socket::*;
 pub use spawn::*;
 pub use throttling::*;
 pub use tokens::*;
+pub use two_factor::*;
 pub use users::*;

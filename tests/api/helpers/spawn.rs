@@ -14,6 +14,8 @@ use uuid::Uuid;
 
 /// The signing key every test server uses, so tests can forge and craft tokens.
 pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
+/// The data encryption key every test app seals second-factor secrets with.
+pub const DATA_KEY: &str = "integration-test-data-key-0123456789abcdef";
 /// A running server and what a test may inspect of it.
 pub struct TestApp {
     pub address: String,
@@ -86,6 +88,7 @@ async fn start(
     let mut env: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), database_url.clone()),
         ("SECRET_KEY".into(), SECRET.into()),
+        ("DATA_ENCRYPTION_KEY".into(), DATA_KEY.into()),
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
     ]);
     for (name, value) in vars {

@@ -245,6 +245,10 @@ async fn probe_output_types_expose_no_secret_fields() {
             .flatten()
         {
             let field = field["name"].as_str().unwrap().to_lowercase();
+            // The one type made to hand a secret to its owner, once.
+            if name == "TwoFactorSetup" {
+                continue;
+            }
             for secret in ["hash", "secret", "salt", "token", "ownerid", "userid"] {
                 assert!(!field.contains(secret), "{name}.{field}");
             }

@@ -41,7 +41,7 @@ async fn assert_bomb_refused(app: &TestApp, token: Option<&str>, query: &str, ex
 }
 
 /// The whole refusal of a document holding more than one authentication mutation.
-const ONCE_PER_DOCUMENT: &str = "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount`, `changeEmail`, `resetPassword`, `verifyEmail` may appear at most once per document.";
+const ONCE_PER_DOCUMENT: &str = "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount`, `changeEmail`, `resetPassword`, `verifyEmail`, `beginTwoFactorSetup`, `enableTwoFactor`, `disableTwoFactor`, `regenerateRecoveryCodes`, `verifyLogin` may appear at most once per document.";
 
 /// Sends `body` and asserts the refusal of more than one authentication mutation in a
 /// document: status 200, BAD_USER_INPUT, exactly [`ONCE_PER_DOCUMENT`], no `data`.
@@ -321,7 +321,7 @@ async fn probe_authentication_mutations_across_a_batch() {
     assert_eq!(code(&body), "BAD_USER_INPUT");
     assert_eq!(
         message(&body),
-        "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount`, `changeEmail`, `resetPassword`, `verifyEmail` may appear at most once per batched request."
+        "`login`, `register`, `refreshToken`, `changePassword`, `deleteAccount`, `changeEmail`, `resetPassword`, `verifyEmail`, `beginTwoFactorSetup`, `enableTwoFactor`, `disableTwoFactor`, `regenerateRecoveryCodes`, `verifyLogin` may appear at most once per batched request."
     );
     assert_eq!(app.count("sessions").await, 0);
     // One per batch is fine.
