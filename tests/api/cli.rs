@@ -749,3 +749,180 @@ async fn development_mail_is_written_to_files_the_log_names_and_no_token_reaches
         }
     }
 }
+
+#[tokio::test]
+async fn no_second_factor_secret_reaches_a_log_line_or_an_error() {
+    use crate::helpers::Authenticator;
+    use crate::helpers::documents::{
+        BEGIN_TWO_FACTOR, CHANGE_PASSWORD_CODE, DISABLE_TWO_FACTOR, ENABLE_TWO_FACTOR,
+        REGENERATE_CODES, VERIFY_LOGIN,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/audit.db?mode=rwc", dir.path().display());
+    let (server, url) = serve(
+        dir.path(),
+        &[
+            ("APP_ENV", "production"),
+            ("SECRET_KEY", SECRET),
+            ("DATA_ENCRYPTION_KEY", DATA_KEY),
+            ("SMTP_URL", "off"),
+            ("DATABASE_URL", &database_url),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    let post = |query: &'static str, variables: Value, token: Option<String>| {
+        let (url, body) = (
+            url.clone(),
+            json!({ "query": query, "variables": variables }),
+        );
+        async move { post_to(&url, body, token.as_deref()).await }
+    };
+    let password = "two-factor-canary-password";
+    let registered = post(
+        REGISTER,
+        json!({ "input": { "username": "carol", "email": "carol@example.com", "password": password } }),
+        None,
+    )
+    .await;
+    assert!(
+        registered["data"]["register"]["id"].is_string(),
+        "{registered}"
+    );
+    let login = || {
+        post(
+            LOGIN_FULL,
+            json!({ "input": { "username": "carol", "password": password } }),
+            None,
+        )
+    };
+    let (access, _) = token_pair(&login().await, "login");
+    let token = Some(access.clone());
+    let setup = post(BEGIN_TWO_FACTOR, json!({ "p": password }), token.clone()).await;
+    let setup = &setup["data"]["beginTwoFactorSetup"];
+    let secret = setup["secret"].as_str().unwrap().to_owned();
+    let uri = setup["otpauthUri"].as_str().unwrap().to_owned();
+    let factor = Authenticator::for_secret(&secret);
+    let enabled = post(
+        ENABLE_TWO_FACTOR,
+        json!({ "c": factor.code(0) }),
+        token.clone(),
+    )
+    .await;
+    let mut codes: Vec<String> = enabled["data"]["enableTwoFactor"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{enabled}"))
+        .iter()
+        .map(|code| code.as_str().unwrap().to_owned())
+        .collect();
+    let challenged = login().await;
+    let challenge = challenged["errors"][0]["extensions"]["challenge"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut errors = vec![
+        post(
+            VERIFY_LOGIN,
+            json!({ "ch": challenge, "c": codes[9] }),
+            None,
+        )
+        .await,
+        post(
+            VERIFY_LOGIN,
+            json!({ "ch": challenge, "c": "000000" }),
+            None,
+        )
+        .await,
+        post(
+            VERIFY_LOGIN,
+            json!({ "ch": challenge, "c": codes[0] }),
+            None,
+        )
+        .await,
+        post(
+            VERIFY_LOGIN,
+            json!({ "ch": challenge, "c": codes[1] }),
+            None,
+        )
+        .await,
+    ];
+    assert!(errors.remove(0)["data"]["verifyLogin"]["accessToken"].is_string());
+    let regenerated = post(
+        REGENERATE_CODES,
+        json!({ "p": password, "c": codes[2] }),
+        token.clone(),
+    )
+    .await;
+    codes.extend(
+        regenerated["data"]["regenerateRecoveryCodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{regenerated}"))
+            .iter()
+            .map(|code| code.as_str().unwrap().to_owned()),
+    );
+    errors.push(
+        post(
+            CHANGE_PASSWORD_CODE,
+            json!({ "p": password, "n": "a second canary passphrase", "c": codes[3] }),
+            token.clone(),
+        )
+        .await,
+    );
+    let disabled = post(
+        DISABLE_TWO_FACTOR,
+        json!({ "p": password, "c": codes[10] }),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(disabled["data"]["disableTwoFactor"], true, "{disabled}");
+
+    drop(server);
+    let log: Vec<String> =
+        LOG_LINES.with(|cell| cell.borrow_mut().take().unwrap().iter().collect());
+    let digest = |value: &str| -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(value.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let mut secrets = vec![
+        secret.clone(),
+        uri.clone(),
+        challenge.clone(),
+        digest(&challenge),
+        DATA_KEY.to_owned(),
+    ];
+    for code in &codes {
+        secrets.push(code.clone());
+        secrets.push(code.replace('-', ""));
+    }
+    let events = audit_events(&log);
+    for event in [
+        "two_factor.enabled",
+        "recovery_code.used",
+        "second_factor.failure",
+        "recovery_codes.regenerated",
+        "two_factor.disabled",
+    ] {
+        assert!(
+            events.iter().any(|(name, ..)| name == event),
+            "{event} in {events:?}"
+        );
+    }
+    assert!(log.len() > events.len(), "debug lines were written too");
+    for line in &log {
+        for leaked in &secrets {
+            assert!(!line.contains(leaked.as_str()), "{leaked} leaked: {line}");
+        }
+    }
+    for error in &errors {
+        assert!(error["errors"].is_array(), "{error}");
+        let text = error.to_string();
+        for leaked in &secrets {
+            assert!(
+                !text.contains(leaked.as_str()),
+                "{leaked} in an error: {text}"
+            );
+        }
+    }
+}
