@@ -28,6 +28,10 @@ async fn spawn(database_url: &str, cache_seconds: &str) -> String {
             "SECRET_KEY",
             "guard-benchmark-secret-0123456789abcdef".to_owned(),
         ),
+        (
+            "DATA_ENCRYPTION_KEY",
+            "guard-benchmark-data-key-0123456789abcdef".to_owned(),
+        ),
         ("BIND_ADDR", "127.0.0.1:0".to_owned()),
         ("SESSION_CACHE_SECONDS", cache_seconds.to_owned()),
         ("RUST_LOG", "warn".to_owned()),

@@ -66,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_lookup(|name| match name {
         "DATABASE_URL" => Some(database_url.clone()),
         "SECRET_KEY" => Some("paging-benchmark-secret-0123456789abcdef".into()),
+        "DATA_ENCRYPTION_KEY" => Some("paging-benchmark-data-key-0123456789abcdef".into()),
         "BIND_ADDR" => Some("127.0.0.1:0".into()),
         "RUST_LOG" => Some("warn".into()),
         _ => None,

@@ -33,6 +33,10 @@ async fn spawn(database_url: &str, account_free_failures: &str) -> String {
             "SECRET_KEY",
             "timing-benchmark-secret-0123456789abcdef".to_owned(),
         ),
+        (
+            "DATA_ENCRYPTION_KEY",
+            "timing-benchmark-data-key-0123456789abcdef".to_owned(),
+        ),
         ("BIND_ADDR", "127.0.0.1:0".to_owned()),
         ("RUST_LOG", "warn".to_owned()),
         (
