@@ -16,11 +16,13 @@ impl MigrationTrait for Migration {
                 .string_len(256)
                 .null()
                 .to_owned(),
-            // A secret handed out by beginTwoFactorSetup and not confirmed yet, sealed too.
+            // A secret handed out by beginTwoFactorSetup and not confirmed yet, sealed too,
+            // and when it was handed out: it must be confirmed soon after.
             ColumnDef::new(SecondFactor::TotpPending)
                 .string_len(256)
                 .null()
                 .to_owned(),
+            timestamp(SecondFactor::TotpPendingAt).null().to_owned(),
             // The last time step a code was accepted for: no code of that step or earlier
             // is accepted again.
             ColumnDef::new(SecondFactor::TotpLastStep)
@@ -203,6 +205,7 @@ impl MigrationTrait for Migration {
         for column in [
             SecondFactor::TotpSecret,
             SecondFactor::TotpPending,
+            SecondFactor::TotpPendingAt,
             SecondFactor::TotpLastStep,
             SecondFactor::LastLoginAt,
         ] {
@@ -228,6 +231,7 @@ fn timestamp<T: IntoIden>(column: T) -> ColumnDef {
 enum SecondFactor {
     TotpSecret,
     TotpPending,
+    TotpPendingAt,
     TotpLastStep,
     LastLoginAt,
     Amr,

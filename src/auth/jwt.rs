@@ -78,11 +78,6 @@ impl Amr {
             Amr::Password
         }
     }
-
-    /// Whether a second factor was shown.
-    pub fn has_otp(self) -> bool {
-        self == Amr::PasswordAndOtp
-    }
 }
 
 /// A signed access token and its lifetime.

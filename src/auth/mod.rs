@@ -74,9 +74,8 @@ impl Authenticator<'_> {
                     .await
                 {
                     Ok(account) => {
-                        let viewer = account.map(|user| {
-                            Viewer::new(user.id, subject.session_id, user.role, subject.amr)
-                        });
+                        let viewer =
+                            account.map(|user| Viewer::new(user.id, subject.session_id, user.role));
                         self.session_cache
                             .insert(subject.session_id, viewer.clone());
                         viewer

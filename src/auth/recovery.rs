@@ -13,8 +13,18 @@ const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
 /// Characters of a code, without its hyphens: 16 × 5 bits.
 const LENGTH: usize = 16;
 
-/// Fresh codes, formatted `xxxx-xxxx-xxxx-xxxx`.
-pub fn generate() -> Vec<String> {
+/// Fresh codes for account `user_id`, formatted `xxxx-xxxx-xxxx-xxxx`, and what the
+/// database stores for them.
+pub fn generate_for(user_id: Uuid) -> (Vec<String>, Vec<String>) {
+    let codes = generate();
+    let hashes = codes
+        .iter()
+        .map(|code| hash(user_id, code).expect("a generated code is well-formed"))
+        .collect();
+    (codes, hashes)
+}
+
+fn generate() -> Vec<String> {
     let mut rng = rand::rng();
     (0..COUNT)
         .map(|_| {
@@ -60,12 +70,14 @@ mod tests {
 
     #[test]
     fn codes_are_distinct_and_hash_per_account_whatever_their_formatting() {
-        let codes = generate();
+        let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        let (codes, hashes) = generate_for(alice);
         assert_eq!(codes.len(), COUNT);
+        assert_eq!(hashes.len(), COUNT);
         let unique: std::collections::HashSet<_> = codes.iter().collect();
         assert_eq!(unique.len(), COUNT);
-        let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
-        for code in &codes {
+        for (code, stored) in codes.iter().zip(&hashes) {
+            assert_eq!(hash(alice, code).as_ref(), Some(stored));
             assert_eq!(code.len(), 19, "{code}");
             let hashed = hash(alice, code).unwrap();
             assert_eq!(hash(alice, &code.to_uppercase()), Some(hashed.clone()));

@@ -1,6 +1,5 @@
 use uuid::Uuid;
 
-use super::Amr;
 use crate::domain::Role;
 
 /// The authenticated user a request acts for, and the session its token belongs to. Only
@@ -11,16 +10,14 @@ pub struct Viewer {
     user_id: Uuid,
     session_id: Uuid,
     role: Role,
-    amr: Amr,
 }
 
 impl Viewer {
-    pub(super) fn new(user_id: Uuid, session_id: Uuid, role: Role, amr: Amr) -> Self {
+    pub(super) fn new(user_id: Uuid, session_id: Uuid, role: Role) -> Self {
         Self {
             user_id,
             session_id,
             role,
-            amr,
         }
     }
 
@@ -34,10 +31,5 @@ impl Viewer {
 
     pub fn role(&self) -> Role {
         self.role
-    }
-
-    /// How the session was established.
-    pub fn amr(&self) -> Amr {
-        self.amr
     }
 }

@@ -84,6 +84,14 @@ pub(super) fn compose(
             action: None,
             not_you: "If you did not do this, reset your password right away.",
         },
+        MailKind::TwoFactorWasEnabled => Words {
+            subject: "Two-factor authentication was turned on for taskql",
+            lines: vec![format!(
+                "Hello {username}, two-factor authentication was just turned on for your taskql account: signing in now takes a code from an authenticator app, or a recovery code."
+            )],
+            action: None,
+            not_you: "If you did not do this, someone who knows your password and was signed in did: reset your password and contact the service's operators right away.",
+        },
         MailKind::TwoFactorWasDisabled => Words {
             subject: "Two-factor authentication was turned off for taskql",
             lines: vec![format!(

@@ -140,6 +140,7 @@ impl Worker {
             | MailKind::EmailChangeRequested
             | MailKind::EmailWasChanged
             | MailKind::PasswordWasChanged
+            | MailKind::TwoFactorWasEnabled
             | MailKind::TwoFactorWasDisabled
             | MailKind::RecoveryCodesWereRegenerated
             | MailKind::RecoveryCodeWasUsed => false,
@@ -150,9 +151,9 @@ impl Worker {
         if moot {
             return Ok(None);
         }
-        if claimed.kind == MailKind::ResetPassword {
+        if claimed.kind == MailKind::ResetPassword && claimed.attempts == 1 {
             // Only here is it known that the address asked for has an account: the
-            // request wrote the same row either way.
+            // request wrote the same row either way. Once, however many attempts it takes.
             let unknown = ClientMeta::default();
             audit::account(
                 &self.db,
@@ -257,6 +258,7 @@ fn link_of(kind: MailKind) -> Option<(Purpose, &'static str)> {
         | MailKind::EmailChangeRequested
         | MailKind::EmailWasChanged
         | MailKind::PasswordWasChanged
+        | MailKind::TwoFactorWasEnabled
         | MailKind::TwoFactorWasDisabled
         | MailKind::RecoveryCodesWereRegenerated
         | MailKind::RecoveryCodeWasUsed => None,

@@ -17,8 +17,8 @@ use crate::error::AppError;
 use crate::mail::Mail;
 use crate::store;
 use crate::store::outbox::{self, MailKind};
-use crate::store::sessions;
 use crate::store::users::{self, Account, Login, NewUser};
+use crate::store::{second_factor, sessions};
 use crate::throttle::{Limit, LoginAttempt, Throttle, login_keys};
 
 /// The account service: what account operations read, borrowed from the state.
@@ -241,6 +241,7 @@ impl Accounts<'_> {
         users::set_password_hash(&txn, user.id, hash).await?;
         let revoked = sessions::revoke_all(&txn, user.id, Some(viewer.session_id()), now).await?;
         super::email::abandon_change_of_address(&txn, user.id, now).await?;
+        second_factor::forget_pending(&txn, user.id).await?;
         outbox::enqueue(
             &txn,
             Some(user.id),

@@ -16,7 +16,7 @@ use crate::domain::{Email, Username};
 use crate::error::AppError;
 use crate::store::mail_tokens::{self, Purpose};
 use crate::store::outbox::{self, Addressee, MailKind};
-use crate::store::{self, sessions, users};
+use crate::store::{self, second_factor, sessions, users};
 use crate::throttle::{Limit, login_keys};
 
 /// The answer to every link that cannot be used, whatever the reason.
@@ -166,6 +166,7 @@ impl Accounts<'_> {
             .ok_or_else(invalid_link)?;
         users::set_password_hash(&txn, account.id, hash).await?;
         let ended = sessions::revoke_all(&txn, account.id, None, now).await?;
+        second_factor::forget_pending(&txn, account.id).await?;
         outbox::enqueue(
             &txn,
             Some(account.id),

@@ -23,11 +23,14 @@ use crate::store::outbox::{self, MailKind};
 use crate::store::second_factor::{self, Challenge};
 use crate::store::users::{self, Account, PasswordHash};
 use crate::store::{self, sessions};
+use crate::throttle::{LoginAttempt, second_factor_keys};
 
 /// How long a login challenge lasts.
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(5 * 60);
 /// Guesses one challenge allows; the next one finds it dead.
 pub const CHALLENGE_ATTEMPTS: i32 = 5;
+/// How long a secret from `beginTwoFactorSetup` waits for its first code.
+pub const SETUP_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// What the second factor needs beyond the account service's own parts.
 #[derive(Clone, Debug)]
@@ -68,7 +71,7 @@ impl Accounts<'_> {
         let secret = totp::generate_secret();
         let sealed = self.two_factor.keys.seal(&secret, account.id.as_bytes());
         if account.two_factor_enabled
-            || !second_factor::set_pending(self.db, account.id, &sealed).await?
+            || !second_factor::set_pending(self.db, account.id, &sealed, store::now()).await?
         {
             return Err(AppError::Conflict(
                 "Two-factor authentication is on already; turn it off first to move to another authenticator.".into(),
@@ -77,8 +80,9 @@ impl Accounts<'_> {
         totp::setup(&secret, &self.two_factor.issuer, &account.username)
     }
 
-    /// Turns two-factor on with the secret [`begin_two_factor_setup`] handed out, once
-    /// `code` shows the authenticator has it; returns the recovery codes, shown this once.
+    /// Turns two-factor on with the secret [`begin_two_factor_setup`] handed out (within
+    /// [`SETUP_TTL`]), once `code` shows the authenticator has it; returns the recovery
+    /// codes, shown this once. The owner is told by mail.
     pub async fn enable_two_factor(
         &self,
         viewer: &Viewer,
@@ -94,11 +98,18 @@ impl Accounts<'_> {
                 "Two-factor authentication is on already.".into(),
             ));
         }
-        let pending = factor.pending.ok_or_else(|| {
-            AppError::bad_input("Call beginTwoFactorSetup first: there is no secret to confirm.")
-        })?;
-        let attempt = self.code_attempt(user_id, client).await?;
         let now = store::now();
+        let setup_ttl = chrono::Duration::from_std(SETUP_TTL).unwrap_or_default();
+        let pending = factor
+            .pending
+            .filter(|(_, at)| now - *at < setup_ttl)
+            .map(|(sealed, _)| sealed)
+            .ok_or_else(|| {
+                AppError::bad_input(
+                    "There is no setup to confirm, or it is more than 15 minutes old: call beginTwoFactorSetup again.",
+                )
+            })?;
+        let attempt = self.code_attempt(user_id, client).await?;
         let step = self
             .two_factor
             .keys
@@ -117,18 +128,26 @@ impl Accounts<'_> {
                 "`code` is not the code the authenticator shows now: check that its clock is right and that it holds the secret just set up.",
             ));
         };
-        let codes = recovery::generate();
-        let hashes: Vec<String> = codes
-            .iter()
-            .filter_map(|code| recovery::hash(user_id, code))
-            .collect();
+        let (codes, hashes) = recovery::generate_for(user_id);
+        let account = users::find(self.db, user_id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         let txn = self.db.begin().await?;
         if !second_factor::enable(&txn, user_id, &pending, step, &hashes, now).await? {
             return Err(AppError::Conflict(
                 "The setup changed meanwhile: call beginTwoFactorSetup again.".into(),
             ));
         }
+        outbox::enqueue(
+            &txn,
+            Some(user_id),
+            MailKind::TwoFactorWasEnabled,
+            &account.email,
+            now,
+        )
+        .await?;
         txn.commit().await?;
+        self.mail.wake();
         self.throttle.login_succeeded(attempt, now).await;
         audit::session(
             self.db,
@@ -198,11 +217,7 @@ impl Accounts<'_> {
         }
         self.require_second_factor(&account, Some(code), client)
             .await?;
-        let codes = recovery::generate();
-        let hashes: Vec<String> = codes
-            .iter()
-            .filter_map(|code| recovery::hash(account.id, code))
-            .collect();
+        let (codes, hashes) = recovery::generate_for(account.id);
         let now = store::now();
         let txn = self.db.begin().await?;
         second_factor::replace_recovery_codes(&txn, account.id, &hashes, now).await?;
@@ -356,9 +371,13 @@ impl Accounts<'_> {
         &self,
         user_id: Uuid,
         client: &ClientMeta,
-    ) -> Result<crate::throttle::LoginAttempt, AppError> {
-        let key = format!("login:second_factor:{user_id}");
-        match self.throttle.begin_login(&key, None, store::now()).await {
+    ) -> Result<LoginAttempt, AppError> {
+        let (account, address) = second_factor_keys(user_id, client.ip.as_deref());
+        match self
+            .throttle
+            .begin_login(&account, address.as_deref(), store::now())
+            .await
+        {
             Ok(attempt) => Ok(attempt),
             Err((limit, wait)) => {
                 audit::throttled(limit.name(), client.ip.as_deref(), Some(user_id), wait);

@@ -30,6 +30,8 @@ pub enum MailKind {
     EmailWasChanged,
     /// Tells the owner that the password was changed.
     PasswordWasChanged,
+    /// Tells the owner that two-factor was turned on.
+    TwoFactorWasEnabled,
     /// Tells the owner that two-factor was turned off.
     TwoFactorWasDisabled,
     /// Tells the owner that new recovery codes replaced the old ones.
@@ -39,7 +41,7 @@ pub enum MailKind {
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 10] = [
+    pub const ALL: [MailKind; 11] = [
         MailKind::VerifyEmail,
         MailKind::ResetPassword,
         MailKind::PasswordWasReset,
@@ -47,6 +49,7 @@ impl MailKind {
         MailKind::EmailChangeRequested,
         MailKind::EmailWasChanged,
         MailKind::PasswordWasChanged,
+        MailKind::TwoFactorWasEnabled,
         MailKind::TwoFactorWasDisabled,
         MailKind::RecoveryCodesWereRegenerated,
         MailKind::RecoveryCodeWasUsed,
@@ -62,6 +65,7 @@ impl MailKind {
             MailKind::EmailChangeRequested => "email_change_requested",
             MailKind::EmailWasChanged => "email_was_changed",
             MailKind::PasswordWasChanged => "password_was_changed",
+            MailKind::TwoFactorWasEnabled => "two_factor_was_enabled",
             MailKind::TwoFactorWasDisabled => "two_factor_was_disabled",
             MailKind::RecoveryCodesWereRegenerated => "recovery_codes_were_regenerated",
             MailKind::RecoveryCodeWasUsed => "recovery_code_was_used",

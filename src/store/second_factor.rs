@@ -26,8 +26,8 @@ use crate::error::AppError;
 pub struct StoredFactor {
     /// The confirmed secret; `None` while two-factor is off.
     pub secret: Option<String>,
-    /// A secret waiting for its first code.
-    pub pending: Option<String>,
+    /// A secret waiting for its first code, and when it was handed out.
+    pub pending: Option<(String, DateTime<Utc>)>,
 }
 
 impl std::fmt::Debug for StoredFactor {
@@ -49,7 +49,7 @@ pub async fn find(
         .await?
         .map(|user| StoredFactor {
             secret: user.totp_secret,
-            pending: user.totp_pending,
+            pending: user.totp_pending.zip(user.totp_pending_at),
         }))
 }
 
@@ -59,9 +59,11 @@ pub async fn set_pending(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     sealed: &str,
+    now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
     let result = Users::update_many()
         .col_expr(user::Column::TotpPending, Expr::value(sealed))
+        .col_expr(user::Column::TotpPendingAt, Expr::value(now))
         .filter(user::Column::Id.eq(user_id))
         .filter(user::Column::TotpSecret.is_null())
         .exec(db)
@@ -98,6 +100,24 @@ pub async fn enable(
     }
     replace_recovery_codes(db, user_id, code_hashes, now).await?;
     Ok(true)
+}
+
+/// Forgets a secret waiting for its first code: whoever was handed it may no longer be
+/// the owner (the password changed, or was reset).
+pub async fn forget_pending(db: &impl ConnectionTrait, user_id: Uuid) -> Result<(), AppError> {
+    Users::update_many()
+        .col_expr(
+            user::Column::TotpPending,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            user::Column::TotpPendingAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Turns two-factor off: the secret, its recovery codes and waiting challenges go.

@@ -117,6 +117,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser) -> Result<Account, 
         updated_at: Set(now),
         totp_secret: Set(None),
         totp_pending: Set(None),
+        totp_pending_at: Set(None),
         totp_last_step: Set(None),
         last_login_at: Set(None),
     };

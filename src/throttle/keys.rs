@@ -22,6 +22,17 @@ pub fn login_keys(identifier: &str, ip: Option<&str>) -> (String, Option<String>
     )
 }
 
+/// The keys a guess at an account's second-factor codes counts against: the account's
+/// own (by id: the password checked out, so the account is known) and, as for a login,
+/// the client's address, so that a client the owner completed a login from is not held
+/// by someone else's wrong codes.
+pub fn second_factor_keys(user_id: uuid::Uuid, ip: Option<&str>) -> (String, Option<String>) {
+    (
+        format!("login:second_factor:{user_id}"),
+        ip.map(|ip| format!("login:ip:{}", client_network(ip))),
+    )
+}
+
 /// The key marking the client at `address` as known to `account`. Neither an address
 /// key nor an IP contains `|`, so no two pairs share one.
 pub(super) fn known_key(account: &str, address: &str) -> String {

@@ -19,7 +19,7 @@ mod shared;
 
 use chrono::{DateTime, Utc};
 
-pub use keys::login_keys;
+pub use keys::{login_keys, second_factor_keys};
 pub use login::LoginAttempt;
 pub use rules::{BackoffRule, Limit, Limits, Rate};
 pub use shared::RedisSettings;

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::documents::{
     BEGIN_TWO_FACTOR, CHANGE_EMAIL_CODE, CHANGE_PASSWORD_CODE, DELETE_ACCOUNT_CODE,
-    DISABLE_TWO_FACTOR, ENABLE_TWO_FACTOR, ME_TWO_FACTOR, REGENERATE_CODES, REQUEST_RESET,
-    RESET_PASSWORD_CODE, SECURITY_EVENTS, VERIFY_LOGIN,
+    DISABLE_TWO_FACTOR, ENABLE_TWO_FACTOR, LOGIN_FULL, ME_TWO_FACTOR, REGENERATE_CODES,
+    REQUEST_RESET, RESET_PASSWORD_CODE, SECURITY_EVENTS, VERIFY_LOGIN,
 };
 use crate::helpers::{
     Authenticator, DATA_KEY, GENERIC_UNAUTHENTICATED, MailServer, PASSWORD, TestApp, claims_of,
@@ -208,7 +208,8 @@ async fn a_totp_is_accepted_once_and_a_step_never_goes_back() {
     // The code that turned two-factor on is spent.
     let challenge = app.challenge("bob").await;
     second_factor_required(
-        &app.verify_login(&challenge, &authenticator.code(0)).await,
+        &app.verify_login(&challenge, &authenticator.enabling_code)
+            .await,
         "the enabling code again",
     );
     let next = authenticator.code(1);
@@ -219,7 +220,8 @@ async fn a_totp_is_accepted_once_and_a_step_never_goes_back() {
         "a code replayed on another challenge",
     );
     second_factor_required(
-        &app.verify_login(&challenge, &authenticator.code(0)).await,
+        &app.verify_login(&challenge, &authenticator.enabling_code)
+            .await,
         "an earlier step",
     );
     for junk in [
@@ -338,61 +340,78 @@ async fn a_challenge_allows_five_guesses_and_the_account_backs_off() {
             .await,
     );
 
-    // Across challenges, the account's backoff holds guesses as failed logins are held.
-    let app = spawn_app_with(&[("LOGIN_ACCOUNT_FREE_FAILURES", "3")]).await;
+    // Across challenges, the account's backoff holds guesses as failed logins are held,
+    // except from a client the owner completed a second step from: someone holding the
+    // password cannot lock the owner out by guessing codes.
+    let app = spawn_app_with(&[
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+    ])
+    .await;
     let fay = app.user("fay").await;
     let factor = app.two_factor_on(&fay).await;
+    let from = |address: &'static str, query: &'static str, variables: Value| {
+        app.request()
+            .forwarded_for(address)
+            .operation(query, variables)
+            .send()
+    };
+    let login = json!({ "input": { "username": "fay", "password": PASSWORD } });
+    let challenge_from = |address: &'static str| {
+        let login = login.clone();
+        async move {
+            let body = from(address, LOGIN_FULL, login).await.json();
+            body["errors"][0]["extensions"]["challenge"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{body}"))
+                .to_owned()
+        }
+    };
+    const ATTACKER: &str = "203.0.113.9";
     for _ in 0..3 {
-        let challenge = app.challenge("fay").await;
-        second_factor_required(&app.verify_login(&challenge, "000000").await, "wrong");
+        let challenge = challenge_from(ATTACKER).await;
+        let body = from(
+            ATTACKER,
+            VERIFY_LOGIN,
+            json!({ "ch": challenge, "c": "000000" }),
+        )
+        .await
+        .json();
+        second_factor_required(&body, "wrong");
     }
-    let challenge = app.challenge("fay").await;
-    let held = app
-        .post(
-            None,
+    for (address, case) in [(ATTACKER, "the guesser"), ("198.51.100.7", "a new device")] {
+        let challenge = challenge_from(address).await;
+        let held = from(
+            address,
             VERIFY_LOGIN,
             json!({ "ch": challenge, "c": factor.recovery_codes[0] }),
         )
         .await
         .json();
-    assert_eq!(code(&held), "RATE_LIMITED", "{held}");
-    assert!(
-        held["errors"][0]["extensions"]["retryAfter"]
-            .as_u64()
-            .unwrap()
-            > 0
-    );
-    let step_up = app
-        .post(
-            Some(&fay.token),
-            DELETE_ACCOUNT_CODE,
-            json!({ "p": PASSWORD, "c": factor.recovery_codes[0] }),
-        )
-        .await
-        .json();
-    assert_eq!(
-        code(&step_up),
-        "RATE_LIMITED",
-        "step-up shares it: {step_up}"
-    );
-    // A held guess spends nothing.
+        assert_eq!(code(&held), "RATE_LIMITED", "{case}: {held}");
+        assert!(
+            held["errors"][0]["extensions"]["retryAfter"]
+                .as_u64()
+                .unwrap()
+                > 0
+        );
+    }
     let history = kinds(&app, &fay.token).await;
     assert!(
         history.iter().any(|k| k == "LOGIN_THROTTLED"),
         "{history:?}"
     );
-    let db = app.db().await;
-    let left = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) FROM recovery_codes",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i64>(0)
-        .unwrap();
-    assert_eq!(left, 10, "no recovery code was spent while held");
+    assert_eq!(
+        app.count("recovery_codes").await,
+        10,
+        "no recovery code was spent while held"
+    );
+    // The owner's own client, where two-factor was set up, is not held.
+    let challenge = app.challenge("fay").await;
+    signed_in(
+        &app.verify_login(&challenge, &factor.recovery_codes[0])
+            .await,
+    );
 }
 
 /// A step-up mutation as `token`'s viewer, with `code` (or none).
@@ -445,6 +464,24 @@ async fn dangerous_changes_need_a_code_when_two_factor_is_on() {
             None => assert_eq!(done["data"][field], true, "{field}: {done}"),
         }
     }
+    second_factor_required(
+        &app.gql(
+            Some(&gus.token),
+            DISABLE_TWO_FACTOR,
+            json!({ "p": NEW_PASSWORD, "c": "" }),
+        )
+        .await,
+        "disableTwoFactor without a code",
+    );
+    second_factor_required(
+        &app.gql(
+            Some(&gus.token),
+            DISABLE_TWO_FACTOR,
+            json!({ "p": NEW_PASSWORD, "c": "000000" }),
+        )
+        .await,
+        "disableTwoFactor with a wrong code",
+    );
     // The password is the new one now; the regenerated codes replaced the first ones.
     let stale = &first_codes[5];
     let disabled = app
@@ -480,12 +517,13 @@ async fn dangerous_changes_need_a_code_when_two_factor_is_on() {
 
     // The owner heard of every one.
     let subjects: Vec<String> = mail
-        .wait_for("gus@example.com", 7)
+        .wait_for("gus@example.com", 8)
         .await
         .iter()
         .map(|m| m.subject())
         .collect();
     for subject in [
+        "Two-factor authentication was turned on for taskql",
         "Your taskql email address is about to change",
         "New taskql recovery codes were made",
         "Your taskql password was changed",
@@ -532,7 +570,13 @@ async fn a_reset_link_alone_does_not_take_over_an_account_with_two_factor() {
         .gql(None, REQUEST_RESET, json!({ "e": "ivy@example.com" }))
         .await;
     assert_eq!(asked["data"]["requestPasswordReset"], true, "{asked}");
-    let token = mail.nth("ivy@example.com", 1).await.token();
+    let token = mail
+        .wait_for("ivy@example.com", 2)
+        .await
+        .into_iter()
+        .find(|message| message.subject() == "Reset your taskql password")
+        .expect("a reset link")
+        .token();
     let reset = |code: Option<&str>| {
         app.gql(
             None,
@@ -555,7 +599,7 @@ async fn a_reset_link_alone_does_not_take_over_an_account_with_two_factor() {
     };
     signed_in(&app.verify_login(&challenge, &factor.code(1)).await);
     let subjects: Vec<String> = mail
-        .wait_for("ivy@example.com", 3)
+        .wait_for("ivy@example.com", 4)
         .await
         .iter()
         .map(|m| m.subject())
@@ -737,4 +781,87 @@ async fn each_owner_reads_their_own_history_newest_first_a_page_at_a_time() {
     }
     assert_eq!(left, 0, "purged after the retention period");
     drop(purged);
+}
+
+#[tokio::test]
+async fn a_setup_waits_fifteen_minutes_and_no_longer_than_the_password() {
+    let app = spawn_app().await;
+    let max = app.user("max").await;
+    let begin = || app.gql(Some(&max.token), BEGIN_TWO_FACTOR, json!({ "p": PASSWORD }));
+    let enable = |code: String| app.gql(Some(&max.token), ENABLE_TWO_FACTOR, json!({ "c": code }));
+    let no_setup = |body: &Value| {
+        assert_eq!(code(body), "BAD_USER_INPUT", "{body}");
+        assert!(message(body).contains("beginTwoFactorSetup"), "{body}");
+    };
+    no_setup(&enable("123456".into()).await);
+
+    let secret = begin().await["data"]["beginTwoFactorSetup"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.execute("UPDATE users SET totp_pending_at = '2000-01-01T00:00:00Z'")
+        .await;
+    no_setup(&enable(Authenticator::for_secret(&secret).code(0)).await);
+
+    // A new password forgets a setup whoever knew the old one began.
+    let secret = begin().await["data"]["beginTwoFactorSetup"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let changed = app
+        .change_password(Some(&max.token), PASSWORD, NEW_PASSWORD)
+        .await;
+    assert_eq!(changed["data"]["changePassword"], true, "{changed}");
+    no_setup(&enable(Authenticator::for_secret(&secret).code(0)).await);
+    assert_eq!(
+        me_two_factor(&app, &max.token).await["twoFactorEnabled"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn racing_requests_spend_a_code_once_and_a_challenge_five_times_at_most() {
+    let app = spawn_app_with(&[("LOGIN_ACCOUNT_FREE_FAILURES", "50")]).await;
+    let ned = app.user("ned").await;
+    let factor = app.two_factor_on(&ned).await;
+    let next = factor.code(1);
+    for code in [next.as_str(), factor.recovery_codes[0].as_str()] {
+        let mut challenges = Vec::new();
+        for _ in 0..4 {
+            challenges.push(app.challenge("ned").await);
+        }
+        let answers = futures::future::join_all(
+            challenges
+                .iter()
+                .map(|challenge| app.verify_login(challenge, code)),
+        )
+        .await;
+        let won = answers
+            .iter()
+            .filter(|body| body["data"]["verifyLogin"]["accessToken"].is_string())
+            .count();
+        assert_eq!(won, 1, "{code}: {answers:?}");
+        for body in answers.iter().filter(|body| body["data"].is_null()) {
+            second_factor_required(body, "a code another request spent");
+        }
+    }
+    let challenge = app.challenge("ned").await;
+    let wrong: Vec<String> = (0..8).map(|guess| format!("{guess:06}")).collect();
+    let guesses = futures::future::join_all(
+        wrong
+            .iter()
+            .map(|guess| app.verify_login(&challenge, guess)),
+    )
+    .await;
+    let judged = guesses
+        .iter()
+        .filter(|body| code(body) == "SECOND_FACTOR_REQUIRED")
+        .count();
+    assert_eq!(judged, 5, "{guesses:?}");
+    assert!(
+        guesses
+            .iter()
+            .all(|body| matches!(code(body), "SECOND_FACTOR_REQUIRED" | "UNAUTHENTICATED")),
+        "{guesses:?}"
+    );
 }

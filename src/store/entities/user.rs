@@ -21,6 +21,8 @@ pub struct Model {
     pub totp_secret: Option<String>,
     /// A secret waiting for its first code, sealed.
     pub totp_pending: Option<String>,
+    /// When the waiting secret was handed out.
+    pub totp_pending_at: Option<DateTimeUtc>,
     /// The last TOTP time step accepted.
     pub totp_last_step: Option<i64>,
     pub last_login_at: Option<DateTimeUtc>,
@@ -80,6 +82,7 @@ mod tests {
             updated_at: now,
             totp_secret: Some("sealed-secret".into()),
             totp_pending: Some("sealed-pending".into()),
+            totp_pending_at: None,
             totp_last_step: None,
             last_login_at: None,
         };

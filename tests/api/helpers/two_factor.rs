@@ -11,6 +11,8 @@ use super::{PASSWORD, TestApp, TestUser};
 pub struct Authenticator {
     secret: Vec<u8>,
     pub recovery_codes: Vec<String>,
+    /// The code that turned two-factor on: its step is spent.
+    pub enabling_code: String,
 }
 
 impl Authenticator {
@@ -23,6 +25,7 @@ impl Authenticator {
         Self {
             secret,
             recovery_codes: Vec::new(),
+            enabling_code: String::new(),
         }
     }
 
@@ -54,11 +57,12 @@ impl TestApp {
             .as_str()
             .unwrap_or_else(|| panic!("no setup: {setup}"));
         let mut authenticator = Authenticator::for_secret(secret);
+        authenticator.enabling_code = authenticator.code(0);
         let enabled = self
             .gql(
                 Some(&user.token),
                 ENABLE_TWO_FACTOR,
-                json!({ "c": authenticator.code(0) }),
+                json!({ "c": authenticator.enabling_code }),
             )
             .await;
         authenticator.recovery_codes = enabled["data"]["enableTwoFactor"]
