@@ -335,3 +335,17 @@ test('with two-factor on, the Apollo login answers the challenge through verifyL
   assert.deepEqual(kinds.slice(0, 3), ['LOGIN_SUCCEEDED', 'SECOND_FACTOR_FAILED', 'TWO_FACTOR_ENABLED']);
   assert.ok(kinds.includes('REGISTERED'), kinds.join(' '));
 });
+
+test('a dead login challenge reaches the caller without a token refresh', async () => {
+  const session = new Session(uniqueName('dead'), PASSWORD);
+  await session.register();
+  await session.login();
+  await assert.rejects(
+    session.client.mutate({
+      mutation: VerifyLoginDocument,
+      variables: { challenge: 'not-a-live-challenge', code: '123456' },
+    }),
+    (error: unknown) => hasCode(error, 'UNAUTHENTICATED') && challengeOf(error) === null,
+  );
+  assert.equal(session.refreshes, 0, 'the password step starts over; the session is not refreshed');
+});
