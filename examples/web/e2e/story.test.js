@@ -2,7 +2,8 @@
 // register, log in, add, complete and delete tasks, page and search them, and watch a
 // change made in another tab arrive live; then use taskql's GraphiQL with every other
 // origin cut off; then verify an address and reset a password through the links in the
-// mails taskql writes. Needs TASKQL_URL, and for the mail TASKQL_MAIL_DIR and
+// mails taskql writes; then turn two-factor on from the QR code's secret and sign in with a
+// TOTP and with recovery codes. Needs TASKQL_URL, and for the mail TASKQL_MAIL_DIR and
 // TASKQL_WEB_PORT, the port the server's PUBLIC_URL names (see .ci/with-taskql).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,7 @@ import { chromium } from 'playwright-core';
 import { build, preview } from 'vite';
 
 import { waitForLink } from './mail.js';
+import { base32Decode, codeOfStep, stepAt } from './totp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const API_URL = process.env.TASKQL_URL;
@@ -300,5 +302,153 @@ test('verify the address and reset the password through the links in the mails',
   await page.click('button[value=login]');
   await page.locator('#viewer', { hasText: username }).waitFor();
   assert.equal(await page.isVisible('#verify-notice'), false);
+  await page.close();
+});
+
+async function logIn(page, username, password) {
+  await page.fill('#auth-form input[name=username]', username);
+  await page.fill('#auth-form input[name=password]', password);
+  await page.click('#auth-form button[value=login]');
+}
+
+/** The second step of a login: the form for a code, which takes `code`. */
+async function enterCode(page, code) {
+  await page.locator('#second-factor-form').waitFor();
+  assert.equal(await page.isVisible('#auth-form'), false);
+  await page.fill('#second-factor-form input[name=code]', code);
+  await page.click('#second-factor-form button[type=submit]');
+}
+
+/** The kinds of the security history's entries as the page lists them. */
+const eventKinds = (page) =>
+  page.locator('#security-events li').evaluateAll((items) => items.map((item) => item.dataset.kind));
+
+test('two-factor: set up from the QR code, sign in with a TOTP and with recovery codes, reset, regenerate, turn off', {
+  skip: !MAIL_DIR && 'needs TASKQL_MAIL_DIR, the folder a development taskql writes mail into',
+}, async () => {
+  const username = `tfa_${randomBytes(5).toString('hex')}`;
+  const email = `${username}@example.com`;
+  const password = 'correct horse battery staple';
+  const newPassword = 'a brand new staple for the horse';
+  const page = await browser.newPage();
+  await page.goto(baseUrl);
+  // The browser's profile may still hold an earlier test's sign-in.
+  if (await page.isVisible('#logout')) await page.click('#logout');
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=email]', email);
+  await page.fill('input[name=password]', password);
+  await page.click('button[value=register]');
+  await page.locator('#viewer', { hasText: username }).waitFor();
+
+  await page.click('#security summary');
+  await page.locator('#two-factor-status', { hasText: 'Two-factor is off' }).waitFor();
+  await page.fill('#two-factor-begin-form input[name=password]', password);
+  await page.click('#two-factor-begin-form button');
+  await page.locator('#two-factor-setup').waitFor();
+  assert.match(await page.getAttribute('#two-factor-qr', 'src'), /^data:image\/svg\+xml;/);
+  await page.waitForFunction(() => {
+    const qr = document.getElementById('two-factor-qr');
+    return qr.complete && qr.naturalWidth >= 200;
+  });
+  // The authenticator app's side, from the secret shown under the QR code.
+  const secret = base32Decode(await page.textContent('#two-factor-secret'));
+  assert.equal(secret.length, 20);
+  const enabledAt = stepAt();
+  await page.fill('#two-factor-enable-form input[name=code]', codeOfStep(secret, enabledAt));
+  await page.click('#two-factor-enable-form button');
+  await page.locator('#recovery-codes', { hasText: 'Save these recovery codes now.' }).waitFor();
+  const codes = await page.locator('#recovery-code-list li').allTextContents();
+  assert.equal(new Set(codes).size, 10, codes.join(' '));
+  await page.locator('#two-factor-status', { hasText: 'Two-factor is on' }).waitFor();
+  assert.equal(await page.isVisible('#two-factor-setup'), false);
+  await page.locator('#security-events li[data-kind=TWO_FACTOR_ENABLED]').waitFor();
+  await page.click('#recovery-codes-saved');
+  assert.equal(await page.isVisible('#recovery-codes'), false);
+  assert.equal(await page.locator('#recovery-code-list li').count(), 0);
+
+  // The password alone leads to the second step. A wrong code keeps it; the step that
+  // turned two-factor on is spent, so the next step's code, which the server allows as
+  // one step of drift.
+  await page.click('#logout');
+  await logIn(page, username, password);
+  const nearby = [-1, 0, 1, 2].map((offset) => codeOfStep(secret, enabledAt + offset));
+  await enterCode(page, ['000000', '111111', '222222'].find((code) => !nearby.includes(code)));
+  await page.locator('#message', { hasText: 'That code is not right' }).waitFor();
+  await enterCode(page, codeOfStep(secret, Math.max(enabledAt + 1, stepAt())));
+  await page.locator('#viewer', { hasText: username }).waitFor();
+  assert.equal(await page.textContent('#message'), '');
+
+  // A recovery code instead of the app's code, and the history says so.
+  await page.click('#logout');
+  await logIn(page, username, password);
+  await enterCode(page, codes[0]);
+  await page.locator('#viewer', { hasText: username }).waitFor();
+  await page.click('#security summary');
+  await page.locator('#security-events li[data-kind=RECOVERY_CODE_USED]').waitFor();
+  const used = page.locator('#security-events li[data-kind=RECOVERY_CODE_USED]');
+  assert.match(await used.textContent(), /Recovery code used/);
+  assert.match(await used.locator('.where').textContent(), /Chrome/);
+  const firstPage = await eventKinds(page);
+  assert.equal(firstPage.length, 5);
+  assert.ok(firstPage.indexOf('RECOVERY_CODE_USED') < firstPage.indexOf('TWO_FACTOR_ENABLED'), firstPage.join(' '));
+  // Older entries page in under the newer ones, down to the account's creation.
+  while (await page.isVisible('#more-events')) {
+    const shown = await page.locator('#security-events li').count();
+    await page.click('#more-events');
+    await page.waitForFunction((shown) => document.querySelectorAll('#security-events li').length > shown, shown);
+  }
+  const history = await eventKinds(page);
+  assert.deepEqual(history.slice(0, 5), firstPage);
+  assert.equal(history.at(-1), 'REGISTERED');
+
+  // A reset link alone cannot take the account over: the page asks for a code too.
+  await page.click('#logout');
+  await page.click('#forgot-link');
+  await page.fill('#forgot-form input[name=email]', email);
+  await page.click('#forgot-form button');
+  const reset = await waitForLink({ dir: MAIL_DIR, to: email, path: '/reset-password' });
+  await page.goto(reset.link);
+  assert.equal(await page.isVisible('#reset-code'), false);
+  await page.fill('#reset-form input[name=newPassword]', newPassword);
+  await page.click('#reset-form button');
+  await page.locator('#message', { hasText: 'This account has two-factor on' }).waitFor();
+  await page.fill('#reset-form input[name=code]', codes[1]);
+  await page.click('#reset-form button');
+  await page.locator('#message.ok', { hasText: 'Your password is changed' }).waitFor();
+
+  await page.click('#reset-sign-in');
+  await logIn(page, username, newPassword);
+  await enterCode(page, codes[2]);
+  await page.locator('#viewer', { hasText: username }).waitFor();
+
+  // New recovery codes, each change confirmed by the password and a code; the old codes
+  // stop working.
+  await page.click('#security summary');
+  await page.fill('#two-factor-manage-form input[name=password]', newPassword);
+  await page.fill('#two-factor-manage-form input[name=code]', codes[3]);
+  await page.click('#two-factor-manage-form button[value=regenerate]');
+  await page.locator('#recovery-codes', { hasText: 'Save these recovery codes now.' }).waitFor();
+  const fresh = await page.locator('#recovery-code-list li').allTextContents();
+  assert.equal(new Set(fresh).size, 10);
+  assert.ok(fresh.every((code) => !codes.includes(code)));
+  await page.locator('#security-events li[data-kind=RECOVERY_CODES_REGENERATED]').waitFor();
+  await page.fill('#two-factor-manage-form input[name=password]', newPassword);
+  await page.fill('#two-factor-manage-form input[name=code]', codes[4]);
+  await page.click('#two-factor-manage-form button[value=disable]');
+  await page.locator('#message:not(.ok)', { hasText: 'That code is not right' }).waitFor();
+  await page.locator('#two-factor-status', { hasText: 'Two-factor is on' }).waitFor();
+  await page.fill('#two-factor-manage-form input[name=code]', fresh[0]);
+  await page.click('#two-factor-manage-form button[value=disable]');
+  await page.locator('#message.ok', { hasText: 'Two-factor is off.' }).waitFor();
+  await page.locator('#two-factor-status', { hasText: 'Two-factor is off' }).waitFor();
+  assert.equal(await page.isVisible('#recovery-codes'), false);
+  await page.locator('#security-events li[data-kind=TWO_FACTOR_DISABLED]').first().waitFor();
+  const latest = await eventKinds(page);
+  assert.equal(latest[0], 'TWO_FACTOR_DISABLED', latest.join(' '));
+
+  // The password alone signs in again.
+  await page.click('#logout');
+  await logIn(page, username, newPassword);
+  await page.locator('#viewer', { hasText: username }).waitFor();
   await page.close();
 });

@@ -1,4 +1,5 @@
-// A small taskql client: urql for queries and mutations, graphql-ws for live task events.
+// A small taskql client: urql for queries and mutations, graphql-ws for live task events,
+// and a Security panel for two-factor authentication and the account's security history.
 // Vite serves this page for every path; the path picks what it shows: the task app, or one
 // of the pages that the links in taskql's emails open (verify-email, reset-password) and
 // the form that asks for a reset link (forgot-password).
@@ -8,6 +9,7 @@ import { createClient as createWsClient } from 'graphql-ws';
 const API_URL = import.meta.env.VITE_TASKQL_URL ?? 'http://127.0.0.1:8000/graphql';
 const WS_URL = API_URL.replace(/^http/, 'ws') + '/ws';
 const PAGE_SIZE = 5;
+const EVENTS_PAGE_SIZE = 5;
 const TOKEN_KEY = 'taskql.token';
 const USER_KEY = 'taskql.username';
 
@@ -16,6 +18,11 @@ const REGISTER = gql`
 `;
 const LOGIN = gql`
   mutation Login($input: LoginInput!) { login(input: $input) { accessToken user { username } } }
+`;
+const VERIFY_LOGIN = gql`
+  mutation VerifyLogin($challenge: String!, $code: String!) {
+    verifyLogin(challenge: $challenge, code: $code) { accessToken user { username } }
+  }
 `;
 const TASKS = gql`
   query Tasks($first: Int, $after: String, $last: Int, $before: String, $filter: TaskFilter) {
@@ -37,7 +44,33 @@ const DELETE = gql`
 `;
 const EVENTS = `subscription { taskEvents { kind taskId } }`;
 const ME = gql`
-  query Me { me { id username email emailVerified } }
+  query Me { me { id username email emailVerified twoFactorEnabled } }
+`;
+const BEGIN_TWO_FACTOR = gql`
+  mutation BeginTwoFactor($password: String!) {
+    beginTwoFactorSetup(password: $password) { secret qrCodeSvg }
+  }
+`;
+const ENABLE_TWO_FACTOR = gql`
+  mutation EnableTwoFactor($code: String!) { enableTwoFactor(code: $code) }
+`;
+const REGENERATE_CODES = gql`
+  mutation RegenerateCodes($password: String!, $code: String!) {
+    regenerateRecoveryCodes(password: $password, code: $code)
+  }
+`;
+const DISABLE_TWO_FACTOR = gql`
+  mutation DisableTwoFactor($password: String!, $code: String!) {
+    disableTwoFactor(password: $password, code: $code)
+  }
+`;
+const SECURITY_EVENTS = gql`
+  query SecurityEvents($first: Int, $after: String) {
+    securityEvents(first: $first, after: $after) {
+      edges { cursor node { kind at ip userAgent } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
 `;
 const REQUEST_VERIFICATION = gql`
   mutation RequestVerification { requestEmailVerification }
@@ -49,10 +82,36 @@ const REQUEST_RESET = gql`
   mutation RequestReset($email: String!) { requestPasswordReset(email: $email) }
 `;
 const RESET_PASSWORD = gql`
-  mutation ResetPassword($token: String!, $newPassword: String!) {
-    resetPassword(token: $token, newPassword: $newPassword)
+  mutation ResetPassword($token: String!, $newPassword: String!, $code: String) {
+    resetPassword(token: $token, newPassword: $newPassword, code: $code)
   }
 `;
+
+/** What the security history calls each kind of event. */
+const EVENT_LABELS = {
+  REGISTERED: 'Account created',
+  LOGIN_SUCCEEDED: 'Signed in',
+  LOGIN_FAILED: 'Wrong password',
+  LOGIN_THROTTLED: 'Guesses held back',
+  SECOND_FACTOR_FAILED: 'Wrong two-factor code',
+  PASSWORD_CHANGED: 'Password changed',
+  PASSWORD_RESET_REQUESTED: 'Password reset link sent',
+  PASSWORD_RESET: 'Password reset',
+  EMAIL_VERIFIED: 'Address verified',
+  EMAIL_CHANGE_REQUESTED: 'Move to another address asked for',
+  EMAIL_CHANGED: 'Address changed',
+  TWO_FACTOR_ENABLED: 'Two-factor turned on',
+  TWO_FACTOR_DISABLED: 'Two-factor turned off',
+  RECOVERY_CODE_USED: 'Recovery code used',
+  RECOVERY_CODES_REGENERATED: 'New recovery codes made',
+  SESSION_REVOKED: 'Session ended',
+  ALL_SESSIONS_REVOKED: 'Every session ended',
+  REFRESH_REUSE_DETECTED: 'Reused refresh token: its session ended',
+  ACCOUNT_DEACTIVATED: 'Account deactivated by an operator',
+  ACCOUNT_ACTIVATED: 'Account activated again by an operator',
+  ROLE_CHANGED: 'Role changed',
+};
+const WRONG_CODE = 'That code is not right, or was used already: try another.';
 
 const PAGES = {
   '/verify-email': 'verify-page',
@@ -71,6 +130,11 @@ const state = {
   pageInfo: null,
   search: '',
   ws: null,
+  // The login waiting for its second step.
+  challenge: null,
+  // Where the security history goes on, and which load of it is the latest.
+  eventsCursor: null,
+  eventsLoads: 0,
 };
 
 const client = new Client({
@@ -86,6 +150,11 @@ const client = new Client({
 function say(text, ok = false) {
   $('message').textContent = text;
   $('message').classList.toggle('ok', ok);
+}
+
+/** The first error's `extensions.code`, or null. */
+function errorCode(result) {
+  return result.error?.graphQLErrors[0]?.extensions?.code ?? null;
 }
 
 /** The first error's message, or null; UNAUTHENTICATED signs the viewer out. */
@@ -191,6 +260,8 @@ function signIn(token, username, { store = true } = {}) {
     localStorage.setItem(TOKEN_KEY, token);
   }
   $('auth').hidden = true;
+  showPasswordStep();
+  resetSecurity();
   $('app').hidden = false;
   $('viewer').textContent = username;
   state.page = { first: PAGE_SIZE };
@@ -205,10 +276,11 @@ function signIn(token, username, { store = true } = {}) {
 async function loadViewer() {
   const result = await client.query(ME, {}).toPromise();
   if (problem(result)) return;
-  const { username, email, emailVerified } = result.data.me;
+  const { username, email, emailVerified, twoFactorEnabled } = result.data.me;
   $('viewer').textContent = username;
   $('verify-address').textContent = email;
   $('verify-notice').hidden = emailVerified;
+  showTwoFactor(twoFactorEnabled);
 }
 
 function signOut() {
@@ -219,7 +291,26 @@ function signOut() {
   state.ws = null;
   $('app').hidden = true;
   $('verify-notice').hidden = true;
+  resetSecurity();
   $('auth').hidden = false;
+}
+
+/** Shows the password step of signing in, `message` under it. */
+function showPasswordStep(message = '') {
+  state.challenge = null;
+  $('second-factor-form').reset();
+  $('second-factor-form').hidden = true;
+  $('auth-form').hidden = false;
+  say(message);
+}
+
+/** The second step: the password checked out, and `challenge` waits for a code. */
+function askForCode(challenge) {
+  state.challenge = challenge;
+  $('auth-form').hidden = true;
+  $('second-factor-form').hidden = false;
+  $('second-factor-form').elements.code.focus();
+  say('Enter the code your authenticator app shows, or one of your recovery codes.', true);
 }
 
 $('auth-form').addEventListener('submit', async (event) => {
@@ -236,12 +327,42 @@ $('auth-form').addEventListener('submit', async (event) => {
     if (error) return say(error);
   }
   const result = await client.mutation(LOGIN, { input: { username, password } }).toPromise();
+  const challenge = result.error?.graphQLErrors[0]?.extensions?.challenge;
+  if (errorCode(result) === 'SECOND_FACTOR_REQUIRED' && challenge) {
+    event.target.reset();
+    return askForCode(challenge);
+  }
   const error = problem(result);
   if (error) return say(error);
   say('');
   event.target.reset();
   await signIn(result.data.login.accessToken, result.data.login.user.username);
 });
+
+$('second-factor-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const input = event.target.elements.code;
+  event.submitter.disabled = true;
+  const result = await client
+    .mutation(VERIFY_LOGIN, { challenge: state.challenge, code: input.value })
+    .toPromise();
+  event.submitter.disabled = false;
+  if (result.error) {
+    // A wrong code keeps the challenge for a few more tries; a dead or expired one
+    // means starting again from the password.
+    switch (errorCode(result)) {
+      case 'SECOND_FACTOR_REQUIRED':
+        input.value = '';
+        return say(WRONG_CODE);
+      case 'UNAUTHENTICATED':
+        return showPasswordStep('That sign-in ran out of time or of tries: enter your password again.');
+      default:
+        return say(problem(result));
+    }
+  }
+  await signIn(result.data.verifyLogin.accessToken, result.data.verifyLogin.user.username);
+});
+$('second-factor-back').addEventListener('click', () => showPasswordStep());
 
 $('add-form').addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -272,6 +393,156 @@ $('prev').addEventListener('click', () => {
   loadPage();
 });
 $('logout').addEventListener('click', signOut);
+
+/** The Security panel as a new sign-in finds it: closed, no setup, no codes, no history. */
+function resetSecurity() {
+  $('security').open = false;
+  endSetup();
+  hideRecoveryCodes();
+  $('two-factor-begin-form').reset();
+  $('two-factor-manage-form').reset();
+  $('two-factor-status').textContent = '';
+  $('two-factor-begin-form').hidden = true;
+  $('two-factor-manage-form').hidden = true;
+  state.eventsLoads += 1;
+  state.eventsCursor = null;
+  $('security-events').replaceChildren();
+  $('more-events').hidden = true;
+}
+
+/** Shows the forms for two-factor being on or off. */
+function showTwoFactor(enabled) {
+  $('two-factor-status').textContent = enabled
+    ? 'Two-factor is on: signing in takes a code from your authenticator app, or a recovery code.'
+    : 'Two-factor is off: your password alone signs you in.';
+  $('two-factor-begin-form').hidden = enabled || !$('two-factor-setup').hidden;
+  $('two-factor-manage-form').hidden = !enabled;
+}
+
+function endSetup() {
+  $('two-factor-enable-form').reset();
+  $('two-factor-setup').hidden = true;
+  $('two-factor-qr').removeAttribute('src');
+  $('two-factor-secret').textContent = '';
+}
+
+function showRecoveryCodes(codes) {
+  $('recovery-code-list').replaceChildren(
+    ...codes.map((code) => {
+      const item = document.createElement('li');
+      item.textContent = code;
+      return item;
+    }),
+  );
+  $('recovery-codes').hidden = false;
+}
+
+function hideRecoveryCodes() {
+  $('recovery-code-list').replaceChildren();
+  $('recovery-codes').hidden = true;
+}
+
+/** The first page of the security history, or with `after` the page after it. */
+async function loadSecurityEvents(after = null) {
+  const load = ++state.eventsLoads;
+  const result = await client
+    .query(SECURITY_EVENTS, { first: EVENTS_PAGE_SIZE, after })
+    .toPromise();
+  // A newer load (or a sign-out) came in the meantime.
+  if (load !== state.eventsLoads) return;
+  const error = problem(result);
+  if (error) return say(error);
+  const { edges, pageInfo } = result.data.securityEvents;
+  const items = edges.map(({ node }) => {
+    const item = document.createElement('li');
+    item.dataset.kind = node.kind;
+    const what = document.createElement('strong');
+    what.textContent = EVENT_LABELS[node.kind] ?? node.kind;
+    const when = document.createElement('time');
+    when.dateTime = node.at;
+    when.textContent = new Date(node.at).toLocaleString();
+    item.append(what, ' · ', when);
+    const where = [node.ip, node.userAgent].filter(Boolean).join(' · ');
+    if (where) {
+      const from = document.createElement('span');
+      from.className = 'where';
+      from.textContent = where;
+      item.append(from);
+    }
+    return item;
+  });
+  if (after) $('security-events').append(...items);
+  else $('security-events').replaceChildren(...items);
+  state.eventsCursor = pageInfo.endCursor;
+  $('more-events').hidden = !pageInfo.hasNextPage;
+}
+
+/** The history again from its newest event, while the panel is open. */
+function refreshSecurityEvents() {
+  if ($('security').open) loadSecurityEvents();
+}
+
+$('security').addEventListener('toggle', refreshSecurityEvents);
+$('more-events').addEventListener('click', () => loadSecurityEvents(state.eventsCursor));
+
+$('two-factor-begin-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const password = event.target.elements.password.value;
+  const result = await client.mutation(BEGIN_TWO_FACTOR, { password }).toPromise();
+  const error = problem(result);
+  if (error) return say(error);
+  say('');
+  event.target.reset();
+  event.target.hidden = true;
+  const { secret, qrCodeSvg } = result.data.beginTwoFactorSetup;
+  // As an image, the SVG can run no script and load nothing, whatever its markup says.
+  $('two-factor-qr').src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(qrCodeSvg)}`;
+  // In groups of four, for typing in by hand; authenticator apps ignore the spaces.
+  $('two-factor-secret').textContent = secret.replace(/(.{4})(?=.)/g, '$1 ');
+  $('two-factor-setup').hidden = false;
+  $('two-factor-enable-form').elements.code.focus();
+});
+
+$('two-factor-enable-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const code = event.target.elements.code.value;
+  const result = await client.mutation(ENABLE_TWO_FACTOR, { code }).toPromise();
+  const error = problem(result);
+  if (error) return say(error);
+  endSetup();
+  showTwoFactor(true);
+  showRecoveryCodes(result.data.enableTwoFactor);
+  say('Two-factor is on.', true);
+  refreshSecurityEvents();
+});
+
+$('recovery-codes-saved').addEventListener('click', hideRecoveryCodes);
+
+$('two-factor-manage-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const { password, code } = event.target.elements;
+  const regenerate = event.submitter?.value === 'regenerate';
+  const result = await client
+    .mutation(regenerate ? REGENERATE_CODES : DISABLE_TWO_FACTOR, {
+      password: password.value,
+      code: code.value,
+    })
+    .toPromise();
+  // A wrong code or password is in the history too.
+  refreshSecurityEvents();
+  if (errorCode(result) === 'SECOND_FACTOR_REQUIRED') return say(WRONG_CODE);
+  const error = problem(result);
+  if (error) return say(error);
+  event.target.reset();
+  if (regenerate) {
+    showRecoveryCodes(result.data.regenerateRecoveryCodes);
+    say('New recovery codes replace the old ones.', true);
+  } else {
+    hideRecoveryCodes();
+    showTwoFactor(false);
+    say('Two-factor is off.', true);
+  }
+});
 
 $('resend-verification').addEventListener('click', async (event) => {
   event.target.disabled = true;
@@ -325,10 +596,26 @@ function resetPassword() {
   $('reset-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     const newPassword = event.target.elements.newPassword.value;
+    const code = event.target.elements.code.value || null;
     // One request at a time: a second one would find the link spent by the first.
     event.submitter.disabled = true;
-    const result = await client.mutation(RESET_PASSWORD, { token, newPassword }).toPromise();
+    const result = await client
+      .mutation(RESET_PASSWORD, { token, newPassword, code })
+      .toPromise();
     event.submitter.disabled = false;
+    // With two-factor on, the link alone is not enough; it stays usable meanwhile.
+    if (errorCode(result) === 'SECOND_FACTOR_REQUIRED') {
+      const asked = !$('reset-code').hidden;
+      $('reset-code').hidden = false;
+      event.target.elements.code.required = true;
+      event.target.elements.code.value = '';
+      event.target.elements.code.focus();
+      return say(
+        asked
+          ? WRONG_CODE
+          : 'This account has two-factor on: enter a code from your authenticator app, or a recovery code.',
+      );
+    }
     // The form stays on an error: a weak password leaves the link usable.
     const error = problem(result);
     if (error) return say(error);
