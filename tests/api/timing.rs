@@ -146,3 +146,46 @@ async fn asking_for_mail_costs_the_same_whether_or_not_the_address_has_an_accoun
         );
     }
 }
+
+#[tokio::test]
+async fn a_held_guess_at_a_code_costs_what_a_wrong_one_costs() {
+    let app = spawn_app_with(&[
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "2"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+    ])
+    .await;
+    let uma = app.user("uma").await;
+    let factor = app.two_factor_on(&uma).await;
+    // Statements of one guess from an address the account has not seen pass a code check.
+    let guess = async |code: &str| {
+        let challenge = app.challenge("uma").await;
+        let before = app.statements.get();
+        let body = app
+            .request()
+            .forwarded_for("203.0.113.9")
+            .operation(
+                crate::helpers::documents::VERIFY_LOGIN,
+                json!({ "ch": challenge, "c": code }),
+            )
+            .send()
+            .await
+            .json();
+        (body, app.statements.get() - before)
+    };
+    let (wrong, wrong_statements) = guess("000000").await;
+    assert_eq!(code(&wrong), "SECOND_FACTOR_REQUIRED", "{wrong}");
+    let (wrong_recovery, wrong_recovery_statements) = guess("aaaa-bbbb-cccc-dddd").await;
+    assert_eq!(code(&wrong_recovery), "SECOND_FACTOR_REQUIRED");
+    let (held, held_statements) = guess(&factor.code(1)).await;
+    assert_eq!(code(&held), "RATE_LIMITED", "{held}");
+    assert_eq!(
+        held_statements, wrong_statements,
+        "a held TOTP reads what a wrong one reads"
+    );
+    let (held, held_statements) = guess(&factor.recovery_codes[0]).await;
+    assert_eq!(code(&held), "RATE_LIMITED", "{held}");
+    assert_eq!(
+        held_statements, wrong_recovery_statements,
+        "a held recovery code reads what a wrong one reads"
+    );
+}
