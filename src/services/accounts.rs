@@ -242,14 +242,7 @@ impl Accounts<'_> {
         let revoked = sessions::revoke_all(&txn, user.id, Some(viewer.session_id()), now).await?;
         super::email::abandon_change_of_address(&txn, user.id, now).await?;
         second_factor::forget_pending(&txn, user.id).await?;
-        outbox::enqueue(
-            &txn,
-            Some(user.id),
-            MailKind::PasswordWasChanged,
-            &user.email,
-            now,
-        )
-        .await?;
+        outbox::notify(&txn, &user, MailKind::PasswordWasChanged, now).await?;
         txn.commit().await?;
         self.mail.wake();
         self.sessions.session_cache.forget(&revoked);

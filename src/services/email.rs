@@ -92,14 +92,7 @@ impl Accounts<'_> {
                 // Links sent to the old address must not act on the account any more.
                 mail_tokens::retire_all(&txn, issued.user_id).await?;
                 if let Some(before) = before.filter(|_| changed) {
-                    outbox::enqueue(
-                        &txn,
-                        Some(before.id),
-                        MailKind::EmailWasChanged,
-                        &before.email,
-                        now,
-                    )
-                    .await?;
+                    outbox::notify(&txn, &before, MailKind::EmailWasChanged, now).await?;
                 }
                 (changed, Event::EmailChanged)
             }
@@ -167,14 +160,7 @@ impl Accounts<'_> {
         users::set_password_hash(&txn, account.id, hash).await?;
         let ended = sessions::revoke_all(&txn, account.id, None, now).await?;
         second_factor::forget_pending(&txn, account.id).await?;
-        outbox::enqueue(
-            &txn,
-            Some(account.id),
-            MailKind::PasswordWasReset,
-            &account.email,
-            now,
-        )
-        .await?;
+        outbox::notify(&txn, &account, MailKind::PasswordWasReset, now).await?;
         txn.commit().await?;
         self.sessions.session_cache.forget(&ended);
         let keys = [
@@ -226,14 +212,7 @@ impl Accounts<'_> {
             now,
         )
         .await?;
-        outbox::enqueue(
-            &txn,
-            Some(account.id),
-            MailKind::EmailChangeRequested,
-            &account.email,
-            now,
-        )
-        .await?;
+        outbox::notify(&txn, &account, MailKind::EmailChangeRequested, now).await?;
         txn.commit().await?;
         self.mail.wake();
         audit::session(

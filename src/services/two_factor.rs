@@ -47,10 +47,6 @@ enum Accepted {
     Recovery(String),
 }
 
-fn not_on() -> AppError {
-    AppError::bad_input("Two-factor authentication is not on for this account.")
-}
-
 fn required() -> AppError {
     AppError::SecondFactorRequired { challenge: None }
 }
@@ -138,14 +134,7 @@ impl Accounts<'_> {
                 "The setup changed meanwhile: call beginTwoFactorSetup again.".into(),
             ));
         }
-        outbox::enqueue(
-            &txn,
-            Some(user_id),
-            MailKind::TwoFactorWasEnabled,
-            &account.email,
-            now,
-        )
-        .await?;
+        outbox::notify(&txn, &account, MailKind::TwoFactorWasEnabled, now).await?;
         txn.commit().await?;
         self.mail.wake();
         self.throttle.login_succeeded(attempt, now).await;
@@ -169,24 +158,12 @@ impl Accounts<'_> {
         client: &ClientMeta,
     ) -> Result<(), AppError> {
         let account = self
-            .confirm_password(viewer, password, "password", client)
-            .await?;
-        if !account.two_factor_enabled {
-            return Err(not_on());
-        }
-        self.require_second_factor(&account, Some(code), client)
+            .confirm_with_code(viewer, password, code, client)
             .await?;
         let now = store::now();
         let txn = self.db.begin().await?;
         second_factor::disable(&txn, account.id, now).await?;
-        outbox::enqueue(
-            &txn,
-            Some(account.id),
-            MailKind::TwoFactorWasDisabled,
-            &account.email,
-            now,
-        )
-        .await?;
+        outbox::notify(&txn, &account, MailKind::TwoFactorWasDisabled, now).await?;
         txn.commit().await?;
         self.mail.wake();
         audit::session(
@@ -210,25 +187,13 @@ impl Accounts<'_> {
         client: &ClientMeta,
     ) -> Result<Vec<String>, AppError> {
         let account = self
-            .confirm_password(viewer, password, "password", client)
-            .await?;
-        if !account.two_factor_enabled {
-            return Err(not_on());
-        }
-        self.require_second_factor(&account, Some(code), client)
+            .confirm_with_code(viewer, password, code, client)
             .await?;
         let (codes, hashes) = recovery::generate_for(account.id);
         let now = store::now();
         let txn = self.db.begin().await?;
         second_factor::replace_recovery_codes(&txn, account.id, &hashes, now).await?;
-        outbox::enqueue(
-            &txn,
-            Some(account.id),
-            MailKind::RecoveryCodesWereRegenerated,
-            &account.email,
-            now,
-        )
-        .await?;
+        outbox::notify(&txn, &account, MailKind::RecoveryCodesWereRegenerated, now).await?;
         txn.commit().await?;
         self.mail.wake();
         audit::session(
@@ -317,6 +282,28 @@ impl Accounts<'_> {
         Ok(AppError::SecondFactorRequired {
             challenge: Some(ChallengeText(token.expose().to_owned())),
         })
+    }
+
+    /// The viewer's account, once `password` and `code` check out; BAD_USER_INPUT when
+    /// two-factor is off.
+    async fn confirm_with_code(
+        &self,
+        viewer: &Viewer,
+        password: &str,
+        code: &str,
+        client: &ClientMeta,
+    ) -> Result<Account, AppError> {
+        let account = self
+            .confirm_password(viewer, password, "password", client)
+            .await?;
+        if !account.two_factor_enabled {
+            return Err(AppError::bad_input(
+                "Two-factor authentication is not on for this account.",
+            ));
+        }
+        self.require_second_factor(&account, Some(code), client)
+            .await?;
+        Ok(account)
     }
 
     /// Step-up: nothing when two-factor is off; otherwise `code` must be a valid TOTP or
@@ -433,14 +420,7 @@ impl Accounts<'_> {
         if !second_factor::spend_recovery_code(&txn, account.id, hash).await? {
             return Ok(false);
         }
-        outbox::enqueue(
-            &txn,
-            Some(account.id),
-            MailKind::RecoveryCodeWasUsed,
-            &account.email,
-            now,
-        )
-        .await?;
+        outbox::notify(&txn, account, MailKind::RecoveryCodeWasUsed, now).await?;
         txn.commit().await?;
         self.mail.wake();
         Ok(true)

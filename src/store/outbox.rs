@@ -10,6 +10,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::entities::outbox::{self, Entity as Outbox};
+use super::users::Account;
 use crate::domain::Email;
 use crate::error::AppError;
 
@@ -91,6 +92,16 @@ pub struct Claimed {
     pub recipient: String,
     /// Attempts so far, this one included.
     pub attempts: u32,
+}
+
+/// Queues a notice of `kind` to `account`'s own address.
+pub async fn notify(
+    db: &impl ConnectionTrait,
+    account: &Account,
+    kind: MailKind,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    enqueue(db, Some(account.id), kind, &account.email, now).await
 }
 
 /// Queues a message to `recipient`, for the account `user_id` or, without one, for
