@@ -80,7 +80,7 @@ impl Application {
         };
         let hashing = app.passwords.work();
         let persisted = LruCacheStorage::new(PERSISTED_QUERIES);
-        let schema = build_schema(app.clone(), config.introspection, persisted.clone());
+        let schema = build_schema(app.clone(), config.introspection);
         let router = router(HttpState {
             schema,
             app,
