@@ -2,8 +2,10 @@
 //! PostgreSQL on 127.0.0.1, seeds each through its own API, drives each workload with wrk
 //! and prints medians and ratios as a Markdown table.
 //!
-//! `taskql-bench --taskql <binary> --reference <binary> [--smoke]`; `bench/run.sh` builds both
-//! and runs this. `BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
+//! `taskql-bench --taskql <binary> --reference <binary> [--smoke] [--only <workloads>]
+//! [--sqlite-only] [--seconds <n>] [--runs <n>]`; `bench/run.sh` builds both and runs this.
+//! `--only` takes a comma-separated subset of `list,mixed,login,create,paging`, and
+//! `--sqlite-only` leaves PostgreSQL out: both are for measuring one change quickly. `BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
 //! names the server on which a fresh database is created and dropped afterwards.
 
 use std::fmt::Write as _;
@@ -52,10 +54,6 @@ impl Plan {
             seconds: 1,
             runs: 1,
         }
-    }
-
-    fn last_page(&self) -> usize {
-        self.paging_tasks / PAGE
     }
 }
 
@@ -135,6 +133,17 @@ impl Workload {
             count: true,
         },
     ];
+
+    /// The name `--only` selects it by.
+    fn group(self) -> &'static str {
+        match self {
+            Workload::List => "list",
+            Workload::MixedList | Workload::MixedLogin => "mixed",
+            Workload::Login => "login",
+            Workload::Create => "create",
+            Workload::Page { .. } => "paging",
+        }
+    }
 
     fn title(self) -> &'static str {
         match self {
@@ -383,7 +392,7 @@ impl Server {
             .with_context(|| format!("{}: no cursor in {answer}", self.label))
     }
 
-    async fn seed(&self, plan: &Plan) -> anyhow::Result<Seeded> {
+    async fn seed(&self, plan: &Plan, paging: bool) -> anyhow::Result<Seeded> {
         let started = Instant::now();
         let usernames: Vec<String> = (0..plan.users).map(|i| format!("user{i:03}")).collect();
         let batch = match self.kind {
@@ -407,9 +416,10 @@ impl Server {
         let (pager_token, tokens) = tokens.split_last().context("no users")?;
         let pager_token = pager_token.clone();
         let filled = Instant::now();
-        let requests = (0..plan.paging_tasks)
+        let paging_tasks = if paging { plan.paging_tasks } else { 2 * PAGE };
+        let requests = (0..paging_tasks)
             .step_by(batch)
-            .map(|start| self.create(&pager_token, start..(start + batch).min(plan.paging_tasks)));
+            .map(|start| self.create(&pager_token, start..(start + batch).min(paging_tasks)));
         stream::iter(requests)
             .map(|request| async move { self.send(&request).await.map(drop) })
             .buffer_unordered(8)
@@ -417,7 +427,7 @@ impl Server {
             .await?;
         let filled_in = filled.elapsed();
         let mut after: Option<String> = None;
-        for _ in 1..plan.last_page() {
+        for _ in 1..paging_tasks / PAGE {
             let answer = self
                 .send(&self.page(&pager_token, after.as_deref(), false))
                 .await?;
@@ -429,7 +439,7 @@ impl Server {
             self.label,
             plan.users,
             plan.tasks_per_user,
-            plan.paging_tasks,
+            paging_tasks,
             started.elapsed().as_secs_f64(),
             filled_in.as_secs_f64()
         );
@@ -665,9 +675,10 @@ fn tick_ms() -> f64 {
         .map_or(10.0, |ticks| 1000.0 / ticks)
 }
 
+/// The median; NaN for no values (a workload left out of the run).
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Measures one workload once on one server.
@@ -785,7 +796,12 @@ fn ratio(ours: &[Sample], reference: &[Sample], of: impl Fn(&Sample) -> f64) -> 
     )
 }
 
-fn report(servers: &[Server], all: &[Samples], plan: &Plan) -> anyhow::Result<String> {
+fn report(
+    servers: &[Server],
+    all: &[Samples],
+    workloads: &[Workload],
+    plan: &Plan,
+) -> anyhow::Result<String> {
     let mut out = String::new();
     write!(out, "| workload |")?;
     for server in servers {
@@ -794,7 +810,7 @@ fn report(servers: &[Server], all: &[Samples], plan: &Plan) -> anyhow::Result<St
     writeln!(out)?;
     writeln!(out, "|{}", " --- |".repeat(servers.len() + 1))?;
     let reference = &all[0];
-    for workload in Workload::ALL {
+    for &workload in workloads {
         write!(out, "| {} |", workload.title())?;
         for (index, samples) in all.iter().enumerate() {
             let ours = samples_of(samples, workload);
@@ -910,16 +926,27 @@ struct Args {
     taskql: PathBuf,
     reference: PathBuf,
     smoke: bool,
+    only: Option<Vec<String>>,
+    sqlite_only: bool,
+    seconds: Option<u64>,
+    runs: Option<usize>,
 }
 
 fn args() -> anyhow::Result<Args> {
-    let (mut taskql, mut reference, mut smoke) = (None, None, false);
+    let (mut taskql, mut reference, mut smoke, mut only, mut sqlite_only) =
+        (None, None, false, None, false);
+    let (mut seconds, mut runs) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
         match arg.as_str() {
-            "--taskql" => taskql = args.next().map(PathBuf::from),
-            "--reference" => reference = args.next().map(PathBuf::from),
+            "--taskql" => taskql = Some(PathBuf::from(value()?)),
+            "--reference" => reference = Some(PathBuf::from(value()?)),
             "--smoke" => smoke = true,
+            "--only" => only = Some(value()?.split(',').map(str::to_owned).collect()),
+            "--sqlite-only" => sqlite_only = true,
+            "--seconds" => seconds = Some(value()?.parse()?),
+            "--runs" => runs = Some(value()?.parse()?),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -932,17 +959,31 @@ fn args() -> anyhow::Result<Args> {
         taskql: absolute(taskql, "--taskql")?,
         reference: absolute(reference, "--reference")?,
         smoke,
+        only,
+        sqlite_only,
+        seconds,
+        runs,
     })
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = args()?;
-    let plan = if args.smoke {
+    let mut plan = if args.smoke {
         Plan::smoke()
     } else {
         Plan::full()
     };
+    plan.seconds = args.seconds.unwrap_or(plan.seconds);
+    plan.runs = args.runs.unwrap_or(plan.runs);
+    let workloads: Vec<Workload> = Workload::ALL
+        .into_iter()
+        .filter(|w| {
+            args.only
+                .as_ref()
+                .is_none_or(|only| only.iter().any(|name| name == w.group()))
+        })
+        .collect();
     let dir = std::env::temp_dir().join(format!("taskql-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let postgres = Postgres::create(
@@ -950,7 +991,7 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
     )?;
     let sqlite_url = format!("sqlite://{}?mode=rwc", dir.join("taskql.db").display());
-    let servers = vec![
+    let mut servers = vec![
         Server::start("reference", Kind::Reference, &args.reference, &dir, None).await?,
         Server::start(
             "taskql on SQLite",
@@ -960,22 +1001,30 @@ async fn main() -> anyhow::Result<()> {
             Some(&sqlite_url),
         )
         .await?,
-        Server::start(
-            "taskql on PostgreSQL",
-            Kind::Taskql,
-            &args.taskql,
-            &dir,
-            Some(&postgres.url()?),
-        )
-        .await?,
     ];
+    if !args.sqlite_only {
+        servers.push(
+            Server::start(
+                "taskql on PostgreSQL",
+                Kind::Taskql,
+                &args.taskql,
+                &dir,
+                Some(&postgres.url()?),
+            )
+            .await?,
+        );
+    }
+    for server in &servers {
+        eprintln!("{}: pid {}", server.label, server.pid());
+    }
     let mut seeded = Vec::new();
     for server in &servers {
-        seeded.push(server.seed(&plan).await?);
+        let paging = workloads.iter().any(|w| w.group() == "paging");
+        seeded.push(server.seed(&plan, paging).await?);
     }
     let tick = tick_ms();
     let mut all: Vec<Samples> = servers.iter().map(|_| Vec::new()).collect();
-    for workload in Workload::ALL {
+    for &workload in &workloads {
         for run in 0..plan.runs {
             for (index, server) in servers.iter().enumerate() {
                 for (measured, sample) in
@@ -996,7 +1045,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
-    println!("{}", report(&servers, &all, &plan)?);
+    println!("{}", report(&servers, &all, &workloads, &plan)?);
     drop(servers);
     drop(postgres);
     std::fs::remove_dir_all(&dir)?;

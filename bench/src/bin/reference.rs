@@ -177,21 +177,41 @@ async fn login(
     Ok(Json(json!({ "accessToken": token })))
 }
 
-fn task_json(row: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
-    Ok(json!({
-        "id": row.get::<_, i64>(0)?,
-        "title": row.get::<_, String>(1)?,
-        "description": row.get::<_, Option<String>>(2)?,
-        "status": row.get::<_, String>(3)?,
-        "createdAt": row.get::<_, String>(4)?,
-    }))
+/// A task as the API shows it, serialized straight from the row's values.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Task {
+    id: i64,
+    title: String,
+    description: Option<String>,
+    status: String,
+    created_at: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskPage {
+    nodes: Vec<Task>,
+    end_cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_count: Option<i64>,
+}
+
+fn task_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<Task> {
+    Ok(Task {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        description: row.get(2)?,
+        status: row.get(3)?,
+        created_at: row.get(4)?,
+    })
 }
 
 async fn list(
     State(app): State<Shared>,
     headers: HeaderMap,
     Query(page): Query<PageParams>,
-) -> Result<Json<Value>, StatusCode> {
+) -> Result<Json<TaskPage>, StatusCode> {
     let owner = app.viewer(&headers)?;
     let first = page.first.unwrap_or(20).clamp(0, 100);
     let after = match page.after.as_deref() {
@@ -207,12 +227,9 @@ async fn list(
             let mut rows = Vec::new();
             let mut last = None;
             let mut collect = |row: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
-                last = Some(format!(
-                    "{},{}",
-                    row.get::<_, String>(4)?,
-                    row.get::<_, i64>(0)?
-                ));
-                rows.push(task_json(row)?);
+                let task = task_of(row)?;
+                last = Some(format!("{},{}", task.created_at, task.id));
+                rows.push(task);
                 Ok(())
             };
             const COLUMNS: &str = "SELECT id, title, description, status, created_at FROM tasks";
@@ -239,14 +256,18 @@ async fn list(
             }
             (rows, last)
         };
-        let mut body = json!({ "nodes": nodes, "endCursor": cursor });
-        if page.count.unwrap_or(false) {
-            let total: i64 = db
-                .prepare_cached("SELECT COUNT(*) FROM tasks WHERE owner_id = ?1")?
-                .query_row(params![owner], |row| row.get(0))?;
-            body["totalCount"] = total.into();
-        }
-        Ok(body)
+        let total_count = match page.count.unwrap_or(false) {
+            true => Some(
+                db.prepare_cached("SELECT COUNT(*) FROM tasks WHERE owner_id = ?1")?
+                    .query_row(params![owner], |row| row.get(0))?,
+            ),
+            false => None,
+        };
+        Ok(TaskPage {
+            nodes,
+            end_cursor: cursor,
+            total_count,
+        })
     })?;
     Ok(Json(body))
 }
@@ -256,7 +277,7 @@ async fn create(
     State(app): State<Shared>,
     headers: HeaderMap,
     Json(tasks): Json<Vec<NewTask>>,
-) -> Result<Json<Value>, StatusCode> {
+) -> Result<Json<Vec<Task>>, StatusCode> {
     let owner = app.viewer(&headers)?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let created = app.with_db(|db| {
@@ -271,14 +292,14 @@ async fn create(
             for task in &tasks {
                 created.push(
                     statement
-                        .query_row(params![owner, task.title, task.description, now], task_json)?,
+                        .query_row(params![owner, task.title, task.description, now], task_of)?,
                 );
             }
         }
         transaction.commit()?;
         Ok(created)
     })?;
-    Ok(Json(Value::Array(created)))
+    Ok(Json(created))
 }
 
 #[tokio::main]
