@@ -501,6 +501,10 @@ fn taskql_env(address: &str, database_url: &str) -> Vec<(&'static str, String)> 
         ("QUERY_RATE_LIMIT", unlimited.clone()),
         ("LOGIN_ADDRESS_RATE_LIMIT", unlimited.clone()),
         ("LOGIN_ACCOUNT_RATE_LIMIT", unlimited),
+        // A login in flight counts as a failure until it succeeds, and a flood keeps many
+        // in flight for each account and for the one client address.
+        ("LOGIN_ACCOUNT_FREE_FAILURES", "1000".to_owned()),
+        ("LOGIN_ADDRESS_FREE_FAILURES", "100000".to_owned()),
         ("MAX_SESSIONS_PER_ACCOUNT", "10000".to_owned()),
         ("REQUEST_TIMEOUT_SECONDS", "60".to_owned()),
     ]

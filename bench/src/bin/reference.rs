@@ -36,6 +36,10 @@ struct App {
 
 type Shared = Arc<App>;
 
+/// The allocator taskql serves with, so that neither side's figures are glibc's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 thread_local! {
     /// One connection per runtime thread: statements run inline, as short SQLite reads do
     /// best, without a pool or a hand-off to another thread.
