@@ -43,8 +43,9 @@ impl Application {
         let mut db = connect_and_migrate(&config).await?;
         let statements = StatementCounter::install(&mut db);
         let events = TaskEvents::start(&db).await?;
-        // Half the cores hash at most, so the async workers keep a core under a login flood.
-        let hashing_threads = std::thread::available_parallelism().map_or(1, |n| n.get() / 2);
+        // Every core may hash: the hashing threads run at a lower priority, so request
+        // handling preempts them and a login flood only takes the time requests leave.
+        let hashing_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let keys = JwtKeys::new(
             KeyMaterial {
                 secret: key_bytes(&config.secret_key),
@@ -93,7 +94,7 @@ impl Application {
         };
         let hashing = app.passwords.work();
         let persisted = LruCacheStorage::new(PERSISTED_QUERIES);
-        let schema = build_schema(app.clone(), config.introspection, persisted.clone());
+        let schema = build_schema(app.clone(), config.introspection);
         let router = router(HttpState {
             schema,
             app,

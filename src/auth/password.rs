@@ -1,13 +1,14 @@
-//! argon2id hashing on a bounded blocking pool.
+//! argon2id hashing on a pool of threads of its own.
 
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngCore;
 
 use super::fair::FairTurns;
@@ -22,14 +23,16 @@ pub struct Verifying(());
 
 const VERIFYING: Verifying = Verifying(());
 
-/// Hashes and verifies passwords off the async workers. At most `max_concurrent`
-/// hashes run at once, so a login flood queues here instead of starving other requests,
-/// and the turns go round-robin between clients (by network, as the throttles count them),
-/// so one client's backlog does not hold back anyone else's login or sign-up.
+/// Hashes and verifies passwords off the async workers, on `max_concurrent` threads of
+/// its own that run at a lower scheduling priority, so a login flood queues here and uses
+/// the cores that requests leave idle instead of starving them; the turns go round-robin
+/// between clients (by network, as the throttles count them), so one client's backlog does
+/// not hold back anyone else's login or sign-up.
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
     turns: FairTurns,
+    threads: HashingThreads,
     /// Verified against when the account does not exist, so that "no such user" costs
     /// as much time as "wrong password".
     dummy_hash: Arc<str>,
@@ -122,21 +125,25 @@ impl PasswordHasher {
     /// [`Params::DEFAULT`] is).
     pub fn new(params: Params, max_concurrent: usize) -> anyhow::Result<Self> {
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let dummy_password = generate_dummy_password();
-        let dummy_hash = hash_with(&argon2, &dummy_password)?;
-        // One verification of the dummy hash seeds the typical duration, so a throttled
-        // login that comes before any real verification already takes the right time.
+        let threads = HashingThreads::start(max_concurrent.max(1))?;
+        // The dummy hash is made, and verified once, on a hashing thread, so its memory is
+        // the one that thread keeps. The verification seeds the typical duration, so a
+        // throttled login that comes before any real verification already takes the right
+        // time.
+        let (reply, answer) = mpsc::channel();
+        let seeding = argon2.clone();
+        threads.send(Box::new(move |memory| {
+            let _ = reply.send(seed(&seeding, memory));
+        }))?;
+        let (dummy_hash, took) = answer
+            .recv()
+            .context("the hashing thread stopped before the dummy hash was made")??;
         let work = HashingWork::default();
-        let parsed = PasswordHash::new(&dummy_hash)
-            .map_err(|err| anyhow::anyhow!("dummy hash is malformed: {err}"))?;
-        let started = Instant::now();
-        argon2
-            .verify_password(dummy_password.as_bytes(), &parsed)
-            .map_err(|err| anyhow::anyhow!("dummy hash does not verify: {err}"))?;
-        work.recent().record(started.elapsed());
+        work.recent().record(took);
         Ok(Self {
             argon2,
             turns: FairTurns::new(max_concurrent),
+            threads,
             dummy_hash: dummy_hash.into(),
             work,
         })
@@ -156,9 +163,9 @@ impl PasswordHasher {
         let argon2 = self.argon2.clone();
         let password = password.expose().to_owned();
         let work = self.work.clone();
-        self.run(client, move || {
+        self.run(client, move |memory| {
             work.count_hash();
-            hash_with(&argon2, &password)
+            memory.hash(&argon2, &password)
         })
         .await?
         .map(StoredHash::new)
@@ -173,7 +180,6 @@ impl PasswordHasher {
         hash: Option<&StoredHash>,
         client: &ClientMeta,
     ) -> Result<bool, AppError> {
-        let argon2 = self.argon2.clone();
         let password = password.expose().to_owned();
         let (hash, real) = match hash {
             Some(hash) => (hash.expose(&VERIFYING).to_owned(), true),
@@ -181,11 +187,11 @@ impl PasswordHasher {
         };
         let work = self.work.clone();
         let matches = self
-            .run(client, move || {
+            .run(client, move |memory| {
                 PasswordHash::new(&hash)
                     .map(|parsed| {
                         let started = Instant::now();
-                        let matches = argon2.verify_password(password.as_bytes(), &parsed).is_ok();
+                        let matches = memory.verify(password.as_bytes(), &parsed);
                         work.count_verification(started.elapsed());
                         matches
                     })
@@ -227,35 +233,159 @@ impl PasswordHasher {
         tokio::time::sleep(self.work.typical_verification()).await;
     }
 
-    /// Runs `work` on the blocking pool in a turn of `client`'s network. The turn moves
-    /// into the blocking task, so a client that disconnects mid-hash frees nothing early.
+    /// Runs `work` on a hashing thread in a turn of `client`'s network. The turn moves
+    /// into the job, so a client that disconnects mid-hash frees nothing early.
     async fn run<T: Send + 'static>(
         &self,
         client: &ClientMeta,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
     ) -> Result<T, AppError> {
         let turn = self
             .turns
             .take(&client_network(client.ip.as_deref().unwrap_or("unknown")))
             .await;
-        Ok(tokio::task::spawn_blocking(move || {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.threads.send(Box::new(move |memory| {
             let _turn = turn;
-            work()
-        })
-        .await
-        .context("password hashing task failed")?)
+            // The caller may have gone; its turn is over either way.
+            let _ = done.send(work(memory));
+        }))?;
+        Ok(result.await.context("password hashing task failed")?)
     }
 }
 
-fn hash_with(argon2: &Argon2<'_>, password: &str) -> anyhow::Result<String> {
-    use argon2::password_hash::PasswordHasher as _;
-    let mut salt = [0u8; 16];
-    rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|err| anyhow::anyhow!("salt: {err}"))?;
-    argon2
-        .hash_password(password.as_bytes(), &salt)
+/// The dummy hash, and how long verifying it took.
+fn seed(argon2: &Argon2<'_>, memory: &mut Memory) -> anyhow::Result<(String, Duration)> {
+    let dummy_password = generate_dummy_password();
+    let dummy_hash = memory.hash(argon2, &dummy_password)?;
+    let parsed = PasswordHash::new(&dummy_hash)
+        .map_err(|err| anyhow::anyhow!("dummy hash is malformed: {err}"))?;
+    let started = Instant::now();
+    anyhow::ensure!(
+        memory.verify(dummy_password.as_bytes(), &parsed),
+        "dummy hash does not verify"
+    );
+    Ok((dummy_hash, started.elapsed()))
+}
+
+/// One hash or verification, run on a hashing thread with that thread's memory.
+type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+
+/// How much lower than the async workers' the hashing threads' scheduling priority is
+/// (a nice value): high enough that request handling preempts hashing on a busy machine,
+/// so logins take the cores requests leave idle instead of a fixed share of them.
+const HASHING_NICENESS: i32 = 10;
+
+/// The hashing threads; they end when the last [`PasswordHasher`] clone is dropped.
+#[derive(Clone)]
+struct HashingThreads(mpsc::Sender<Job>);
+
+impl HashingThreads {
+    fn start(count: usize) -> anyhow::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..count {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name("taskql-hashing".into())
+                .spawn(move || {
+                    // On Linux this lowers the calling thread's priority, not the process's.
+                    if let Err(err) = rustix::process::setpriority_process(None, HASHING_NICENESS) {
+                        tracing::warn!(error = %err, "cannot lower the hashing thread's priority");
+                    }
+                    let mut memory = Memory::default();
+                    loop {
+                        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        let Ok(job) = job else { break };
+                        // A panicking job fails its own request (its answer is dropped),
+                        // not the thread.
+                        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut memory)));
+                    }
+                })
+                .context("cannot start a password hashing thread")?;
+        }
+        Ok(Self(jobs))
+    }
+
+    fn send(&self, job: Job) -> Result<(), AppError> {
+        self.0
+            .send(job)
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("the hashing threads have stopped")))
+    }
+}
+
+/// The working memory of argon2, kept by a hashing thread for all its hashes instead of
+/// allocating (and touching) 19 MiB afresh for each one.
+#[derive(Default)]
+struct Memory(Vec<Block>);
+
+impl Memory {
+    fn blocks(&mut self, params: &Params) -> &mut [Block] {
+        let count = params.block_count();
+        if self.0.len() < count {
+            self.0.resize(count, Block::default());
+        }
+        &mut self.0[..count]
+    }
+
+    /// A PHC string for `password` with a fresh salt: what argon2's `hash_password` makes.
+    fn hash(&mut self, argon2: &Argon2<'_>, password: &str) -> anyhow::Result<String> {
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let salt = SaltString::encode_b64(&salt).map_err(|err| anyhow::anyhow!("salt: {err}"))?;
+        self.compute(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            argon2.params().clone(),
+            password.as_bytes(),
+            salt.as_salt(),
+        )
         .map(|hash| hash.to_string())
         .map_err(|err| anyhow::anyhow!("cannot hash password: {err}"))
+    }
+
+    /// Whether `password` matches `hash`, computed with the hash's own algorithm, version
+    /// and parameters and compared in constant time, as argon2's `verify_password` does.
+    fn verify(&mut self, password: &[u8], hash: &PasswordHash<'_>) -> bool {
+        let (Some(salt), Some(expected)) = (hash.salt, &hash.hash) else {
+            return false;
+        };
+        let computed = Algorithm::try_from(hash.algorithm).and_then(|algorithm| {
+            let version = hash
+                .version
+                .map(Version::try_from)
+                .transpose()?
+                .unwrap_or_default();
+            self.compute(algorithm, version, Params::try_from(hash)?, password, salt)
+        });
+        computed.is_ok_and(|computed| computed.hash.as_ref() == Some(expected))
+    }
+
+    fn compute<'a>(
+        &mut self,
+        algorithm: Algorithm,
+        version: Version,
+        params: Params,
+        password: &[u8],
+        salt: Salt<'a>,
+    ) -> argon2::password_hash::Result<PasswordHash<'a>> {
+        let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+        let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
+        let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        let output = Output::init_with(output_len, |out| {
+            argon2
+                .hash_password_into_with_memory(password, salt_bytes, out, self.blocks(&params))
+                .map_err(Into::into)
+        })?;
+        Ok(PasswordHash {
+            algorithm: algorithm.ident(),
+            version: Some(version.into()),
+            params: (&params).try_into()?,
+            salt: Some(salt),
+            hash: Some(output),
+        })
+    }
 }
 
 fn generate_dummy_password() -> String {

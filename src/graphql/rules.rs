@@ -1,6 +1,6 @@
 //! One rule for each root field of the schema: whether it checks a credential and which
 //! rate limits it falls under. Document analysis ([limits](super::limits)) and throttling
-//! ([`Throttling`](super::throttling::Throttling)) both read this table, and a test holds
+//! ([`Throttled`](super::throttling::Throttled)) both read this table, and a test holds
 //! it to the schema, so a renamed or added root field cannot silently lose its limits.
 
 use crate::throttle::Limit;

@@ -1,8 +1,5 @@
 //! Builds the schema with its limits, and exports its SDL.
 
-use async_graphql::extensions::apollo_persisted_queries::{
-    ApolloPersistedQueries, LruCacheStorage,
-};
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use super::email::EmailMutation;
@@ -10,7 +7,7 @@ use super::introspection::IntrospectionRefused;
 use super::security::SecurityQuery;
 use super::sessions::{SessionMutation, SessionQuery};
 use super::tasks::{TaskMutation, TaskQuery, TaskSubscription};
-use super::throttling::Throttling;
+use super::throttling::Throttled;
 use super::two_factor::TwoFactorMutation;
 use super::users::{UserMutation, UserQuery};
 use crate::state::AppState;
@@ -45,13 +42,14 @@ pub struct Mutation(
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(TaskSubscription);
 
-/// The schema taskql serves.
-pub type TaskqlSchema = Schema<Query, Mutation, Subscription>;
+/// The schema taskql serves; its query and mutation roots count their fields against
+/// the rate limits.
+pub type TaskqlSchema = Schema<Throttled<Query>, Throttled<Mutation>, Subscription>;
 
-fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+fn builder() -> SchemaBuilder<Throttled<Query>, Throttled<Mutation>, Subscription> {
     Schema::build(
-        Query::default(),
-        Mutation::default(),
+        Throttled::default(),
+        Throttled::default(),
         Subscription::default(),
     )
     .limit_depth(MAX_DEPTH)
@@ -63,19 +61,12 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 /// Persisted queries kept in memory, least recently used dropped first.
 pub const PERSISTED_QUERIES: usize = 256;
 
-/// The schema with the application state installed and Apollo's automatic persisted
-/// queries kept in `persisted`. Without `introspection`, clients can neither introspect
-/// (an operation that tries is refused with FORBIDDEN) nor get "did you mean" suggestions
-/// for misspelt fields.
-pub fn build_schema(
-    state: AppState,
-    introspection: bool,
-    persisted: LruCacheStorage,
-) -> TaskqlSchema {
-    let builder = builder()
-        .data(state)
-        .extension(ApolloPersistedQueries::new(persisted))
-        .extension(Throttling);
+/// The schema with the application state installed. Without `introspection`, clients can
+/// neither introspect (an operation that tries is refused with FORBIDDEN) nor get "did you
+/// mean" suggestions for misspelt fields. Apollo's automatic persisted queries are served
+/// before the schema sees a request (`http::prepare`).
+pub fn build_schema(state: AppState, introspection: bool) -> TaskqlSchema {
+    let builder = builder().data(state);
     if introspection {
         builder.finish()
     } else {

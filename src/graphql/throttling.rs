@@ -3,13 +3,21 @@
 //! `passwordStrength` per viewer (per client IP without one), and every other query and
 //! every mutation per signed-in user. A refused field's resolver never runs: it fails with RATE_LIMITED and
 //! `retryAfter`, and the usual GraphQL null rules apply.
+//!
+//! The check wraps the root types rather than being a schema extension: an extension's
+//! field hook runs for every field of every response (a page of tasks has hundreds), and
+//! with any extension installed async-graphql also looks up each field's type in the
+//! registry; wrapped roots cost nothing below the root fields they limit.
 
-use std::sync::Arc;
+use std::borrow::Cow;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::{ContainerType, resolve_container};
+use async_graphql::{
+    Context, ContextSelectionSet, ObjectType, OutputType, PathSegment, Positioned, ServerError,
+    ServerResult, Value,
 };
-use async_graphql::{PathSegment, ServerError, ServerResult, Value};
 
 use super::rules::{Subject, limits};
 use crate::audit;
@@ -19,33 +27,48 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::store;
 
-/// Installs the rate limits on the schema.
-pub struct Throttling;
+/// A root type whose fields count against their limits before they resolve. The schema
+/// sees `T` itself: same name, same fields.
+#[derive(Default)]
+pub struct Throttled<T>(T);
 
-impl ExtensionFactory for Throttling {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Throttling)
+impl<T: ObjectType> OutputType for Throttled<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
     }
-}
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for Throttling {
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
     async fn resolve(
         &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        // `__typename` and introspection cost nothing and change nothing.
-        if info.path_node.parent.is_none() && !info.name.starts_with("__") {
-            check(ctx, &info).await?;
-        }
-        next.run(ctx, info).await
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve_container(ctx, self).await
     }
 }
 
+impl<T: ObjectType> ContainerType for Throttled<T> {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        // `__typename` and introspection cost nothing and change nothing.
+        if !ctx.item.node.name.node.starts_with("__") {
+            check(ctx, &T::type_name()).await?;
+        }
+        self.0.resolve_field(ctx).await
+    }
+
+    async fn find_entity(&self, ctx: &Context<'_>, params: &Value) -> ServerResult<Option<Value>> {
+        self.0.find_entity(ctx, params).await
+    }
+}
+
+impl<T: ObjectType> ObjectType for Throttled<T> {}
+
 /// Counts a root field against the limits it falls under.
-async fn check(ctx: &ExtensionContext<'_>, info: &ResolveInfo<'_>) -> ServerResult<()> {
+async fn check(ctx: &Context<'_>, root: &str) -> ServerResult<()> {
+    let field = &ctx.item.node;
     let user_id = match ctx.data_opt::<Authentication>() {
         Some(Authentication::Viewer(viewer)) => Some(viewer.user_id()),
         _ => None,
@@ -54,7 +77,7 @@ async fn check(ctx: &ExtensionContext<'_>, info: &ResolveInfo<'_>) -> ServerResu
         .data_opt::<ClientMeta>()
         .and_then(|client| client.ip.as_deref());
     let by_ip = || client_network(ip.unwrap_or("unknown"));
-    let limits = limits(info.parent_type, info.name)
+    let limits = limits(root, &field.name.node)
         .iter()
         .filter_map(|&(limit, subject)| {
             let key = match (subject, user_id) {
@@ -65,15 +88,16 @@ async fn check(ctx: &ExtensionContext<'_>, info: &ResolveInfo<'_>) -> ServerResu
             };
             Some((limit, key))
         });
-    let state = ctx.data_unchecked::<AppState>();
+    // Only the SDL export and the schema's own tests build a schema without the state.
+    let Some(state) = ctx.data_opt::<AppState>() else {
+        return Ok(());
+    };
     for (limit, subject) in limits {
         if let Err(wait) = state.throttle.hit(limit, &subject, store::now()).await {
             audit::throttled(limit.name(), ip, user_id, wait);
             let error: async_graphql::Error = AppError::RateLimited(wait).into();
-            let mut error: ServerError = error.into_server_error(info.field.name.pos);
-            error.path = vec![PathSegment::Field(
-                info.alias.unwrap_or(info.name).to_owned(),
-            )];
+            let mut error: ServerError = error.into_server_error(field.name.pos);
+            error.path = vec![PathSegment::Field(field.response_key().node.to_string())];
             return Err(error);
         }
     }

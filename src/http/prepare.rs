@@ -2,11 +2,17 @@
 //! an operation has a document within the [limits](crate::graphql::limits) that parses
 //! (its syntax errors reported without the parser's internals), or a known
 //! persisted-query hash.
+//!
+//! Apollo's automatic persisted queries are served here in full, as async-graphql's
+//! extension would serve them, rather than by that extension: with any extension on the
+//! schema, async-graphql runs a hook around every field of every response.
 
 use async_graphql::extensions::apollo_persisted_queries::{CacheStorage, LruCacheStorage};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Request, Response, ServerError};
 use axum::http::StatusCode;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use super::refusal::Refusal;
 use crate::error::{ErrorCode, request_error};
@@ -117,10 +123,51 @@ pub(super) async fn prepare(
             "Only queries may be sent with GET; send mutations with POST.",
         ));
     }
+    if let Err(error) = persist(persisted, &mut request).await {
+        return Ok(Prepared::answer(error));
+    }
     Ok(Prepared::Run {
         request: Box::new(request),
         auth_mutations: summary.auth_mutations,
     })
+}
+
+/// The `persistedQuery` request extension of Apollo's automatic persisted queries.
+#[derive(Deserialize)]
+struct PersistedQuery {
+    version: i32,
+    #[serde(rename = "sha256Hash")]
+    sha256_hash: String,
+}
+
+/// Applies a checked request's `persistedQuery` extension with the rules and messages of
+/// async-graphql's `ApolloPersistedQueries`: version 1 only, and a document sent with its
+/// hash must match it and is then kept under it. A document sent by hash alone was looked
+/// up by [`prepare`] already.
+async fn persist(persisted: &LruCacheStorage, request: &mut Request) -> Result<(), ServerError> {
+    let Some(value) = request.extensions.remove("persistedQuery") else {
+        return Ok(());
+    };
+    let refused = |message: String| request_error(message, ErrorCode::BadUserInput);
+    let persisted_query: PersistedQuery = async_graphql::from_value(value)
+        .map_err(|_| refused("Invalid \"PersistedQuery\" extension configuration.".to_owned()))?;
+    if persisted_query.version != 1 {
+        return Err(refused(format!(
+            "Only the \"PersistedQuery\" extension of version \"1\" is supported, and the current version is \"{}\".",
+            persisted_query.version
+        )));
+    }
+    if request.query.is_empty() {
+        return Ok(());
+    }
+    let hash = format!("{:x}", Sha256::digest(request.query.as_bytes()));
+    if persisted_query.sha256_hash != hash {
+        return Err(refused("provided sha does not match query".to_owned()));
+    }
+    if let Ok(document) = request.parsed_query() {
+        persisted.set(hash, document.clone()).await;
+    }
+    Ok(())
 }
 
 /// The types of the operations `document` may run with the operation name `name`: the
