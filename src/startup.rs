@@ -27,13 +27,12 @@ pub struct Application {
     address: SocketAddr,
     statements: StatementCounter,
     hashing: HashingWork,
-    db: DatabaseConnection,
     purge_interval: Duration,
     security_event_retention: Duration,
     mail: Mail,
     transport: Transport,
-    /// The mail worker's own pool.
-    mail_db: DatabaseConnection,
+    /// The pool of background work: the mail worker, the purge, deferred history writes.
+    background_db: DatabaseConnection,
 }
 
 impl Application {
@@ -64,7 +63,7 @@ impl Application {
             None => Throttle::local(config.limits),
         };
         let transport = Transport::new(&config.mail.transport)?;
-        let mail_db = store::connect_background(&config.database_url).await?;
+        let background_db = store::connect_background(&config.database_url).await?;
         let mail = Mail::new(config.mail.clone());
         let app = AppState {
             db: db.clone(),
@@ -90,7 +89,7 @@ impl Application {
                 ),
                 issuer: config.totp_issuer.clone(),
             },
-            background: mail_db.clone(),
+            background: background_db.clone(),
         };
         let hashing = app.passwords.work();
         let persisted = LruCacheStorage::new(PERSISTED_QUERIES);
@@ -118,12 +117,11 @@ impl Application {
             address,
             statements,
             hashing,
-            db,
             purge_interval: config.session_purge_interval,
             security_event_retention: config.security_event_retention,
             mail,
             transport,
-            mail_db,
+            background_db,
         })
     }
 
@@ -146,17 +144,17 @@ impl Application {
     /// outbox is delivered, and revoked and expired sessions are purged, in the background;
     /// both stop with the server, or when this future is dropped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let purge = tokio::spawn(purge_expired(
+            self.background_db.clone(),
+            self.purge_interval,
+            self.security_event_retention,
+        ));
         let _mail = Worker {
-            db: self.mail_db,
+            db: self.background_db,
             transport: self.transport,
             mail: self.mail,
         }
         .spawn();
-        let purge = tokio::spawn(purge_expired(
-            self.db,
-            self.purge_interval,
-            self.security_event_retention,
-        ));
         let served = axum::serve(
             self.listener,
             self.router
@@ -169,7 +167,6 @@ impl Application {
     }
 }
 
-/// Deletes dead sessions every `interval`, so the sessions table does not grow without bound.
 /// Deletes what has outlived its use: dead sessions, expired login challenges, and
 /// security events older than the retention period.
 async fn purge_expired(db: DatabaseConnection, interval: Duration, retention: Duration) {
