@@ -1,7 +1,8 @@
 //! The audit trail: one structured log line per security-relevant account event.
 //!
-//! Every line has the target [`TARGET`] and the fields `event`, `user_id`, `session_id`
-//! and `client_ip` (each only when known), so operators can route and query them apart
+//! Every line has the target [`TARGET`] and the fields `event`, `user_id`, `session_id`,
+//! `actor_id` (the administrator who acted) and `client_ip` (each only when known), so
+//! operators can route and query them apart
 //! from diagnostics (`RUST_LOG=audit=info` keeps them alone). They name accounts and
 //! sessions by id only: never a username typed at login (it may be a mistyped password),
 //! a password, a token or a hash.
@@ -61,6 +62,8 @@ pub enum Event {
     PasswordChanged,
     /// The account, its tasks and its sessions were deleted.
     AccountDeleted,
+    /// The account's role changed.
+    RoleChanged,
     /// A password reset link was asked for an address (whether or not it has an account).
     PasswordResetRequested,
     /// The password was set through a reset link; every session ended.
@@ -101,6 +104,7 @@ impl Event {
             Event::AccountActivated => "account.activated",
             Event::PasswordChanged => "password.changed",
             Event::AccountDeleted => "account.deleted",
+            Event::RoleChanged => "role.changed",
         }
     }
 
@@ -125,6 +129,7 @@ impl Event {
             Event::AccountActivated => "account activated",
             Event::PasswordChanged => "password changed",
             Event::AccountDeleted => "account deleted",
+            Event::RoleChanged => "role changed",
             Event::PasswordResetRequested => "password reset asked for",
             Event::PasswordReset => "password reset through a mail link: every session ended",
             Event::EmailVerified => "email address verified",
@@ -135,8 +140,8 @@ impl Event {
 }
 
 impl Event {
-    /// What the account's security history calls it; `None` for events kept in the log
-    /// only (a refresh is routine; a deleted account has no history to read).
+    /// What the account's security history calls it; `None` for a refresh, which is
+    /// routine and kept in the log only.
     pub fn kind(self) -> Option<SecurityEventKind> {
         use SecurityEventKind as Kind;
         Some(match self {
@@ -160,7 +165,9 @@ impl Event {
             Event::TwoFactorDisabled => Kind::TwoFactorDisabled,
             Event::RecoveryCodeUsed => Kind::RecoveryCodeUsed,
             Event::RecoveryCodesRegenerated => Kind::RecoveryCodesRegenerated,
-            Event::Refresh | Event::AccountDeleted => return None,
+            Event::AccountDeleted => Kind::AccountDeleted,
+            Event::RoleChanged => Kind::RoleChanged,
+            Event::Refresh => return None,
         })
     }
 }
@@ -174,6 +181,24 @@ pub async fn account(
     client: &ClientMeta,
 ) {
     record(db, event, user_id, None, client).await;
+}
+
+/// Logs `event`, done by the administrator `actor_id` to account `user_id`, and adds it
+/// to that account's history with its actor.
+pub async fn by_admin(
+    db: &impl ConnectionTrait,
+    event: Event,
+    user_id: Uuid,
+    actor_id: Uuid,
+    client: &ClientMeta,
+) {
+    let actor = Actor {
+        user: Some(user_id),
+        session: None,
+        admin: Some(actor_id),
+    };
+    actor.log(event, client);
+    store(db, event, actor, user_id, client).await;
 }
 
 /// Logs `event` about one session of `user_id`, from the client `client` describes, and
@@ -205,10 +230,45 @@ pub fn account_later(
     user_id: Option<Uuid>,
     client: &ClientMeta,
 ) {
-    log(event, user_id, None, client);
+    let actor = Actor::owner(user_id, None);
+    actor.log(event, client);
     if let Some(user_id) = user_id {
         let (background, client) = (background.clone(), client.clone());
-        tokio::spawn(async move { store(&background, event, user_id, None, &client).await });
+        tokio::spawn(async move { store(&background, event, actor, user_id, &client).await });
+    }
+}
+
+/// Who an event is about and who did it.
+#[derive(Clone, Copy)]
+struct Actor {
+    user: Option<Uuid>,
+    session: Option<Uuid>,
+    /// The administrator who acted, when not the account's owner.
+    admin: Option<Uuid>,
+}
+
+impl Actor {
+    fn owner(user: Option<Uuid>, session: Option<Uuid>) -> Self {
+        Self {
+            user,
+            session,
+            admin: None,
+        }
+    }
+
+    /// Reuse of a refresh token is a warning (a token was probably stolen); the rest is
+    /// info.
+    fn log(self, event: Event, client: &ClientMeta) {
+        let user_id = self.user.map(tracing::field::display);
+        let session_id = self.session.map(tracing::field::display);
+        let actor_id = self.admin.map(tracing::field::display);
+        let client_ip = client.ip.as_deref();
+        let message = event.message();
+        if event == Event::RefreshReuseDetected {
+            tracing::warn!(target: TARGET, event = event.name(), user_id, session_id, actor_id, client_ip, "{message}");
+        } else {
+            tracing::info!(target: TARGET, event = event.name(), user_id, session_id, actor_id, client_ip, "{message}");
+        }
     }
 }
 
@@ -219,22 +279,10 @@ async fn record(
     session: Option<Uuid>,
     client: &ClientMeta,
 ) {
-    log(event, user, session, client);
+    let actor = Actor::owner(user, session);
+    actor.log(event, client);
     if let Some(user_id) = user {
-        store(db, event, user_id, session, client).await;
-    }
-}
-
-/// Reuse of a refresh token is a warning (a token was probably stolen); the rest is info.
-fn log(event: Event, user: Option<Uuid>, session: Option<Uuid>, client: &ClientMeta) {
-    let user_id = user.map(tracing::field::display);
-    let session_id = session.map(tracing::field::display);
-    let client_ip = client.ip.as_deref();
-    let message = event.message();
-    if event == Event::RefreshReuseDetected {
-        tracing::warn!(target: TARGET, event = event.name(), user_id, session_id, client_ip, "{message}");
-    } else {
-        tracing::info!(target: TARGET, event = event.name(), user_id, session_id, client_ip, "{message}");
+        store(db, event, actor, user_id, client).await;
     }
 }
 
@@ -244,8 +292,8 @@ fn log(event: Event, user: Option<Uuid>, session: Option<Uuid>, client: &ClientM
 async fn store(
     db: &impl ConnectionTrait,
     event: Event,
+    actor: Actor,
     user_id: Uuid,
-    session: Option<Uuid>,
     client: &ClientMeta,
 ) {
     let Some(kind) = event.kind() else {
@@ -255,8 +303,8 @@ async fn store(
         db,
         security_events::NewEvent {
             user_id,
-            actor_id: None,
-            session_id: session,
+            actor_id: actor.admin,
+            session_id: actor.session,
             kind,
             client,
             at: crate::store::now(),

@@ -4,11 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sea_orm::DatabaseConnection;
 
 use crate::audit::{self, Event};
 use crate::client::ClientMeta;
 use crate::config::{Config, generate_secret};
-use crate::domain::Username;
+use crate::domain::{Role, Username};
 use crate::startup::{Application, connect_and_migrate};
 use crate::store::users;
 
@@ -47,6 +48,21 @@ enum UserAction {
     Activate { username: String },
     /// Refuse the account's logins and end every session it has, for good.
     Deactivate { username: String },
+    /// Make the account an administrator: it may then use the admin API.
+    Promote { username: String },
+    /// Make the administrator an ordinary user again; refused for the last active one.
+    Demote { username: String },
+}
+
+impl UserAction {
+    fn username(&self) -> &str {
+        match self {
+            UserAction::Activate { username }
+            | UserAction::Deactivate { username }
+            | UserAction::Promote { username }
+            | UserAction::Demote { username } => username,
+        }
+    }
 }
 
 impl Cli {
@@ -115,45 +131,69 @@ fn run_with_config(command: Command) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Command::User { action } => {
-                let (username, active) = match action {
-                    UserAction::Activate { username } => (username, true),
-                    UserAction::Deactivate { username } => (username, false),
-                };
-                let username = Username::parse(&username)?;
                 let db = connect_and_migrate(&config).await?;
-                if let Some(activation) = users::set_active(&db, &username, active).await? {
-                    if activation.changed {
-                        let event = if active {
-                            Event::AccountActivated
-                        } else {
-                            Event::AccountDeactivated
-                        };
-                        audit::account(
-                            &db,
-                            event,
-                            Some(activation.user_id),
-                            &ClientMeta::default(),
-                        )
-                        .await;
-                    }
-                    let state = if active { "active" } else { "deactivated" };
-                    match (activation.changed, activation.ended.len()) {
-                        (false, _) => println!("{} was already {state}", username.as_str()),
-                        (true, 0) => println!("{} is now {state}", username.as_str()),
-                        (true, ended) => println!(
-                            "{} is now {state}; {ended} session(s) ended",
-                            username.as_str()
-                        ),
-                    }
-                    Ok(ExitCode::SUCCESS)
-                } else {
-                    eprintln!("error: no account is named {}", username.as_str());
-                    Ok(ExitCode::FAILURE)
-                }
+                manage_user(&db, action).await
             }
             Command::GenSecret | Command::Schema { .. } => {
                 unreachable!("handled without configuration")
             }
         }
     })
+}
+
+/// Runs a `taskql user` action. Each change lands on the audit trail without an actor: it
+/// was made on the machine, not by an account.
+async fn manage_user(db: &DatabaseConnection, action: UserAction) -> anyhow::Result<ExitCode> {
+    let username = Username::parse(action.username())?;
+    let name = username.as_str();
+    let Some(account) = users::find_by_username(db, &username).await? else {
+        eprintln!("error: no account is named {name}");
+        return Ok(ExitCode::FAILURE);
+    };
+    let client = ClientMeta::default();
+    let changed = match action {
+        UserAction::Activate { .. } | UserAction::Deactivate { .. } => {
+            let active = matches!(action, UserAction::Activate { .. });
+            let Some(activation) = users::set_active(db, account.id, active).await? else {
+                eprintln!("error: no account is named {name}");
+                return Ok(ExitCode::FAILURE);
+            };
+            let state = if active { "active" } else { "deactivated" };
+            match (activation.changed, activation.ended.len()) {
+                (false, _) => println!("{name} was already {state}"),
+                (true, 0) => println!("{name} is now {state}"),
+                (true, ended) => println!("{name} is now {state}; {ended} session(s) ended"),
+            }
+            activation.changed.then_some(if active {
+                Event::AccountActivated
+            } else {
+                Event::AccountDeactivated
+            })
+        }
+        UserAction::Promote { .. } | UserAction::Demote { .. } => {
+            let role = if matches!(action, UserAction::Promote { .. }) {
+                Role::Admin
+            } else {
+                Role::User
+            };
+            let Some(change) = users::set_role(db, account.id, role).await? else {
+                eprintln!("error: no account is named {name}");
+                return Ok(ExitCode::FAILURE);
+            };
+            let role = match role {
+                Role::Admin => "an administrator",
+                Role::User => "a user",
+            };
+            if change.changed {
+                println!("{name} is now {role}");
+            } else {
+                println!("{name} was already {role}");
+            }
+            change.changed.then_some(Event::RoleChanged)
+        }
+    };
+    if let Some(event) = changed {
+        audit::account(db, event, Some(account.id), &client).await;
+    }
+    Ok(ExitCode::SUCCESS)
 }

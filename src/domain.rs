@@ -93,6 +93,10 @@ pub enum SecurityEventKind {
     /// The account's role changed.
     #[sea_orm(string_value = "role_changed")]
     RoleChanged,
+    /// The account was deleted, by its owner or an administrator; its history stays
+    /// until the retention period ends.
+    #[sea_orm(string_value = "account_deleted")]
+    AccountDeleted,
 }
 
 /// Where a task stands.

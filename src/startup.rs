@@ -8,7 +8,9 @@ use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
-use crate::auth::{DataKeys, HashingWork, JwtKeys, KeyMaterial, PasswordHasher, SessionCache};
+use crate::auth::{
+    AdminPolicy, DataKeys, HashingWork, JwtKeys, KeyMaterial, PasswordHasher, SessionCache,
+};
 use crate::config::{Config, key_bytes};
 use crate::graphql::build_schema;
 use crate::graphql::schema::PERSISTED_QUERIES;
@@ -90,6 +92,9 @@ impl Application {
                 issuer: config.totp_issuer.clone(),
             },
             background: background_db.clone(),
+            admin_policy: AdminPolicy {
+                require_two_factor: config.admin_require_two_factor,
+            },
         };
         let hashing = app.passwords.work();
         let persisted = LruCacheStorage::new(PERSISTED_QUERIES);

@@ -3,9 +3,9 @@
 
 use sea_orm::DatabaseConnection;
 
-use crate::auth::{Authenticator, JwtKeys, PasswordHasher, SessionCache};
+use crate::auth::{AdminPolicy, Authenticator, JwtKeys, PasswordHasher, SessionCache};
 use crate::mail::Mail;
-use crate::services::{Accounts, SessionSettings, Sessions, TwoFactorSettings};
+use crate::services::{Accounts, Administration, SessionSettings, Sessions, TwoFactorSettings};
 use crate::store::events::TaskEvents;
 use crate::throttle::Throttle;
 
@@ -28,6 +28,8 @@ pub struct AppState {
     /// A small pool for background work (the mail worker, deferred history writes), so
     /// it neither waits for nor holds up request connections.
     pub background: DatabaseConnection,
+    /// What the admin API asks of administrators beyond their role.
+    pub admin_policy: AdminPolicy,
 }
 
 impl AppState {
@@ -47,6 +49,14 @@ impl AppState {
             keys: &self.keys,
             session_cache: &self.session_cache,
             settings: self.session_settings,
+        }
+    }
+
+    /// The admin service over this state.
+    pub fn administration(&self) -> Administration<'_> {
+        Administration {
+            db: &self.db,
+            session_cache: &self.session_cache,
         }
     }
 

@@ -3,7 +3,8 @@
 //! With a lifetime of zero (the default) every request checks its session in the database,
 //! so a revocation anywhere takes effect on the next request. With a lifetime of N seconds a
 //! replica may keep accepting a revoked session's access tokens for up to N seconds, except
-//! on the replica that revoked it, which forgets the session at once.
+//! on the replica that revoked it, which forgets the session at once. Administrators'
+//! sessions are never kept: their role is read on every request.
 
 use std::time::Duration;
 

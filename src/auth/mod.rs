@@ -1,5 +1,6 @@
 //! Who is asking: passwords, tokens, sessions, and the viewer the request guard decides.
 
+pub mod admin;
 mod cache;
 mod fair;
 pub mod jwt;
@@ -11,6 +12,7 @@ mod sealed;
 pub mod totp;
 mod viewer;
 
+pub use admin::{Admin, AdminPolicy};
 pub use cache::SessionCache;
 pub use jwt::{AccessToken, Amr, JwtKeys, KeyMaterial, TokenSubject};
 pub use opaque::{ChallengeToken, MailToken, RefreshToken, digest};
@@ -20,6 +22,7 @@ pub use viewer::Viewer;
 
 use sea_orm::DatabaseConnection;
 
+use crate::domain::Role;
 use crate::store::{self, sessions};
 
 /// The outcome of reading a request's credentials, decided once at the transport edge.
@@ -74,10 +77,24 @@ impl Authenticator<'_> {
                     .await
                 {
                     Ok(account) => {
-                        let viewer =
-                            account.map(|user| Viewer::new(user.id, subject.session_id, user.role));
-                        self.session_cache
-                            .insert(subject.session_id, viewer.clone());
+                        let viewer = account.map(|user| {
+                            Viewer::new(
+                                user.id,
+                                subject.session_id,
+                                user.role,
+                                subject.amr,
+                                user.two_factor_enabled,
+                            )
+                        });
+                        // An administrator's role is read on every request, so a demotion
+                        // holds on the next request on every replica, cache or not.
+                        if viewer
+                            .as_ref()
+                            .is_none_or(|viewer| viewer.role() != Role::Admin)
+                        {
+                            self.session_cache
+                                .insert(subject.session_id, viewer.clone());
+                        }
                         viewer
                     }
                     Err(err) => {

@@ -22,6 +22,20 @@ pub(super) fn parse<T: FromStr>(
     }
 }
 
+/// A variable that is `true` or `false`, or `default` when it is unset.
+pub(super) fn flag(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(var).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(_) => Err(ConfigError::new(var, "must be `true` or `false`")),
+    }
+}
+
 /// An integer variable that must lie in `range`.
 pub(super) fn ranged(
     get: &impl Fn(&str) -> Option<String>,

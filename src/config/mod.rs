@@ -78,6 +78,9 @@ pub struct Config {
     pub totp_issuer: String,
     /// How long each account's security history is kept.
     pub security_event_retention: Duration,
+    /// Whether an administrator without two-factor is refused the admin API
+    /// (`ADMIN_REQUIRE_TWO_FACTOR`; on in production by default).
+    pub admin_require_two_factor: bool,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     /// How long a rotated refresh token still yields a new one (concurrent refreshes).
@@ -190,6 +193,11 @@ impl Config {
             security_event_retention: Duration::from_secs(
                 env::ranged(&get, "SECURITY_EVENT_RETENTION_DAYS", 90, 1..=3650)? * 86_400,
             ),
+            admin_require_two_factor: env::flag(
+                &get,
+                "ADMIN_REQUIRE_TWO_FACTOR",
+                app_env == AppEnv::Production,
+            )?,
             access_token_ttl: sessions.access_token_ttl,
             refresh_token_ttl: sessions.refresh_token_ttl,
             refresh_reuse_grace: sessions.refresh_reuse_grace,

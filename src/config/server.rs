@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::env::{parse, ranged};
+use super::env::{flag, parse, ranged};
 use super::{AppEnv, ConfigError, CorsOrigins};
 use crate::client::TrustedProxies;
 use crate::http::SocketBounds;
@@ -37,17 +37,7 @@ impl Server {
             Some(raw) => TrustedProxies::parse(&raw)
                 .map_err(|message| ConfigError::new("TRUSTED_PROXIES", message))?,
         };
-        let introspection = match get("GRAPHQL_INTROSPECTION").as_deref().map(str::trim) {
-            None => app_env == AppEnv::Development,
-            Some("true") => true,
-            Some("false") => false,
-            Some(_) => {
-                return Err(ConfigError::new(
-                    "GRAPHQL_INTROSPECTION",
-                    "must be `true` or `false`",
-                ));
-            }
-        };
+        let introspection = flag(get, "GRAPHQL_INTROSPECTION", app_env == AppEnv::Development)?;
         let cors = CorsOrigins::read(get, app_env)?;
         let max_batch: usize = parse(get, "GRAPHQL_MAX_BATCH", 0)?;
         if max_batch > MAX_BATCH_LIMIT {

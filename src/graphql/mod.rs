@@ -1,5 +1,6 @@
 //! The GraphQL schema: one module per domain, merged in [`schema`].
 
+mod admin;
 mod email;
 mod introspection;
 pub mod limits;
@@ -77,8 +78,8 @@ fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, AppError> {
     }
 }
 
-/// Parses an `ID` argument; the error names the argument.
-fn parse_id(id: &ID, argument: &str) -> Result<Uuid, AppError> {
+/// Parses an `ID` argument naming a `what` (a task, a user); the error names the argument.
+fn parse_id(id: &ID, argument: &str, what: &str) -> Result<Uuid, AppError> {
     Uuid::try_parse(id.as_str())
-        .map_err(|_| AppError::bad_input(format!("`{argument}` must be a task ID (a UUID)")))
+        .map_err(|_| AppError::bad_input(format!("`{argument}` must be a {what} ID (a UUID)")))
 }

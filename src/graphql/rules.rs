@@ -130,6 +130,10 @@ pub const ROOT_RULES: &[RootRule] = &[
     mutation("createTask", false, MUTATION),
     mutation("updateTask", false, MUTATION),
     mutation("deleteTask", false, MUTATION),
+    mutation("setUserRole", false, MUTATION),
+    mutation("setUserActive", false, MUTATION),
+    mutation("revokeUserSessions", false, MUTATION),
+    mutation("deleteUser", false, MUTATION),
     query("me", QUERY),
     query(
         "passwordStrength",
@@ -139,6 +143,9 @@ pub const ROOT_RULES: &[RootRule] = &[
     query("tasks", QUERY),
     query("sessions", QUERY),
     query("securityEvents", QUERY),
+    query("users", QUERY),
+    query("user", QUERY),
+    query("auditLog", QUERY),
     RootRule {
         root: Root::Subscription,
         field: "taskEvents",

@@ -2,6 +2,7 @@
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
+use super::admin::{AdminMutation, AdminQuery};
 use super::email::EmailMutation;
 use super::introspection::IntrospectionRefused;
 use super::security::SecurityQuery;
@@ -26,7 +27,13 @@ pub const MAX_DIRECTIVES: usize = 4;
 
 /// Every query root field.
 #[derive(MergedObject, Default)]
-pub struct Query(UserQuery, TaskQuery, SessionQuery, SecurityQuery);
+pub struct Query(
+    UserQuery,
+    TaskQuery,
+    SessionQuery,
+    SecurityQuery,
+    AdminQuery,
+);
 
 /// Every mutation root field.
 #[derive(MergedObject, Default)]
@@ -36,6 +43,7 @@ pub struct Mutation(
     TwoFactorMutation,
     SessionMutation,
     TaskMutation,
+    AdminMutation,
 );
 
 /// Every subscription root field.

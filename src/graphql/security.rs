@@ -10,7 +10,7 @@ use super::{state, viewer};
 use crate::domain::SecurityEventKind;
 use crate::error::AppError;
 use crate::graphql::schema::STATEMENT_COST;
-use crate::store::security_events::{self, EventCursor};
+use crate::store::security_events::{self, EventCursor, EventFilter};
 
 /// Something that happened to an account: a login, a change of password, a second factor
 /// turned on or off, and so on. Never carries a password, token or code.
@@ -96,7 +96,7 @@ pub struct SecurityEventConnection {
 }
 
 impl SecurityEventConnection {
-    fn new(page: security_events::EventPage, after: bool) -> Self {
+    pub(super) fn new(page: security_events::EventPage, after: bool) -> Self {
         let cursors: Vec<String> = page
             .events
             .iter()
@@ -148,14 +148,19 @@ impl SecurityQuery {
     ) -> Result<SecurityEventConnection, AppError> {
         let viewer = viewer(ctx)?;
         let size = paging::first(first)?;
-        let cursor = after
-            .as_deref()
-            .map(|raw| {
-                EventCursor::decode(raw)
-                    .ok_or_else(|| AppError::bad_input("`after` is not a cursor of this list"))
-            })
-            .transpose()?;
-        let page = security_events::page_of(&state(ctx).db, viewer.user_id(), size, cursor).await?;
+        let cursor = event_cursor(after.as_deref())?;
+        let filter = EventFilter::of_user(viewer.user_id());
+        let page = security_events::page(&state(ctx).db, &filter, size, cursor).await?;
         Ok(SecurityEventConnection::new(page, cursor.is_some()))
     }
+}
+
+/// The `after` argument of a list of events; BAD_USER_INPUT for anything but a cursor of one.
+pub(super) fn event_cursor(after: Option<&str>) -> Result<Option<EventCursor>, AppError> {
+    after
+        .map(|raw| {
+            EventCursor::decode(raw)
+                .ok_or_else(|| AppError::bad_input("`after` is not a cursor of this list"))
+        })
+        .transpose()
 }

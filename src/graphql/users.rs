@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, SimpleObject};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -19,6 +19,7 @@ use crate::store::users::{self, Account};
 
 /// A taskql account. Never carries a password, a hash or a token.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct User {
     /// The account's id, a UUID.
     id: ID,
@@ -34,10 +35,23 @@ pub struct User {
     email_verified: bool,
     /// Whether logins and dangerous changes need a TOTP or recovery code.
     two_factor_enabled: bool,
-    /// When the account last logged in; null before its first login.
-    last_login_at: Option<DateTime>,
     /// When the account was created.
     created_at: DateTime,
+    #[graphql(skip)]
+    account_id: Uuid,
+    #[graphql(skip)]
+    last_login: Option<DateTime>,
+}
+
+#[ComplexObject]
+impl User {
+    /// When the account last logged in: shown to the account itself and to
+    /// administrators; null for anyone else, and before a first login.
+    async fn last_login_at(&self, ctx: &Context<'_>) -> Option<DateTime> {
+        let viewer = viewer(ctx).ok()?;
+        let shown = viewer.user_id() == self.account_id || super::admin::admin(ctx).is_ok();
+        if shown { self.last_login } else { None }
+    }
 }
 
 impl From<Account> for User {
@@ -50,8 +64,9 @@ impl From<Account> for User {
             is_active: user.is_active,
             email_verified: user.email_verified,
             two_factor_enabled: user.two_factor_enabled,
-            last_login_at: user.last_login_at.map(DateTime),
             created_at: user.created_at.into(),
+            account_id: user.id,
+            last_login: user.last_login_at.map(DateTime),
         }
     }
 }

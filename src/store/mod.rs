@@ -1,8 +1,9 @@
 //! Data access. Entities stay private to this module: the rest of taskql reads and writes
 //! through [`users`], [`sessions`], [`second_factor`], [`security_events`], [`outbox`],
-//! [`mail_tokens`] and [`tasks`], and tasks only through a viewer's
-//! [`tasks::ViewerTasks`]. Every function returns plain types of this module's own, so
-//! nothing outside it can reach a table around the owner scope.
+//! [`mail_tokens`], [`admin`] and [`tasks`]: tasks only through a viewer's
+//! [`tasks::ViewerTasks`], every account through an administrator's
+//! [`admin::AdminStore`], which has no way to tasks. Every function returns plain types
+//! of this module's own, so nothing outside it can reach a table around the owner scope.
 
 /// Declares a plain type of the store's own holding columns of an entity's model, and its
 /// conversion from the model. The store returns these instead of models, so no caller can
@@ -29,6 +30,7 @@ macro_rules! plain_from_model {
     };
 }
 
+pub mod admin;
 mod entities;
 pub mod events;
 pub mod mail_tokens;
@@ -209,9 +211,29 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// A LIKE pattern (escape character `\\`) that matches any text containing `text`, every
+/// character of it literal.
+fn containing(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn like_patterns_escape_their_wildcards() {
+        assert_eq!(containing(r"100% _done_ \o/"), r"%100\% \_done\_ \\o/%");
+    }
 
     #[test]
     fn sqlite_urls_name_their_file_and_others_none() {

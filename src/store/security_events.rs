@@ -1,5 +1,6 @@
 //! Each account's security history: one row per event, newest first, read a page at a
-//! time by the account's owner, and deleted once older than the retention period.
+//! time by the account's owner or by administrators, and deleted once older than the
+//! retention period.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -114,14 +115,39 @@ pub struct EventPage {
     pub has_next_page: bool,
 }
 
-/// Up to `size` of `user_id`'s events after `after`, newest first.
-pub async fn page_of(
+/// Which events a page holds. Every field given narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only this account's events.
+    pub user_id: Option<Uuid>,
+    /// Only events of these kinds (an empty list matches nothing).
+    pub kinds: Option<Vec<SecurityEventKind>>,
+}
+
+impl EventFilter {
+    /// One account's whole history.
+    pub fn of_user(user_id: Uuid) -> Self {
+        Self {
+            user_id: Some(user_id),
+            kinds: None,
+        }
+    }
+}
+
+/// Up to `size` of the events `filter` keeps after `after`, newest first.
+pub async fn page(
     db: &DatabaseConnection,
-    user_id: Uuid,
+    filter: &EventFilter,
     size: u64,
     after: Option<EventCursor>,
 ) -> Result<EventPage, AppError> {
-    let mut query = SecurityEvents::find().filter(security_event::Column::UserId.eq(user_id));
+    let mut query = SecurityEvents::find();
+    if let Some(user_id) = filter.user_id {
+        query = query.filter(security_event::Column::UserId.eq(user_id));
+    }
+    if let Some(kinds) = &filter.kinds {
+        query = query.filter(security_event::Column::Kind.is_in(kinds.iter().copied()));
+    }
     if let Some(after) = after {
         query = query.filter(
             Condition::any()

@@ -1,4 +1,5 @@
-//! Accounts: creation, look-up for login and for the request guard, activation.
+//! Accounts: creation, look-up for login and for the request guard, activation, roles,
+//! and the rule that keeps an active administrator.
 //!
 //! Lookups return an [`Account`], which carries no password hash; only the two lookups
 //! that check a credential ([`find_by_login`], [`find_credential`]) hand out a
@@ -7,8 +8,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, Set, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, Set, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -258,43 +259,44 @@ impl Login {
 /// What [`set_active`] changed.
 #[derive(Debug)]
 pub struct Activation {
-    /// The account's id.
-    pub user_id: Uuid,
+    /// The account as it is now.
+    pub account: Account,
     /// Whether the account was in the other state before.
     pub changed: bool,
     /// The sessions that ended with the change.
     pub ended: Vec<Uuid>,
 }
 
-/// Activates or deactivates an account; `None` when no account has that username. A
-/// change of state also ends every live session of the account, in the same transaction:
-/// deactivating ends them for good, and activating ends any that began while it was
-/// inactive (one from an earlier release, or a login that was checking its password as
-/// the account was deactivated), so no token issued before comes back.
+/// Why the last active administrator cannot stop being one.
+pub const LAST_ADMIN_MESSAGE: &str = "This is the last active administrator account: make another account an administrator first, so that someone can still administer taskql.";
+
+/// Activates or deactivates account `id`; `None` when there is none. A change of state
+/// also ends every live session of the account, in the same transaction: deactivating
+/// ends them for good, and activating ends any that began while it was inactive (a login
+/// that was checking its password as the account was deactivated), so no token issued
+/// before comes back. CONFLICT for deactivating the last active administrator.
 pub async fn set_active(
     db: &DatabaseConnection,
-    username: &Username,
+    id: Uuid,
     active: bool,
 ) -> Result<Option<Activation>, AppError> {
     let now = now();
-    // The transaction writes first: on SQLite, one that read first could not take the
-    // write lock after another connection wrote.
     let txn = db.begin().await?;
+    if !active {
+        keep_an_active_admin(&txn, id).await?;
+    }
     let changed = Users::update_many()
         .col_expr(user::Column::IsActive, Expr::value(active))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
-        .filter(username_matches(username))
+        .filter(user::Column::Id.eq(id))
         .filter(user::Column::IsActive.ne(active))
         .exec_with_returning(&txn)
         .await?;
     let Some(user) = changed.into_iter().next() else {
-        drop(txn);
-        let unchanged = Users::find()
-            .filter(username_matches(username))
-            .one(db)
-            .await?;
+        let unchanged = Users::find_by_id(id).one(&txn).await?;
+        txn.commit().await?;
         return Ok(unchanged.map(|user| Activation {
-            user_id: user.id,
+            account: user.into(),
             changed: false,
             ended: Vec::new(),
         }));
@@ -302,10 +304,84 @@ pub async fn set_active(
     let ended = super::sessions::revoke_all(&txn, user.id, None, now).await?;
     txn.commit().await?;
     Ok(Some(Activation {
-        user_id: user.id,
+        account: user.into(),
         changed: true,
         ended,
     }))
+}
+
+/// What [`set_role`] changed.
+#[derive(Debug)]
+pub struct RoleChange {
+    /// The account as it is now.
+    pub account: Account,
+    /// Whether the account had another role before.
+    pub changed: bool,
+}
+
+/// Gives account `id` the role `role`; `None` when there is no such account. CONFLICT
+/// for taking the role from the last active administrator.
+pub async fn set_role(
+    db: &DatabaseConnection,
+    id: Uuid,
+    role: Role,
+) -> Result<Option<RoleChange>, AppError> {
+    let txn = db.begin().await?;
+    if role != Role::Admin {
+        keep_an_active_admin(&txn, id).await?;
+    }
+    let changed = Users::update_many()
+        .col_expr(user::Column::Role, Expr::value(role))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now()))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::Role.ne(role))
+        .exec_with_returning(&txn)
+        .await?;
+    let change = match changed.into_iter().next() {
+        Some(user) => Some(RoleChange {
+            account: user.into(),
+            changed: true,
+        }),
+        None => Users::find_by_id(id)
+            .one(&txn)
+            .await?
+            .map(|user| RoleChange {
+                account: user.into(),
+                changed: false,
+            }),
+    };
+    txn.commit().await?;
+    Ok(change)
+}
+
+/// Refuses with CONFLICT when account `target`, about to stop being an active
+/// administrator, is the only one. It first locks every active administrator's row with a
+/// write: on SQLite the transaction then holds the write lock, and on PostgreSQL a
+/// concurrent change to another administrator waits for this transaction and then sees
+/// its outcome, so two administrators demoting each other at once cannot both succeed.
+async fn keep_an_active_admin(txn: &DatabaseTransaction, target: Uuid) -> Result<(), AppError> {
+    let admins = Users::update_many()
+        .col_expr(user::Column::Role, Expr::col(user::Column::Role))
+        .filter(user::Column::Role.eq(Role::Admin))
+        .filter(user::Column::IsActive.eq(true))
+        .exec_with_returning(txn)
+        .await?;
+    if admins.len() == 1 && admins[0].id == target {
+        return Err(AppError::Conflict(LAST_ADMIN_MESSAGE.into()));
+    }
+    Ok(())
+}
+
+/// The account with this username (any letter case), if any.
+pub async fn find_by_username(
+    db: &DatabaseConnection,
+    username: &Username,
+) -> Result<Option<Account>, AppError> {
+    Ok(Users::find()
+        .filter(username_matches(username))
+        .one(db)
+        .await?
+        .map(Account::from))
 }
 
 /// `lower(username) = lower(?)`: served by the case-insensitive unique index.
@@ -360,10 +436,14 @@ pub async fn has_password_hash(
     Ok(found > 0)
 }
 
-/// Deletes the account; its tasks and sessions go with it (ON DELETE CASCADE).
-pub async fn delete(db: &DatabaseConnection, id: Uuid) -> Result<(), AppError> {
-    Users::delete_by_id(id).exec(db).await?;
-    Ok(())
+/// Deletes the account; its tasks and sessions go with it (ON DELETE CASCADE). Whether
+/// there was one; CONFLICT for the last active administrator.
+pub async fn delete(db: &DatabaseConnection, id: Uuid) -> Result<bool, AppError> {
+    let txn = db.begin().await?;
+    keep_an_active_admin(&txn, id).await?;
+    let deleted = Users::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(deleted.rows_affected > 0)
 }
 
 #[cfg(test)]

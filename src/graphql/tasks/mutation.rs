@@ -34,7 +34,7 @@ impl TaskMutation {
         #[graphql(desc = "The fields to change.")] input: UpdateTaskInput,
     ) -> Result<Task, AppError> {
         let tasks = viewer_tasks(ctx)?;
-        let id = parse_id(&id, "id")?;
+        let id = parse_id(&id, "id", "task")?;
         let patch = input.into_patch()?;
         Ok(tasks.update(id, patch).await?.into())
     }
@@ -47,7 +47,7 @@ impl TaskMutation {
         #[graphql(desc = "The task's id.")] id: ID,
     ) -> Result<ID, AppError> {
         let tasks = viewer_tasks(ctx)?;
-        let task_id = parse_id(&id, "id")?;
+        let task_id = parse_id(&id, "id", "task")?;
         tasks.delete(task_id).await?;
         Ok(ID(task_id.to_string()))
     }

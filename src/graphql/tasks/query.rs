@@ -28,7 +28,7 @@ impl TaskQuery {
         #[graphql(desc = "The task's id.")] id: ID,
     ) -> Result<Option<Task>, AppError> {
         let tasks = viewer_tasks(ctx)?;
-        let id = parse_id(&id, "id")?;
+        let id = parse_id(&id, "id", "task")?;
         Ok(tasks.get(id).await?.map(Task::from))
     }
 

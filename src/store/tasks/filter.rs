@@ -83,7 +83,7 @@ impl SearchText {
 
     /// The condition on `tasks` that matches this text on `backend`.
     fn condition(&self, backend: DbBackend) -> SimpleExpr {
-        let like = format!("%{}%", escape_like(&self.0));
+        let like = crate::store::containing(&self.0);
         match backend {
             DbBackend::Sqlite if self.0.chars().count() >= Self::MIN_INDEXED_CHARS => {
                 // A quoted FTS5 phrase: quotes doubled, so operators and wildcards are data.
@@ -106,26 +106,9 @@ impl SearchText {
     }
 }
 
-/// `text` as a literal inside a LIKE pattern with `\` as the escape character.
-fn escape_like(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_patterns_escape_their_wildcards() {
-        assert_eq!(escape_like(r"100% _done_ \o/"), r"100\% \_done\_ \\o/");
-    }
 
     #[test]
     fn search_text_has_limits() {

@@ -1,0 +1,120 @@
+//! What administrators do to other accounts: change their role, activate or deactivate
+//! them, end their sessions, delete them. Each action takes the [`Admin`] capability, is
+//! refused on the administrator's own account (the self-service mutations serve it), and
+//! lands on the audit trail with the administrator as its actor.
+
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::audit::{self, Event};
+use crate::auth::{Admin, SessionCache};
+use crate::client::ClientMeta;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::store::users::{self, Account};
+use crate::store::{self, sessions};
+
+/// Why the admin API refuses the administrator's own account.
+pub const OWN_ACCOUNT_MESSAGE: &str = "This is your own account: use the self-service mutations (`changePassword`, `logoutAll`, `deleteAccount`) instead.";
+
+/// The admin service: what administrators' actions read, borrowed from the state.
+#[derive(Clone, Copy)]
+pub struct Administration<'a> {
+    pub db: &'a DatabaseConnection,
+    pub session_cache: &'a SessionCache,
+}
+
+impl Administration<'_> {
+    /// Gives account `id` the role `role`; nothing changes when it has it already.
+    pub async fn set_role(
+        &self,
+        admin: &Admin,
+        id: Uuid,
+        role: Role,
+        client: &ClientMeta,
+    ) -> Result<Account, AppError> {
+        not_own(admin, id)?;
+        let change = users::set_role(self.db, id, role)
+            .await?
+            .ok_or(AppError::NotFound("User"))?;
+        if change.changed {
+            audit::by_admin(self.db, Event::RoleChanged, id, admin.user_id(), client).await;
+        }
+        Ok(change.account)
+    }
+
+    /// Activates or deactivates account `id`. Deactivating ends every session of it for
+    /// good; activating brings none back.
+    pub async fn set_active(
+        &self,
+        admin: &Admin,
+        id: Uuid,
+        active: bool,
+        client: &ClientMeta,
+    ) -> Result<Account, AppError> {
+        not_own(admin, id)?;
+        let activation = users::set_active(self.db, id, active)
+            .await?
+            .ok_or(AppError::NotFound("User"))?;
+        self.session_cache.forget(&activation.ended);
+        if activation.changed {
+            let event = if active {
+                Event::AccountActivated
+            } else {
+                Event::AccountDeactivated
+            };
+            audit::by_admin(self.db, event, id, admin.user_id(), client).await;
+        }
+        Ok(activation.account)
+    }
+
+    /// Ends every live session of account `id`; how many ended.
+    pub async fn revoke_sessions(
+        &self,
+        admin: &Admin,
+        id: Uuid,
+        client: &ClientMeta,
+    ) -> Result<u64, AppError> {
+        not_own(admin, id)?;
+        if users::find(self.db, id).await?.is_none() {
+            return Err(AppError::NotFound("User"));
+        }
+        let ended = sessions::revoke_all(self.db, id, None, store::now()).await?;
+        self.session_cache.forget(&ended);
+        audit::by_admin(
+            self.db,
+            Event::AllSessionsRevoked,
+            id,
+            admin.user_id(),
+            client,
+        )
+        .await;
+        Ok(ended.len() as u64)
+    }
+
+    /// Deletes account `id` with its tasks and sessions, for good.
+    pub async fn delete(
+        &self,
+        admin: &Admin,
+        id: Uuid,
+        client: &ClientMeta,
+    ) -> Result<(), AppError> {
+        not_own(admin, id)?;
+        let ended = sessions::ids_of(self.db, id).await?;
+        if !users::delete(self.db, id).await? {
+            return Err(AppError::NotFound("User"));
+        }
+        self.session_cache.forget(&ended);
+        audit::by_admin(self.db, Event::AccountDeleted, id, admin.user_id(), client).await;
+        Ok(())
+    }
+}
+
+/// FORBIDDEN when `id` is the administrator's own account.
+fn not_own(admin: &Admin, id: Uuid) -> Result<(), AppError> {
+    if admin.user_id() == id {
+        Err(AppError::Forbidden(OWN_ACCOUNT_MESSAGE))
+    } else {
+        Ok(())
+    }
+}
