@@ -145,11 +145,11 @@ fn run_with_config(command: Command) -> anyhow::Result<ExitCode> {
 /// was made on the machine, not by an account.
 async fn manage_user(db: &DatabaseConnection, action: UserAction) -> anyhow::Result<ExitCode> {
     let username = Username::parse(action.username())?;
-    let name = username.as_str();
     let Some(account) = users::find_by_username(db, &username).await? else {
-        eprintln!("error: no account is named {name}");
+        eprintln!("error: no account is named {}", username.as_str());
         return Ok(ExitCode::FAILURE);
     };
+    let name = account.username.as_str();
     let client = ClientMeta::default();
     let changed = match action {
         UserAction::Activate { .. } | UserAction::Deactivate { .. } => {

@@ -4,10 +4,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::sea_query::{Expr, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -44,26 +44,14 @@ impl AccountSearch {
         Ok(Self(raw.to_lowercase()))
     }
 
-    /// Usernames compare in lower case (they are ASCII); addresses are stored in lower case.
-    fn condition(&self, backend: DbBackend) -> Condition {
-        let pattern = super::containing(&self.0);
-        let escape = "\\";
-        let username = Expr::expr(Func::lower(Expr::col((
-            user::Entity,
-            user::Column::Username,
-        ))));
-        let email = Expr::col((user::Entity, user::Column::Email));
-        let like = |column: Expr| match backend {
-            DbBackend::Postgres => Expr::cust_with_exprs(
-                "$1 ILIKE $2 ESCAPE $3",
-                [column, Expr::val(pattern.clone()), Expr::val(escape)],
-            ),
-            _ => Expr::cust_with_exprs(
-                "$1 LIKE $2 ESCAPE $3",
-                [column, Expr::val(pattern.clone()), Expr::val(escape)],
-            ),
-        };
-        Condition::any().add(like(username)).add(like(email))
+    /// Both sides in lower case: usernames are lowered (they are ASCII), addresses are
+    /// stored lowered, so a plain LIKE matches in any letter case on both databases.
+    fn condition(&self) -> Condition {
+        let like = || LikeExpr::new(super::containing(&self.0)).escape('\\');
+        let username = Expr::expr(Func::lower(Expr::col((Users, user::Column::Username))));
+        Condition::any()
+            .add(username.like(like()))
+            .add(Expr::col((Users, user::Column::Email)).like(like()))
     }
 }
 
@@ -77,10 +65,10 @@ pub struct AccountFilter {
 }
 
 impl AccountFilter {
-    fn condition(&self, backend: DbBackend) -> Condition {
+    fn condition(&self) -> Condition {
         let mut condition = Condition::all();
         if let Some(search) = &self.search {
-            condition = condition.add(search.condition(backend));
+            condition = condition.add(search.condition());
         }
         if let Some(role) = self.role {
             condition = condition.add(user::Column::Role.eq(role));
@@ -147,7 +135,7 @@ impl<'a> AdminStore<'a> {
         size: u64,
         after: Option<AccountCursor>,
     ) -> Result<AccountPage, AppError> {
-        let mut query = Users::find().filter(filter.condition(self.db.get_database_backend()));
+        let mut query = Users::find().filter(filter.condition());
         if let Some(AccountCursor(after)) = after {
             query = query.filter(user::Column::Id.lt(after));
         }
@@ -170,7 +158,7 @@ impl<'a> AdminStore<'a> {
     /// How many accounts `filter` keeps.
     pub async fn count(&self, filter: &AccountFilter) -> Result<u64, AppError> {
         Ok(Users::find()
-            .filter(filter.condition(self.db.get_database_backend()))
+            .filter(filter.condition())
             .count(self.db)
             .await?)
     }

@@ -1,6 +1,6 @@
 //! The `taskql` binary: configuration errors, secrets, schema, migrations and accounts.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -10,24 +10,8 @@ use crate::helpers::documents::{
 };
 use crate::helpers::{
     DATA_KEY, Delivered, PASSWORD, SECRET, claims_of, code, mail_files, request_to, spawn_app,
-    token_pair,
+    stderr, taskql, token_pair,
 };
-
-/// Runs the binary with only `vars` in its environment, in an empty directory.
-fn taskql(args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_taskql"))
-        .args(args)
-        .env_clear()
-        .envs(vars.iter().copied())
-        .current_dir(dir.path())
-        .output()
-        .expect("run taskql")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 #[test]
 fn gen_secret_prints_a_fresh_256_bit_key() {

@@ -1,6 +1,7 @@
 //! One integration-test binary: every test spawns the real server on a fresh database.
 
 mod accounts;
+mod admin;
 mod cli;
 mod deadline;
 mod email;

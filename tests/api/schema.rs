@@ -1,5 +1,7 @@
 //! `schema.graphql` is the exact SDL of the running schema, fully described.
 
+use std::collections::{HashMap, HashSet};
+
 use async_graphql::parser::parse_schema;
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 
@@ -207,7 +209,24 @@ fn the_schema_honours_the_contracts_names_and_nullability() {
         "SecurityEventConnection.edges: [SecurityEventEdge!]!",
         "SecurityEventConnection.nodes: [SecurityEvent!]!",
         "SecurityEventConnection.pageInfo: PageInfo!",
-        "enum SecurityEventKind { REGISTERED LOGIN_SUCCEEDED LOGIN_FAILED LOGIN_THROTTLED SECOND_FACTOR_FAILED PASSWORD_CHANGED PASSWORD_RESET_REQUESTED PASSWORD_RESET EMAIL_VERIFIED EMAIL_CHANGE_REQUESTED EMAIL_CHANGED TWO_FACTOR_ENABLED TWO_FACTOR_DISABLED RECOVERY_CODE_USED RECOVERY_CODES_REGENERATED SESSION_REVOKED ALL_SESSIONS_REVOKED REFRESH_REUSE_DETECTED ACCOUNT_DEACTIVATED ACCOUNT_ACTIVATED ROLE_CHANGED }",
+        "enum SecurityEventKind { REGISTERED LOGIN_SUCCEEDED LOGIN_FAILED LOGIN_THROTTLED SECOND_FACTOR_FAILED PASSWORD_CHANGED PASSWORD_RESET_REQUESTED PASSWORD_RESET EMAIL_VERIFIED EMAIL_CHANGE_REQUESTED EMAIL_CHANGED TWO_FACTOR_ENABLED TWO_FACTOR_DISABLED RECOVERY_CODE_USED RECOVERY_CODES_REGENERATED SESSION_REVOKED ALL_SESSIONS_REVOKED REFRESH_REUSE_DETECTED ACCOUNT_DEACTIVATED ACCOUNT_ACTIVATED ROLE_CHANGED ACCOUNT_DELETED }",
+        "UserEdge.cursor: String!",
+        "UserEdge.node: User!",
+        "UserConnection.edges: [UserEdge!]!",
+        "UserConnection.nodes: [User!]!",
+        "UserConnection.pageInfo: PageInfo!",
+        "UserConnection.totalCount: Int!",
+        "UserFilter.search: String",
+        "UserFilter.role: Role",
+        "UserFilter.isActive: Boolean",
+        "UserFilter.emailVerified: Boolean",
+        "Query.users(first: Int, after: String, filter: UserFilter): UserConnection!",
+        "Query.user(id: ID!): User",
+        "Query.auditLog(first: Int, after: String, userId: ID, kinds: [SecurityEventKind!]): SecurityEventConnection!",
+        "Mutation.setUserRole(id: ID!, role: Role!): User!",
+        "Mutation.setUserActive(id: ID!, active: Boolean!): User!",
+        "Mutation.revokeUserSessions(id: ID!): Int!",
+        "Mutation.deleteUser(id: ID!): Boolean!",
         "Session.id: ID!",
         "Session.createdAt: DateTime!",
         "Session.lastUsedAt: DateTime!",
@@ -251,6 +270,92 @@ fn the_schema_honours_the_contracts_names_and_nullability() {
         assert!(
             signatures.contains(&expected.to_owned()),
             "missing `{expected}` in {signatures:#?}"
+        );
+    }
+}
+
+/// The admin fields: every one of them takes the administrator capability.
+const ADMIN_FIELDS: [(&str, &str); 7] = [
+    ("Query", "users"),
+    ("Query", "user"),
+    ("Query", "auditLog"),
+    ("Mutation", "setUserRole"),
+    ("Mutation", "setUserActive"),
+    ("Mutation", "revokeUserSessions"),
+    ("Mutation", "deleteUser"),
+];
+
+/// Every object type's fields, each with the named type it returns.
+fn returned_types() -> HashMap<String, Vec<(String, String)>> {
+    let document = parse_schema(taskql::graphql::sdl()).expect("valid SDL");
+    let mut types = HashMap::new();
+    for definition in &document.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
+        let ty = &ty.node;
+        let fields = match &ty.kind {
+            TypeKind::Object(object) => object
+                .fields
+                .iter()
+                .map(|field| {
+                    let named = field.node.ty.node.to_string();
+                    let named = named.trim_matches(|c| matches!(c, '[' | ']' | '!'));
+                    (field.node.name.node.to_string(), named.to_owned())
+                })
+                .collect(),
+            TypeKind::Interface(_) | TypeKind::Union(_) => {
+                panic!("the walk follows object types only: {}", ty.name.node)
+            }
+            _ => Vec::new(),
+        };
+        types.insert(ty.name.node.to_string(), fields);
+    }
+    types
+}
+
+/// A path of fields from `root.field` to a task type, if there is one.
+fn path_to_tasks(
+    types: &HashMap<String, Vec<(String, String)>>,
+    root: &str,
+    field: &str,
+) -> Option<String> {
+    let start = &types[root]
+        .iter()
+        .find(|(name, _)| name == field)
+        .unwrap_or_else(|| panic!("{root}.{field} is missing"))
+        .1;
+    let mut seen = HashSet::new();
+    let mut stack = vec![(start.clone(), format!("{root}.{field}"))];
+    while let Some((ty, path)) = stack.pop() {
+        if ty.starts_with("Task") {
+            return Some(format!("{path}: {ty}"));
+        }
+        if !seen.insert(ty.clone()) {
+            continue;
+        }
+        for (field, returned) in types.get(&ty).into_iter().flatten() {
+            stack.push((returned.clone(), format!("{path} -> {ty}.{field}")));
+        }
+    }
+    None
+}
+
+#[test]
+fn no_admin_field_and_no_type_it_returns_leads_to_anyones_tasks() {
+    let types = returned_types();
+    for (root, field) in ADMIN_FIELDS {
+        assert_eq!(path_to_tasks(&types, root, field), None);
+    }
+    // The walk does find the ways to tasks that exist, or it would prove nothing.
+    for (root, field) in [
+        ("Query", "tasks"),
+        ("Mutation", "createTask"),
+        ("Subscription", "taskEvents"),
+    ] {
+        assert!(
+            path_to_tasks(&types, root, field).is_some(),
+            "{root}.{field}"
         );
     }
 }

@@ -87,3 +87,20 @@ pub const RESET_PASSWORD_CODE: &str = "mutation($t: String!, $n: String!, $c: St
 pub const SECURITY_EVENTS: &str = "query($first: Int, $after: String) { securityEvents(first: $first, after: $after) { edges { cursor node { id kind at ip userAgent sessionId user { id } actor { id } } } nodes { kind } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
 /// Whether the viewer has two-factor on, and when they last logged in.
 pub const ME_TWO_FACTOR: &str = "{ me { twoFactorEnabled lastLoginAt } }";
+
+/// A page of every account, with everything the admin view reads.
+pub const USERS: &str = "query($first: Int, $after: String, $filter: UserFilter) { users(first: $first, after: $after, filter: $filter) { totalCount edges { cursor node { id } } nodes { id username email role isActive emailVerified lastLoginAt } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+/// Account `$id`, as an administrator sees it.
+pub const USER: &str =
+    "query($id: ID!) { user(id: $id) { id username role isActive lastLoginAt } }";
+/// A page of every account's security events, with their accounts and actors.
+pub const AUDIT_LOG: &str = "query($first: Int, $after: String, $userId: ID, $kinds: [SecurityEventKind!]) { auditLog(first: $first, after: $after, userId: $userId, kinds: $kinds) { nodes { kind user { id } actor { id username lastLoginAt } } pageInfo { hasNextPage endCursor } } }";
+/// Gives account `$id` the role `$role`.
+pub const SET_USER_ROLE: &str =
+    "mutation($id: ID!, $role: Role!) { setUserRole(id: $id, role: $role) { id role } }";
+/// Activates (`$active`) or deactivates account `$id`.
+pub const SET_USER_ACTIVE: &str = "mutation($id: ID!, $active: Boolean!) { setUserActive(id: $id, active: $active) { id isActive } }";
+/// Ends every session of account `$id`.
+pub const REVOKE_USER_SESSIONS: &str = "mutation($id: ID!) { revokeUserSessions(id: $id) }";
+/// Deletes account `$id`.
+pub const DELETE_USER: &str = "mutation($id: ID!) { deleteUser(id: $id) }";

@@ -2,7 +2,9 @@
 //! and its typed reply, the socket client, the SMTP server, the shared documents, users
 //! and tokens.
 
+mod admin;
 mod auth;
+mod binary;
 pub mod documents;
 mod mail;
 mod request;
@@ -15,6 +17,7 @@ mod two_factor;
 mod users;
 
 pub use auth::*;
+pub use binary::*;
 pub use mail::*;
 pub use request::{JSON, Reply, code, message, request_to, texts_of};
 pub use socket::*;

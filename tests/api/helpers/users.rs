@@ -109,7 +109,7 @@ impl TestApp {
 
     /// Writes the row `register` would write, without hashing: the same parsed username
     /// and address, and times at the precision the server stores.
-    async fn insert_user(&self, username: &str) {
+    pub async fn insert_user(&self, username: &str) {
         let now = chrono::Utc::now().trunc_subsecs(6);
         let email = Email::parse(&format!("{username}@example.com")).expect("a valid email");
         let username = Username::parse(username).expect("a valid username");

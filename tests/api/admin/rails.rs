@@ -1,0 +1,103 @@
+//! The rails that keep taskql administrable: the last active administrator cannot be
+//! demoted, deactivated or deleted, by any path and under any race.
+
+use serde_json::json;
+
+use crate::helpers::documents::{DELETE_ACCOUNT, SET_USER_ACTIVE, SET_USER_ROLE, USERS};
+use crate::helpers::{PASSWORD, TestApp, code, message, spawn_app, works};
+
+const LAST_ADMIN: &str = "This is the last active administrator account: make another account an administrator first, so that someone can still administer taskql.";
+
+/// How many active administrators the admin API lists, asked with `token`.
+async fn active_admins(app: &TestApp, token: &str) -> u64 {
+    let body = app
+        .gql(
+            Some(token),
+            USERS,
+            json!({ "filter": { "role": "ADMIN", "isActive": true } }),
+        )
+        .await;
+    body["data"]["users"]["totalCount"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{body}"))
+}
+
+#[tokio::test]
+async fn the_last_active_administrator_cannot_delete_their_own_account() {
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    // A deactivated administrator does not count.
+    let dormant = app.admin("dormant").await;
+    let body = app
+        .gql(
+            Some(&admin.token),
+            SET_USER_ACTIVE,
+            json!({ "id": dormant.id, "active": false }),
+        )
+        .await;
+    assert_eq!(body["data"]["setUserActive"]["isActive"], false, "{body}");
+
+    let body = app
+        .gql(Some(&admin.token), DELETE_ACCOUNT, json!({ "p": PASSWORD }))
+        .await;
+    assert_eq!(code(&body), "CONFLICT", "{body}");
+    assert_eq!(message(&body), LAST_ADMIN);
+    assert!(works(&app, &admin.token).await);
+    assert_eq!(active_admins(&app, &admin.token).await, 1);
+
+    // With another active administrator, it can go.
+    let body = app
+        .gql(
+            Some(&admin.token),
+            SET_USER_ACTIVE,
+            json!({ "id": dormant.id, "active": true }),
+        )
+        .await;
+    assert_eq!(body["data"]["setUserActive"]["isActive"], true, "{body}");
+    let body = app
+        .gql(Some(&admin.token), DELETE_ACCOUNT, json!({ "p": PASSWORD }))
+        .await;
+    assert_eq!(body["data"]["deleteAccount"], true, "{body}");
+    let survivor = app.logged_in("dormant").await;
+    assert_eq!(active_admins(&app, &survivor.token).await, 1);
+}
+
+#[tokio::test]
+async fn two_administrators_removing_each_other_at_once_leave_one() {
+    for (document, removal) in [
+        (SET_USER_ROLE, json!({ "role": "USER" })),
+        (SET_USER_ACTIVE, json!({ "active": false })),
+    ] {
+        for _ in 0..3 {
+            let app = spawn_app().await;
+            let ann = app.admin("ann").await;
+            let ben = app.admin("ben").await;
+            let mut of_ben = removal.clone();
+            of_ben["id"] = json!(ben.id);
+            let mut of_ann = removal.clone();
+            of_ann["id"] = json!(ann.id);
+            let (first, second) = tokio::join!(
+                app.post(Some(&ann.token), document, of_ben),
+                app.post(Some(&ben.token), document, of_ann),
+            );
+            let answers = [first.json(), second.json()];
+            let succeeded = answers
+                .iter()
+                .filter(|body| body["errors"].is_null())
+                .count();
+            assert_eq!(succeeded, 1, "{answers:?}");
+            for body in answers.iter().filter(|body| !body["errors"].is_null()) {
+                // Refused by the rail when both ran together; refused the role when the
+                // other finished first.
+                assert!(
+                    ["CONFLICT", "FORBIDDEN", "UNAUTHENTICATED"].contains(&code(body)),
+                    "{body}"
+                );
+            }
+            let db_admins = app
+                .count("users WHERE role = 'admin' AND is_active = true")
+                .await;
+            assert_eq!(db_admins, 1, "{answers:?}");
+        }
+    }
+}
