@@ -35,6 +35,9 @@ async fn audit_of(app: &TestApp, admin: &str, user_id: &str) -> Vec<(String, Opt
         .collect()
 }
 
+/// The variables of a document about the account with this id.
+type Variables = fn(&str) -> Value;
+
 fn by(actor: &str, kind: &str) -> (String, Option<String>) {
     (kind.to_owned(), Some(actor.to_owned()))
 }
@@ -244,7 +247,7 @@ async fn ids_that_name_no_account_or_are_no_ids_are_refused_plainly() {
     let app = spawn_app().await;
     let admin = app.admin("root").await;
     let unknown = uuid::Uuid::now_v7().to_string();
-    let documents: [(&str, &str, fn(&str) -> Value); 4] = [
+    let documents: [(&str, &str, Variables); 4] = [
         (
             "setUserRole",
             SET_USER_ROLE,
