@@ -38,7 +38,7 @@ pub enum AppError {
     /// A unique value is already taken.
     #[error("{0}")]
     Conflict(String),
-    /// Not allowed here, whoever asks; the message says why.
+    /// Not allowed for this viewer, or here for anyone; the message says why.
     #[error("{0}")]
     Forbidden(&'static str),
     /// The password checked out, but the account's address must be verified first.
@@ -131,8 +131,8 @@ impl From<AppError> for async_graphql::Error {
 pub enum ErrorCode {
     /// No valid credentials.
     Unauthenticated,
-    /// Not allowed here, whoever asks: introspection when the server has it off, or a
-    /// flow that needs mail when mail is off.
+    /// Not allowed: an admin field for anyone but an administrator, introspection when
+    /// the server has it off, or a flow that needs mail when mail is off.
     Forbidden,
     /// The request or an argument breaks a rule: the client's to fix.
     BadUserInput,

@@ -180,6 +180,26 @@ fn production_requires_a_long_enough_key_and_hides_introspection() {
 }
 
 #[test]
+fn administrators_need_two_factor_in_production_unless_turned_off() {
+    let production = [
+        ("APP_ENV", "production"),
+        ("SECRET_KEY", KEY),
+        ("SMTP_URL", "off"),
+    ];
+    assert!(load(&production).unwrap().admin_require_two_factor);
+    assert!(
+        !load(&[("SECRET_KEY", KEY)])
+            .unwrap()
+            .admin_require_two_factor
+    );
+    let mut off = production.to_vec();
+    off.push(("ADMIN_REQUIRE_TWO_FACTOR", "false"));
+    assert!(!load(&off).unwrap().admin_require_two_factor);
+    let on = load(&[("SECRET_KEY", KEY), ("ADMIN_REQUIRE_TWO_FACTOR", " true ")]).unwrap();
+    assert!(on.admin_require_two_factor);
+}
+
+#[test]
 fn every_invalid_value_names_its_variable() {
     for (var, value) in [
         ("APP_ENV", "staging"),
@@ -190,6 +210,7 @@ fn every_invalid_value_names_its_variable() {
         ("BIND_ADDR", "localhost"),
         ("MAX_BODY_BYTES", "12"),
         ("GRAPHQL_INTROSPECTION", "yes"),
+        ("ADMIN_REQUIRE_TWO_FACTOR", "1"),
         ("CORS_ALLOWED_ORIGINS", "*"),
         ("CORS_ALLOWED_ORIGINS", "app.example.com"),
         ("CORS_ALLOWED_ORIGINS", "https://app.example.com/path"),
