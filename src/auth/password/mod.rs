@@ -1,21 +1,24 @@
-//! argon2id hashing on a pool of threads of its own.
+//! argon2id hashing on a pool of threads of its own ([`threads`]), with the counts of
+//! the work it did ([`work`]).
 
-use std::collections::VecDeque;
-use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+mod threads;
+mod work;
+
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use argon2::password_hash::{Output, PasswordHash, Salt, SaltString};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
-use rand::RngCore;
+use argon2::password_hash::PasswordHash;
+use argon2::{Algorithm, Argon2, Params, Version};
+
+pub use work::HashingWork;
 
 use super::fair::FairTurns;
 use crate::client::{ClientMeta, client_network};
 use crate::domain::Password;
 use crate::error::AppError;
 use crate::store::users::PasswordHash as StoredHash;
+use threads::{HashingThreads, Memory};
 
 /// The key to a stored hash's text: only this module can make one, so only the password
 /// verifier reads a hash, whoever else holds it.
@@ -39,87 +42,6 @@ pub struct PasswordHasher {
     work: HashingWork,
 }
 
-/// How many argon2 hashes and verifications a [`PasswordHasher`] has run, how often it
-/// slept instead of verifying, and how long a verification typically takes. Each hash or
-/// verification costs the same configured time and each sleep lasts a typical
-/// verification, so equal counts mean equal time: this is how the tests prove that login
-/// outcomes the API keeps apart only by their answer cannot be told apart by timing.
-#[derive(Debug, Clone, Default)]
-pub struct HashingWork(Arc<Counters>);
-
-#[derive(Debug, Default)]
-struct Counters {
-    hashes: AtomicU64,
-    verifications: AtomicU64,
-    sleeps: AtomicU64,
-    recent: Mutex<RecentDurations>,
-}
-
-impl HashingWork {
-    /// Hashes computed so far.
-    pub fn hashes(&self) -> u64 {
-        self.0.hashes.load(Ordering::Relaxed)
-    }
-
-    /// Verifications run so far, the dummy ones included.
-    pub fn verifications(&self) -> u64 {
-        self.0.verifications.load(Ordering::Relaxed)
-    }
-
-    /// Times a verification's duration was slept instead of running one.
-    pub fn sleeps(&self) -> u64 {
-        self.0.sleeps.load(Ordering::Relaxed)
-    }
-
-    /// The median duration of the latest verifications: what a sleep in place of one lasts.
-    pub fn typical_verification(&self) -> Duration {
-        self.recent().median()
-    }
-
-    fn count_hash(&self) {
-        self.0.hashes.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn count_verification(&self, took: Duration) {
-        self.0.verifications.fetch_add(1, Ordering::Relaxed);
-        self.recent().record(took);
-    }
-
-    fn count_sleep(&self) {
-        self.0.sleeps.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn recent(&self) -> MutexGuard<'_, RecentDurations> {
-        // The guarded code cannot panic, so a poisoned lock still holds consistent data.
-        self.0.recent.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// How many of the latest verification times the typical one is taken from: enough that a
-/// few preempted or cheaper (older-parameter) verifications do not move the median, few
-/// enough that it follows a change of load soon.
-const RECENT_VERIFICATIONS: usize = 31;
-
-/// The latest verification times, oldest first.
-#[derive(Debug, Default)]
-struct RecentDurations(VecDeque<Duration>);
-
-impl RecentDurations {
-    fn record(&mut self, took: Duration) {
-        if self.0.len() == RECENT_VERIFICATIONS {
-            self.0.pop_front();
-        }
-        self.0.push_back(took);
-    }
-
-    /// The median (the upper one of an even count); zero before any verification.
-    fn median(&self) -> Duration {
-        let mut sorted: Vec<Duration> = self.0.iter().copied().collect();
-        sorted.sort_unstable();
-        sorted.get(sorted.len() / 2).copied().unwrap_or_default()
-    }
-}
-
 impl PasswordHasher {
     /// argon2id with `params` (at least OWASP's m = 19 MiB, t = 2, p = 1, which
     /// [`Params::DEFAULT`] is).
@@ -139,7 +61,7 @@ impl PasswordHasher {
             .recv()
             .context("the hashing thread stopped before the dummy hash was made")??;
         let work = HashingWork::default();
-        work.recent().record(took);
+        work.seed(took);
         Ok(Self {
             argon2,
             turns: FairTurns::new(max_concurrent),
@@ -268,126 +190,6 @@ fn seed(argon2: &Argon2<'_>, memory: &mut Memory) -> anyhow::Result<(String, Dur
     Ok((dummy_hash, started.elapsed()))
 }
 
-/// One hash or verification, run on a hashing thread with that thread's memory.
-type Job = Box<dyn FnOnce(&mut Memory) + Send>;
-
-/// How much lower than the async workers' the hashing threads' scheduling priority is
-/// (a nice value): high enough that request handling preempts hashing on a busy machine,
-/// so logins take the cores requests leave idle instead of a fixed share of them.
-const HASHING_NICENESS: i32 = 10;
-
-/// The hashing threads; they end when the last [`PasswordHasher`] clone is dropped.
-#[derive(Clone)]
-struct HashingThreads(mpsc::Sender<Job>);
-
-impl HashingThreads {
-    fn start(count: usize) -> anyhow::Result<Self> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..count {
-            let queue = Arc::clone(&queue);
-            std::thread::Builder::new()
-                .name("taskql-hashing".into())
-                .spawn(move || {
-                    // On Linux this lowers the calling thread's priority, not the process's.
-                    if let Err(err) = rustix::process::setpriority_process(None, HASHING_NICENESS) {
-                        tracing::warn!(error = %err, "cannot lower the hashing thread's priority");
-                    }
-                    let mut memory = Memory::default();
-                    loop {
-                        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-                        let Ok(job) = job else { break };
-                        // A panicking job fails its own request (its answer is dropped),
-                        // not the thread.
-                        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut memory)));
-                    }
-                })
-                .context("cannot start a password hashing thread")?;
-        }
-        Ok(Self(jobs))
-    }
-
-    fn send(&self, job: Job) -> Result<(), AppError> {
-        self.0
-            .send(job)
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("the hashing threads have stopped")))
-    }
-}
-
-/// The working memory of argon2, kept by a hashing thread for all its hashes instead of
-/// allocating (and touching) 19 MiB afresh for each one.
-#[derive(Default)]
-struct Memory(Vec<Block>);
-
-impl Memory {
-    fn blocks(&mut self, params: &Params) -> &mut [Block] {
-        let count = params.block_count();
-        if self.0.len() < count {
-            self.0.resize(count, Block::default());
-        }
-        &mut self.0[..count]
-    }
-
-    /// A PHC string for `password` with a fresh salt: what argon2's `hash_password` makes.
-    fn hash(&mut self, argon2: &Argon2<'_>, password: &str) -> anyhow::Result<String> {
-        let mut salt = [0u8; 16];
-        rand::rng().fill_bytes(&mut salt);
-        let salt = SaltString::encode_b64(&salt).map_err(|err| anyhow::anyhow!("salt: {err}"))?;
-        self.compute(
-            Algorithm::Argon2id,
-            Version::V0x13,
-            argon2.params().clone(),
-            password.as_bytes(),
-            salt.as_salt(),
-        )
-        .map(|hash| hash.to_string())
-        .map_err(|err| anyhow::anyhow!("cannot hash password: {err}"))
-    }
-
-    /// Whether `password` matches `hash`, computed with the hash's own algorithm, version
-    /// and parameters and compared in constant time, as argon2's `verify_password` does.
-    fn verify(&mut self, password: &[u8], hash: &PasswordHash<'_>) -> bool {
-        let (Some(salt), Some(expected)) = (hash.salt, &hash.hash) else {
-            return false;
-        };
-        let computed = Algorithm::try_from(hash.algorithm).and_then(|algorithm| {
-            let version = hash
-                .version
-                .map(Version::try_from)
-                .transpose()?
-                .unwrap_or_default();
-            self.compute(algorithm, version, Params::try_from(hash)?, password, salt)
-        });
-        computed.is_ok_and(|computed| computed.hash.as_ref() == Some(expected))
-    }
-
-    fn compute<'a>(
-        &mut self,
-        algorithm: Algorithm,
-        version: Version,
-        params: Params,
-        password: &[u8],
-        salt: Salt<'a>,
-    ) -> argon2::password_hash::Result<PasswordHash<'a>> {
-        let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
-        let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
-        let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
-        let argon2 = Argon2::new(algorithm, version, params.clone());
-        let output = Output::init_with(output_len, |out| {
-            argon2
-                .hash_password_into_with_memory(password, salt_bytes, out, self.blocks(&params))
-                .map_err(Into::into)
-        })?;
-        Ok(PasswordHash {
-            algorithm: algorithm.ident(),
-            version: Some(version.into()),
-            params: (&params).try_into()?,
-            salt: Some(salt),
-            hash: Some(output),
-        })
-    }
-}
-
 fn generate_dummy_password() -> String {
     crate::config::generate_secret()
 }
@@ -508,30 +310,6 @@ mod tests {
             (work.hashes(), work.verifications(), work.sleeps()),
             (0, 0, 1)
         );
-    }
-
-    #[test]
-    fn the_typical_duration_is_the_median_of_the_latest_verifications() {
-        let ms = Duration::from_millis;
-        let mut recent = RecentDurations::default();
-        assert_eq!(recent.median(), Duration::ZERO);
-        recent.record(ms(40));
-        assert_eq!(recent.median(), ms(40));
-        // A few outliers, however long, do not move it.
-        for took in [ms(38), ms(900), ms(41), ms(5000)] {
-            recent.record(took);
-        }
-        assert_eq!(recent.median(), ms(41));
-        // Only the latest count: a change of load shows once it fills half the window.
-        for _ in 0..RECENT_VERIFICATIONS / 2 {
-            recent.record(ms(80));
-        }
-        assert_eq!(recent.median(), ms(80));
-        for _ in 0..RECENT_VERIFICATIONS {
-            recent.record(ms(20));
-        }
-        assert_eq!(recent.0.len(), RECENT_VERIFICATIONS);
-        assert_eq!(recent.median(), ms(20));
     }
 
     #[tokio::test]
