@@ -1,9 +1,11 @@
-//! Cursor decoding: any string a client sends as `after` or `before`, for any order.
-//! None may panic, and a cursor that decodes must encode to a string that decodes to it.
+//! Cursor decoding: any string a client sends as `after` or `before`, for any order of
+//! tasks, and as `after` of the admin's list of accounts. None may panic, and a cursor
+//! that decodes must encode to a string that decodes to it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use taskql::domain::{OrderDirection, OrderField};
+use taskql::store::admin::AccountCursor;
 use taskql::store::tasks::{Cursor, Sort, SortKey};
 
 const FIELDS: [OrderField; 5] = [
@@ -19,6 +21,12 @@ fuzz_target!(|data: &[u8]| {
     let Some((&order, cursor)) = data.split_first() else {
         return;
     };
+    if let Some(decoded) = std::str::from_utf8(cursor)
+        .ok()
+        .and_then(AccountCursor::decode)
+    {
+        assert_eq!(AccountCursor::decode(&decoded.encode()), Some(decoded));
+    }
     let keys = (0..usize::from(order % 4))
         .map(|i| {
             let bits = order.rotate_right(2 + 3 * i as u32);
@@ -38,6 +46,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(cursor) = std::str::from_utf8(cursor) else {
         return;
     };
+
     if let Some(decoded) = Cursor::decode(cursor, &sort) {
         let encoded = decoded.encode(&sort);
         assert_eq!(Cursor::decode(&encoded, &sort), Some(decoded));

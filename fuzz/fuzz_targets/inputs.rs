@@ -1,4 +1,4 @@
-//! Every parser of client text: the domain types, login identifiers, search text and the
+//! Every parser of client text: the domain types, login identifiers, search texts and the
 //! password policy (which `passwordStrength` runs for anyone). None may panic, and what a
 //! parser makes of a value must parse again to itself: stored values are parsed again
 //! later (`changePassword` re-parses the account's username and email).
@@ -7,6 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use taskql::auth::policy;
 use taskql::domain::{Email, Password, TaskDescription, TaskTitle, Username};
+use taskql::store::admin::AccountSearch;
 use taskql::store::tasks::SearchText;
 use taskql::store::users::Login;
 
@@ -35,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = TaskDescription::parse(value);
     let _ = SearchText::parse(value);
+    let _ = AccountSearch::parse(value);
     let _ = Login::parse(value);
     let strength = policy::assess(value, Some(identity), Some(identity));
     assert!(strength.score <= 4);
