@@ -1,5 +1,6 @@
 // A small taskql client: urql for queries and mutations, graphql-ws for live task events,
-// and a Security panel for two-factor authentication and the account's security history.
+// a Security panel for two-factor authentication and the account's security history, and
+// for administrators an Administration view of every account and the audit log.
 // Vite serves this page for every path; the path picks what it shows: the task app, or one
 // of the pages that the links in taskql's emails open (verify-email, reset-password) and
 // the form that asks for a reset link (forgot-password).
@@ -10,6 +11,8 @@ const API_URL = import.meta.env.VITE_TASKQL_URL ?? 'http://127.0.0.1:8000/graphq
 const WS_URL = API_URL.replace(/^http/, 'ws') + '/ws';
 const PAGE_SIZE = 5;
 const EVENTS_PAGE_SIZE = 5;
+const USERS_PAGE_SIZE = 5;
+const AUDIT_SIZE = 10;
 const TOKEN_KEY = 'taskql.token';
 const USER_KEY = 'taskql.username';
 
@@ -44,7 +47,7 @@ const DELETE = gql`
 `;
 const EVENTS = `subscription { taskEvents { kind taskId } }`;
 const ME = gql`
-  query Me { me { id username email emailVerified twoFactorEnabled } }
+  query Me { me { id username email role emailVerified twoFactorEnabled } }
 `;
 const BEGIN_TWO_FACTOR = gql`
   mutation BeginTwoFactor($password: String!) {
@@ -71,6 +74,30 @@ const SECURITY_EVENTS = gql`
       pageInfo { hasNextPage endCursor }
     }
   }
+`;
+const USERS = gql`
+  query Users($first: Int, $after: String, $filter: UserFilter) {
+    users(first: $first, after: $after, filter: $filter) {
+      totalCount
+      nodes { id username email role isActive emailVerified lastLoginAt }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`;
+const AUDIT_LOG = gql`
+  query AuditLog($first: Int) {
+    auditLog(first: $first) {
+      nodes { id kind at user { username } actor { username } }
+    }
+  }
+`;
+const SET_USER_ACTIVE = gql`
+  mutation SetUserActive($id: ID!, $active: Boolean!) {
+    setUserActive(id: $id, active: $active) { id isActive }
+  }
+`;
+const SET_USER_ROLE = gql`
+  mutation SetUserRole($id: ID!, $role: Role!) { setUserRole(id: $id, role: $role) { id role } }
 `;
 const REQUEST_VERIFICATION = gql`
   mutation RequestVerification { requestEmailVerification }
@@ -110,6 +137,7 @@ const EVENT_LABELS = {
   ACCOUNT_DEACTIVATED: 'Account deactivated by an operator',
   ACCOUNT_ACTIVATED: 'Account activated again by an operator',
   ROLE_CHANGED: 'Role changed',
+  ACCOUNT_DELETED: 'Account deleted',
 };
 const WRONG_CODE = 'That code is not right, or was used already: try another.';
 
@@ -135,6 +163,13 @@ const state = {
   // Where the security history goes on, and which load of it is the latest.
   eventsCursor: null,
   eventsLoads: 0,
+  // The signed-in account's id, which the Administration view must not act on.
+  viewerId: null,
+  // The accounts page: the search, its `after`, the `after`s of the pages before it (the
+  // list pages forward only), its last cursor, and which load of it is the latest.
+  users: { search: '', after: null, earlier: [], endCursor: null, loads: 0 },
+  // Which load of the audit log is the latest.
+  auditLoads: 0,
 };
 
 const client = new Client({
@@ -262,6 +297,7 @@ function signIn(token, username, { store = true } = {}) {
   $('auth').hidden = true;
   showPasswordStep();
   resetSecurity();
+  resetAdmin();
   $('app').hidden = false;
   $('viewer').textContent = username;
   state.page = { first: PAGE_SIZE };
@@ -270,17 +306,18 @@ function signIn(token, username, { store = true } = {}) {
 }
 
 /**
- * Shows the viewer's name as the server knows it, and the "verify your address" notice
- * while the address is unconfirmed.
+ * Shows the viewer's name as the server knows it, the "verify your address" notice while
+ * the address is unconfirmed, and the Administration view to an administrator.
  */
 async function loadViewer() {
   const result = await client.query(ME, {}).toPromise();
   if (problem(result)) return;
-  const { username, email, emailVerified, twoFactorEnabled } = result.data.me;
+  const { id, username, email, role, emailVerified, twoFactorEnabled } = result.data.me;
   $('viewer').textContent = username;
   $('verify-address').textContent = email;
   $('verify-notice').hidden = emailVerified;
   showTwoFactor(twoFactorEnabled);
+  showAdmin(id, role === 'ADMIN');
 }
 
 function signOut() {
@@ -292,6 +329,7 @@ function signOut() {
   $('app').hidden = true;
   $('verify-notice').hidden = true;
   resetSecurity();
+  resetAdmin();
   $('auth').hidden = false;
 }
 
@@ -542,6 +580,211 @@ $('two-factor-manage-form').addEventListener('submit', async (event) => {
     showTwoFactor(false);
     say('Two-factor is off.', true);
   }
+});
+
+let userSearchTimer;
+
+/** The Administration view as a sign-in finds it: hidden and empty, on no account's page. */
+function resetAdmin() {
+  clearTimeout(userSearchTimer);
+  $('admin').hidden = true;
+  state.viewerId = null;
+  state.users.loads += 1;
+  state.auditLoads += 1;
+  state.users.search = '';
+  state.users.after = null;
+  state.users.earlier = [];
+  state.users.endCursor = null;
+  $('user-search').value = '';
+  $('users').tBodies[0].replaceChildren();
+  $('users-count').textContent = '';
+  $('users-prev').disabled = true;
+  $('users-next').disabled = true;
+  $('audit-events').replaceChildren();
+}
+
+/** Shows the Administration view to an administrator, `id` being their account. */
+function showAdmin(id, isAdmin) {
+  if (!isAdmin) return resetAdmin();
+  if (!$('admin').hidden && state.viewerId === id) return;
+  resetAdmin();
+  state.viewerId = id;
+  $('admin').hidden = false;
+  loadUsers();
+  loadAuditLog();
+}
+
+/** A cell of the accounts table. */
+function cell(className, ...content) {
+  const td = document.createElement('td');
+  td.className = className;
+  td.append(...content);
+  return td;
+}
+
+/** A `<time>` for `at`, or `none` when there is no time. */
+function timeOf(at, none = '') {
+  if (!at) return none;
+  const time = document.createElement('time');
+  time.dateTime = at;
+  time.textContent = new Date(at).toLocaleString();
+  return time;
+}
+
+/** A button in an account's row; its accessible name says whose account it acts on. */
+function rowButton(text, username, onClick) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.textContent = text;
+  button.setAttribute('aria-label', `${text}: ${username}`);
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    await onClick();
+    button.disabled = false;
+  });
+  return button;
+}
+
+/** The buttons that activate or deactivate `user` and change its role. */
+function rowActions({ id, username, isActive, role }) {
+  const admin = role === 'ADMIN';
+  return [
+    rowButton(isActive ? 'Deactivate' : 'Activate', username, () =>
+      adminAction(
+        SET_USER_ACTIVE,
+        { id, active: !isActive },
+        `${username} is ${isActive ? 'deactivated' : 'active again'}.`,
+      ),
+    ),
+    rowButton(admin ? 'Make user' : 'Make admin', username, () =>
+      adminAction(
+        SET_USER_ROLE,
+        { id, role: admin ? 'USER' : 'ADMIN' },
+        `${username} is now ${admin ? 'a user' : 'an administrator'}.`,
+      ),
+    ),
+  ];
+}
+
+/** The current page of accounts. */
+async function loadUsers() {
+  const load = ++state.users.loads;
+  const { search, after } = state.users;
+  const filter = search ? { search } : null;
+  const result = await client
+    .query(USERS, { first: USERS_PAGE_SIZE, after, filter })
+    .toPromise();
+  // A newer load (or a sign-out) came in the meantime.
+  if (load !== state.users.loads) return;
+  const error = problem(result);
+  if (error) {
+    say(error);
+    // What the table showed may no longer be true.
+    $('users').tBodies[0].replaceChildren();
+    $('users-count').textContent = '';
+    $('users-prev').disabled = state.users.earlier.length === 0;
+    $('users-next').disabled = true;
+    // No longer an administrator, maybe: the viewer's role decides whether the view stays.
+    if (errorCode(result) === 'FORBIDDEN') loadViewer();
+    return;
+  }
+  const { nodes, totalCount, pageInfo } = result.data.users;
+  if (nodes.length === 0 && state.users.earlier.length > 0) {
+    // The page emptied (its accounts no longer match): start again from the first page.
+    state.users.after = null;
+    state.users.earlier = [];
+    return loadUsers();
+  }
+  state.users.endCursor = pageInfo.endCursor;
+  $('users').tBodies[0].replaceChildren(
+    ...nodes.map((user) => {
+      const row = document.createElement('tr');
+      row.dataset.id = user.id;
+      row.dataset.username = user.username;
+      const own = user.id === state.viewerId;
+      row.classList.toggle('you', own);
+      row.classList.toggle('inactive', !user.isActive);
+      row.append(
+        cell('username', user.username),
+        cell('email', user.email),
+        cell('role', user.role === 'ADMIN' ? 'admin' : 'user'),
+        cell('active', user.isActive ? 'yes' : 'no'),
+        cell('verified', user.emailVerified ? 'yes' : 'no'),
+        cell('last-login', timeOf(user.lastLoginAt, 'never')),
+        // The API refuses these on the viewer's own account.
+        cell('actions', ...(own ? ['you'] : rowActions(user))),
+      );
+      return row;
+    }),
+  );
+  $('users-count').textContent = `${totalCount} account${totalCount === 1 ? '' : 's'}`;
+  $('users-prev').disabled = state.users.earlier.length === 0;
+  $('users-next').disabled = !pageInfo.hasNextPage;
+}
+
+/** The newest events of every account, with who acted where an administrator did. */
+async function loadAuditLog() {
+  const load = ++state.auditLoads;
+  const result = await client.query(AUDIT_LOG, { first: AUDIT_SIZE }).toPromise();
+  if (load !== state.auditLoads) return;
+  const error = problem(result);
+  if (error) return say(error);
+  $('audit-events').replaceChildren(
+    ...result.data.auditLog.nodes.map((event) => {
+      const item = document.createElement('li');
+      item.dataset.kind = event.kind;
+      const what = document.createElement('strong');
+      what.textContent = EVENT_LABELS[event.kind] ?? event.kind;
+      item.append(what, ' · ', timeOf(event.at));
+      const who = document.createElement('span');
+      who.className = 'where';
+      const user = document.createElement('span');
+      user.className = 'user';
+      // The account is null once it is deleted; its history stays.
+      user.textContent = event.user?.username ?? 'a deleted account';
+      who.append('Account: ', user);
+      if (event.actor) {
+        const actor = document.createElement('span');
+        actor.className = 'actor';
+        actor.textContent = event.actor.username;
+        who.append(' · by ', actor);
+      }
+      item.append(who);
+      return item;
+    }),
+  );
+}
+
+/**
+ * Runs an admin mutation, says `done` when it worked, and loads the page and the audit log
+ * again whatever the outcome, so that they show what the server holds now.
+ */
+async function adminAction(document, variables, done) {
+  const ok = await mutate(document, variables);
+  // A session that ended on the way has signed the viewer out.
+  if (!state.token) return;
+  if (ok) say(done, true);
+  await Promise.all([loadUsers(), loadAuditLog()]);
+}
+
+$('user-search').addEventListener('input', (event) => {
+  clearTimeout(userSearchTimer);
+  userSearchTimer = setTimeout(() => {
+    state.users.search = event.target.value;
+    state.users.after = null;
+    state.users.earlier = [];
+    loadUsers();
+  }, 200);
+});
+
+$('users-next').addEventListener('click', () => {
+  state.users.earlier.push(state.users.after);
+  state.users.after = state.users.endCursor;
+  loadUsers();
+});
+$('users-prev').addEventListener('click', () => {
+  state.users.after = state.users.earlier.pop() ?? null;
+  loadUsers();
 });
 
 $('resend-verification').addEventListener('click', async (event) => {
