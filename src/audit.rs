@@ -7,8 +7,10 @@
 //! sessions by id only: never a username typed at login (it may be a mistyped password),
 //! a password, a token or a hash.
 //!
-//! Events about a known account that its owner should see are also stored as the
-//! account's security history ([`Event::kind`]), with the client's address and user agent.
+//! Events about a known account are also stored as the account's security history
+//! ([`Event::kind`]), with the client's address and user agent, and the administrator who
+//! acted: its owner reads it (while the account exists), administrators read every
+//! account's.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;

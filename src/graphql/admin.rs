@@ -1,7 +1,8 @@
 //! The admin API: `users`, `user`, `auditLog`, `setUserRole`, `setUserActive`,
 //! `revokeUserSessions` and `deleteUser`. Every field first makes the [`Admin`]
-//! capability from the viewer (UNAUTHENTICATED without one, FORBIDDEN for anyone else),
-//! and reads only through the [`AdminStore`] it opens, which has no way to tasks.
+//! capability from the viewer (UNAUTHENTICATED without one, FORBIDDEN for anyone else).
+//! The queries read through the [`AdminStore`] it opens, which has no way to tasks; the
+//! mutations take it to the admin service (`services::admin`).
 
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, SimpleObject};
 

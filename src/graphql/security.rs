@@ -23,9 +23,11 @@ pub struct SecurityEvent {
     kind: SecurityEventKind,
     /// When it happened.
     at: DateTime,
-    /// The client's IP address, when the event came from a request.
+    /// The client's IP address, when the event came from a request; in the owner's own
+    /// `securityEvents`, null for what an administrator did.
     ip: Option<String>,
-    /// The client's User-Agent header, when it sent one.
+    /// The client's User-Agent header, when it sent one; null there too for what an
+    /// administrator did.
     user_agent: Option<String>,
     /// The session it happened in or to, when there is one.
     session_id: Option<ID>,
@@ -150,7 +152,9 @@ impl SecurityQuery {
         let size = paging::first(first)?;
         let cursor = event_cursor(after.as_deref())?;
         let filter = EventFilter::of_user(viewer.user_id());
-        let page = security_events::page(&state(ctx).db, &filter, size, cursor).await?;
+        let page = security_events::page(&state(ctx).db, &filter, size, cursor)
+            .await?
+            .for_owner();
         Ok(SecurityEventConnection::new(page, cursor.is_some()))
     }
 }

@@ -41,15 +41,30 @@ pub struct User {
     account_id: Uuid,
     #[graphql(skip)]
     last_login: Option<DateTime>,
+    /// Built for the account that asked (`login`'s payload, `me`), whatever the request's
+    /// token says.
+    #[graphql(skip)]
+    own: bool,
+}
+
+impl User {
+    /// The account of whoever the answer goes to: a login's or refresh's payload, `me`.
+    pub fn own(account: Account) -> Self {
+        Self {
+            own: true,
+            ..account.into()
+        }
+    }
 }
 
 #[ComplexObject]
 impl User {
-    /// When the account last logged in: shown to the account itself and to
-    /// administrators; null for anyone else, and before a first login.
+    /// When the account last logged in: shown to the account itself and to administrators
+    /// allowed to use the admin API; null for anyone else, and before a first login.
     async fn last_login_at(&self, ctx: &Context<'_>) -> Option<DateTime> {
-        let viewer = viewer(ctx).ok()?;
-        let shown = viewer.user_id() == self.account_id || super::admin::admin(ctx).is_ok();
+        let shown = self.own
+            || viewer(ctx).is_ok_and(|viewer| viewer.user_id() == self.account_id)
+            || super::admin::admin(ctx).is_ok();
         if shown { self.last_login } else { None }
     }
 }
@@ -67,6 +82,7 @@ impl From<Account> for User {
             created_at: user.created_at.into(),
             account_id: user.id,
             last_login: user.last_login_at.map(DateTime),
+            own: false,
         }
     }
 }
@@ -127,7 +143,7 @@ impl From<SignedIn> for AuthPayload {
             expires_in: seconds(signed_in.access.expires_in),
             refresh_token: signed_in.refresh.expose().to_owned(),
             refresh_expires_in: seconds(signed_in.refresh_expires_in),
-            user: signed_in.user.into(),
+            user: User::own(signed_in.user),
         }
     }
 }
@@ -177,7 +193,7 @@ impl UserQuery {
         let viewer = viewer(ctx)?;
         users::find(&state(ctx).db, viewer.user_id())
             .await?
-            .map(User::from)
+            .map(User::own)
             .ok_or(AppError::Unauthenticated)
     }
 
@@ -221,7 +237,7 @@ impl UserMutation {
             .accounts()
             .register(&input.username, &input.email, &input.password, client(ctx))
             .await?;
-        Ok(user.into())
+        Ok(User::own(user))
     }
 
     /// Exchanges a username (or email) and password for an access token. Every failure

@@ -269,6 +269,8 @@ impl Accounts<'_> {
         let user = self
             .confirm_password(viewer, password, "password", client)
             .await?;
+        // Before a code is spent on a deletion that would be refused.
+        users::ensure_not_last_admin(self.db, user.id).await?;
         self.require_second_factor(&user, code, client).await?;
         let ended = sessions::ids_of(self.db, user.id).await?;
         users::delete(self.db, user.id).await?;

@@ -25,7 +25,10 @@ pub struct Administration<'a> {
 }
 
 impl Administration<'_> {
-    /// Gives account `id` the role `role`; nothing changes when it has it already.
+    /// Gives account `id` the role `role`; nothing changes when it has it already. The
+    /// account's sessions read it from their next request on this replica, and within
+    /// `SESSION_CACHE_SECONDS` on the others (a demotion, on every replica at once: the
+    /// guard never keeps an administrator's session).
     pub async fn set_role(
         &self,
         admin: &Admin,
@@ -38,6 +41,8 @@ impl Administration<'_> {
             .await?
             .ok_or(AppError::NotFound("User"))?;
         if change.changed {
+            self.session_cache
+                .recheck(&sessions::ids_of(self.db, id).await?);
             audit::by_admin(self.db, Event::RoleChanged, id, admin.user_id(), client).await;
         }
         Ok(change.account)

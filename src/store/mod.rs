@@ -1,8 +1,8 @@
 //! Data access. Entities stay private to this module: the rest of taskql reads and writes
 //! through [`users`], [`sessions`], [`second_factor`], [`security_events`], [`outbox`],
 //! [`mail_tokens`], [`admin`] and [`tasks`]: tasks only through a viewer's
-//! [`tasks::ViewerTasks`], every account through an administrator's
-//! [`admin::AdminStore`], which has no way to tasks. Every function returns plain types
+//! [`tasks::ViewerTasks`], and listings of every account and every history through an
+//! administrator's [`admin::AdminStore`], which has no way to tasks. Every function returns plain types
 //! of this module's own, so nothing outside it can reach a table around the owner scope.
 
 /// Declares a plain type of the store's own holding columns of an entity's model, and its
@@ -211,7 +211,7 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// A LIKE pattern (escape character `\\`) that matches any text containing `text`, every
+/// A LIKE pattern (escape character `\`) that matches any text containing `text`, every
 /// character of it literal.
 fn containing(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);

@@ -115,6 +115,20 @@ pub struct EventPage {
     pub has_next_page: bool,
 }
 
+impl EventPage {
+    /// The page as an account's owner reads it: an administrator's address and user agent
+    /// stay in the audit log, and the owner sees who acted but not from where.
+    pub fn for_owner(mut self) -> Self {
+        for event in &mut self.events {
+            if event.actor_id.is_some() {
+                event.ip = None;
+                event.user_agent = None;
+            }
+        }
+        self
+    }
+}
+
 /// Which events a page holds. Every field given narrows it.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, Set, SqlErr, TransactionTrait,
+    DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Set, SqlErr, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -355,18 +355,59 @@ pub async fn set_role(
 }
 
 /// Refuses with CONFLICT when account `target`, about to stop being an active
-/// administrator, is the only one. It first locks every active administrator's row with a
-/// write: on SQLite the transaction then holds the write lock, and on PostgreSQL a
-/// concurrent change to another administrator waits for this transaction and then sees
-/// its outcome, so two administrators demoting each other at once cannot both succeed.
+/// administrator, is the only one. Its first statement is a write to the target's row, so
+/// that on SQLite the transaction holds the write lock from the start. When the target is
+/// an active administrator, on PostgreSQL it then takes one transaction-wide advisory
+/// lock before counting the others: the removals of administrators take their turns, each
+/// counting after the one before has committed, so two administrators removing each
+/// other at once cannot both succeed. Removals of other accounts never wait for it.
 async fn keep_an_active_admin(txn: &DatabaseTransaction, target: Uuid) -> Result<(), AppError> {
-    let admins = Users::update_many()
+    let locked = Users::update_many()
         .col_expr(user::Column::Role, Expr::col(user::Column::Role))
-        .filter(user::Column::Role.eq(Role::Admin))
-        .filter(user::Column::IsActive.eq(true))
+        .filter(user::Column::Id.eq(target))
         .exec_with_returning(txn)
         .await?;
-    if admins.len() == 1 && admins[0].id == target {
+    if !locked
+        .first()
+        .is_some_and(|user| user.role == Role::Admin && user.is_active)
+    {
+        return Ok(());
+    }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [ADMIN_REMOVAL_LOCK.into()],
+        ))
+        .await?;
+    }
+    if other_active_admins(txn, target).await? == 0 {
+        return Err(AppError::Conflict(LAST_ADMIN_MESSAGE.into()));
+    }
+    Ok(())
+}
+
+/// The PostgreSQL advisory lock the removals of administrators take in turn.
+const ADMIN_REMOVAL_LOCK: i64 = 0x7461_736b_716c_0001;
+
+/// How many active administrators there are besides account `id`.
+async fn other_active_admins(db: &impl ConnectionTrait, id: Uuid) -> Result<u64, AppError> {
+    Ok(Users::find()
+        .filter(user::Column::Role.eq(Role::Admin))
+        .filter(user::Column::IsActive.eq(true))
+        .filter(user::Column::Id.ne(id))
+        .count(db)
+        .await?)
+}
+
+/// CONFLICT when account `id` is the last active administrator: for asking before work
+/// that cannot be undone (spending a second-factor code), ahead of the change that checks
+/// again under its lock.
+pub async fn ensure_not_last_admin(db: &DatabaseConnection, id: Uuid) -> Result<(), AppError> {
+    let Some(account) = find(db, id).await? else {
+        return Ok(());
+    };
+    if account.role == Role::Admin && account.is_active && other_active_admins(db, id).await? == 0 {
         return Err(AppError::Conflict(LAST_ADMIN_MESSAGE.into()));
     }
     Ok(())

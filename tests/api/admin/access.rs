@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::helpers::documents::{
     AUDIT_LOG, DELETE_USER, REVOKE_USER_SESSIONS, SET_USER_ACTIVE, SET_USER_ROLE, USER, USERS,
 };
-use crate::helpers::{TestApp, code, message, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, code, message, spawn_app, spawn_app_with};
 
 const NOT_ADMIN: &str = "This needs an administrator account.";
 const OWN_ACCOUNT: &str = "This is your own account: use the self-service mutations (`changePassword`, `logoutAll`, `deleteAccount`) instead.";
@@ -206,6 +206,21 @@ async fn last_login_times_are_shown_to_their_account_and_administrators_only() {
         .gql(Some(&user.token), "{ me { lastLoginAt } }", json!({}))
         .await;
     assert!(own["data"]["me"]["lastLoginAt"].is_string(), "{own}");
+    // A login's payload is the account's own, though the request carries no token.
+    let login = app
+        .gql(
+            None,
+            "mutation($i: LoginInput!) { login(input: $i) { user { lastLoginAt } } }",
+            json!({ "i": { "username": "alice", "password": PASSWORD } }),
+        )
+        .await;
+    assert!(
+        login["data"]["login"]["user"]["lastLoginAt"].is_string(),
+        "{login}"
+    );
+    let own = app
+        .gql(Some(&user.token), "{ me { lastLoginAt } }", json!({}))
+        .await;
     let seen = app
         .gql(Some(&admin.token), USER, json!({ "id": user.id }))
         .await;
@@ -223,12 +238,12 @@ async fn last_login_times_are_shown_to_their_account_and_administrators_only() {
             json!({ "id": user.id }),
         )
         .await;
-    assert_eq!(body["data"]["revokeUserSessions"], 1, "{body}");
+    assert_eq!(body["data"]["revokeUserSessions"], 2, "{body}");
     let alice = app.logged_in("alice").await;
     let history = app
         .gql(
             Some(&alice.token),
-            "{ securityEvents { nodes { kind actor { id username lastLoginAt } } } }",
+            "{ securityEvents { nodes { kind ip userAgent actor { id username lastLoginAt } } } }",
             json!({}),
         )
         .await;
@@ -242,5 +257,27 @@ async fn last_login_times_are_shown_to_their_account_and_administrators_only() {
     assert_eq!(
         revoked["actor"],
         json!({ "id": admin.id, "username": "root", "lastLoginAt": null })
+    );
+    // Nor from where the administrator acted; her own events keep their client.
+    assert_eq!(
+        (&revoked["ip"], &revoked["userAgent"]),
+        (&json!(null), &json!(null))
+    );
+    let login = events
+        .iter()
+        .find(|event| event["kind"] == "LOGIN_SUCCEEDED")
+        .unwrap_or_else(|| panic!("{history}"));
+    assert_eq!(login["ip"], "127.0.0.1", "{history}");
+    // The audit log keeps it for administrators.
+    let audit = app
+        .gql(
+            Some(&admin.token),
+            "query($u: ID) { auditLog(userId: $u, kinds: [ALL_SESSIONS_REVOKED]) { nodes { ip } } }",
+            json!({ "u": user.id }),
+        )
+        .await;
+    assert_eq!(
+        audit["data"]["auditLog"]["nodes"][0]["ip"], "127.0.0.1",
+        "{audit}"
     );
 }

@@ -23,10 +23,7 @@ async fn audit_of(app: &TestApp, admin: &str, user_id: &str) -> Vec<(String, Opt
         .unwrap_or_else(|| panic!("{body}"))
         .iter()
         .map(|event| {
-            assert_eq!(
-                event["user"]["id"].as_str().or(Some(user_id)),
-                Some(user_id)
-            );
+            assert_eq!(event["user"]["id"], user_id, "{body}");
             (
                 event["kind"].as_str().unwrap().to_owned(),
                 event["actor"]["username"].as_str().map(str::to_owned),

@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use crate::helpers::documents::{DELETE_ACCOUNT, SET_USER_ACTIVE, SET_USER_ROLE, USERS};
+use crate::helpers::documents::{
+    DELETE_ACCOUNT, DELETE_ACCOUNT_CODE, SET_USER_ACTIVE, SET_USER_ROLE, USERS,
+};
 use crate::helpers::{PASSWORD, TestApp, code, message, spawn_app, works};
 
 const LAST_ADMIN: &str = "This is the last active administrator account: make another account an administrator first, so that someone can still administer taskql.";
@@ -60,6 +62,30 @@ async fn the_last_active_administrator_cannot_delete_their_own_account() {
     assert_eq!(body["data"]["deleteAccount"], true, "{body}");
     let survivor = app.logged_in("dormant").await;
     assert_eq!(active_admins(&app, &survivor.token).await, 1);
+}
+
+#[tokio::test]
+async fn the_refusal_comes_before_a_second_factor_code_is_spent() {
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    let authenticator = app.two_factor_on(&admin).await;
+    let recovery = &authenticator.recovery_codes[0];
+    let body = app
+        .gql(
+            Some(&admin.token),
+            DELETE_ACCOUNT_CODE,
+            json!({ "p": PASSWORD, "c": recovery }),
+        )
+        .await;
+    assert_eq!(code(&body), "CONFLICT", "{body}");
+    assert_eq!(message(&body), LAST_ADMIN);
+    // The recovery code still completes a login.
+    let challenge = app.challenge("root").await;
+    let verified = app.verify_login(&challenge, recovery).await;
+    assert!(
+        verified["data"]["verifyLogin"]["accessToken"].is_string(),
+        "{verified}"
+    );
 }
 
 #[tokio::test]
