@@ -89,29 +89,13 @@ impl UserConnection {
 
 impl UserConnection {
     fn new(page: AccountPage, filter: AccountFilter, after: bool) -> Self {
-        let cursors: Vec<String> = page
-            .accounts
-            .iter()
-            .map(|account| AccountCursor::of(account).encode())
-            .collect();
-        let page_info = PageInfo {
-            has_next_page: page.has_next_page,
-            has_previous_page: after,
-            start_cursor: cursors.first().cloned(),
-            end_cursor: cursors.last().cloned(),
-        };
-        let (edges, nodes) = page
-            .accounts
-            .into_iter()
-            .zip(cursors)
-            .map(|(account, cursor)| {
-                let edge = UserEdge {
-                    cursor,
-                    node: account.clone().into(),
-                };
-                (edge, account.into())
-            })
-            .unzip();
+        let (edges, nodes, page_info) = paging::forward_page(
+            page.accounts,
+            page.has_next_page,
+            after,
+            |account| AccountCursor::of(account).encode(),
+            |cursor, node| UserEdge { cursor, node },
+        );
         Self {
             edges,
             nodes,

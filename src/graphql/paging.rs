@@ -37,3 +37,27 @@ pub struct PageInfo {
     /// Cursor of the last item of the page; null for an empty page.
     pub end_cursor: Option<String>,
 }
+
+/// A forward page as a connection: its edges (each item with its cursor), its nodes and
+/// its `PageInfo`. `after` says whether it continues an earlier page.
+pub fn forward_page<T: Clone, N: From<T>, E>(
+    items: Vec<T>,
+    has_next_page: bool,
+    after: bool,
+    cursor: impl Fn(&T) -> String,
+    edge: impl Fn(String, N) -> E,
+) -> (Vec<E>, Vec<N>, PageInfo) {
+    let cursors: Vec<String> = items.iter().map(cursor).collect();
+    let page_info = PageInfo {
+        has_next_page,
+        has_previous_page: after,
+        start_cursor: cursors.first().cloned(),
+        end_cursor: cursors.last().cloned(),
+    };
+    let (edges, nodes) = items
+        .into_iter()
+        .zip(cursors)
+        .map(|(item, cursor)| (edge(cursor, N::from(item.clone())), N::from(item)))
+        .unzip();
+    (edges, nodes, page_info)
+}

@@ -99,29 +99,13 @@ pub struct SecurityEventConnection {
 
 impl SecurityEventConnection {
     pub(super) fn new(page: security_events::EventPage, after: bool) -> Self {
-        let cursors: Vec<String> = page
-            .events
-            .iter()
-            .map(|event| EventCursor::of(event).encode())
-            .collect();
-        let page_info = PageInfo {
-            has_next_page: page.has_next_page,
-            has_previous_page: after,
-            start_cursor: cursors.first().cloned(),
-            end_cursor: cursors.last().cloned(),
-        };
-        let (edges, nodes) = page
-            .events
-            .into_iter()
-            .zip(cursors)
-            .map(|(event, cursor)| {
-                let edge = SecurityEventEdge {
-                    cursor,
-                    node: event.clone().into(),
-                };
-                (edge, event.into())
-            })
-            .unzip();
+        let (edges, nodes, page_info) = paging::forward_page(
+            page.events,
+            page.has_next_page,
+            after,
+            |event| EventCursor::of(event).encode(),
+            |cursor, node| SecurityEventEdge { cursor, node },
+        );
         Self {
             edges,
             nodes,

@@ -113,13 +113,7 @@ async fn a_demoted_administrator_is_refused_on_the_next_request_on_every_replica
         let body = replica.gql(Some(&demoted.token), USERS, json!({})).await;
         assert_eq!(body["data"]["users"]["totalCount"], 2, "{body}");
     }
-    let body = app
-        .gql(
-            Some(&root.token),
-            SET_USER_ROLE,
-            json!({ "id": demoted.id, "role": "USER" }),
-        )
-        .await;
+    let body = app.set_role(&root, &demoted.id, "USER").await;
     assert_eq!(body["data"]["setUserRole"]["role"], "USER", "{body}");
     for replica in [&other, &app] {
         let body = replica.gql(Some(&demoted.token), USERS, json!({})).await;
@@ -144,24 +138,15 @@ async fn an_administrator_with_two_factor_needs_a_session_that_began_with_it() {
     assert_eq!(message(&body), SESSION_WITHOUT_CODE, "{body}");
 
     app.forget_used_steps().await;
-    let challenge = app.challenge("root").await;
-    let verified = app.verify_login(&challenge, &authenticator.code(0)).await;
-    let token = verified["data"]["verifyLogin"]["accessToken"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{verified}"));
-    let body = app.gql(Some(token), USERS, json!({})).await;
-    assert_eq!(body["data"]["users"]["totalCount"], 1, "{body}");
-
-    // A recovery code is a second factor too.
-    let challenge = app.challenge("root").await;
-    let verified = app
-        .verify_login(&challenge, &authenticator.recovery_codes[0])
-        .await;
-    let token = verified["data"]["verifyLogin"]["accessToken"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{verified}"));
-    let body = app.gql(Some(token), USERS, json!({})).await;
-    assert_eq!(body["data"]["users"]["totalCount"], 1, "{body}");
+    // A TOTP or a recovery code: either is a second factor.
+    for code in [
+        authenticator.code(0),
+        authenticator.recovery_codes[0].clone(),
+    ] {
+        let token = app.token_with_code("root", &code).await;
+        let body = app.gql(Some(&token), USERS, json!({})).await;
+        assert_eq!(body["data"]["users"]["totalCount"], 1, "{body}");
+    }
 }
 
 #[tokio::test]
@@ -179,12 +164,8 @@ async fn where_two_factor_is_required_an_administrator_without_it_is_refused_say
 
         let authenticator = app.two_factor_on(&admin).await;
         app.forget_used_steps().await;
-        let challenge = app.challenge("root").await;
-        let verified = app.verify_login(&challenge, &authenticator.code(0)).await;
-        let token = verified["data"]["verifyLogin"]["accessToken"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{verified}"));
-        let body = app.gql(Some(token), USERS, json!({})).await;
+        let token = app.token_with_code("root", &authenticator.code(0)).await;
+        let body = app.gql(Some(&token), USERS, json!({})).await;
         assert_eq!(body["data"]["users"]["totalCount"], 1, "{vars:?}: {body}");
     }
     let app = spawn_app_with(&[

@@ -46,13 +46,7 @@ async fn deactivation_through_the_api_ends_every_session_for_good() {
     let user = app.user("alice").await;
     let second = app.logged_in("alice").await;
 
-    let body = app
-        .gql(
-            Some(&admin.token),
-            SET_USER_ACTIVE,
-            json!({ "id": user.id, "active": false }),
-        )
-        .await;
+    let body = app.set_active(&admin, &user.id, false).await;
     assert_eq!(
         body["data"]["setUserActive"],
         json!({ "id": user.id, "isActive": false })
@@ -68,22 +62,10 @@ async fn deactivation_through_the_api_ends_every_session_for_good() {
     assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
     assert_eq!(message(&body), "Invalid username or password.");
     // Deactivating again changes nothing and records nothing.
-    let body = app
-        .gql(
-            Some(&admin.token),
-            SET_USER_ACTIVE,
-            json!({ "id": user.id, "active": false }),
-        )
-        .await;
+    let body = app.set_active(&admin, &user.id, false).await;
     assert_eq!(body["data"]["setUserActive"]["isActive"], false, "{body}");
 
-    let body = app
-        .gql(
-            Some(&admin.token),
-            SET_USER_ACTIVE,
-            json!({ "id": user.id, "active": true }),
-        )
-        .await;
+    let body = app.set_active(&admin, &user.id, true).await;
     assert_eq!(body["data"]["setUserActive"]["isActive"], true, "{body}");
     // No token from before comes back; a new login works.
     for session in [&user, &second] {
@@ -227,13 +209,7 @@ async fn a_promoted_user_is_an_administrator_on_the_next_request() {
         [&by("root", "ROLE_CHANGED")]
     );
     // The new administrator may demote the one who promoted them.
-    let body = app
-        .gql(
-            Some(&user.token),
-            SET_USER_ROLE,
-            json!({ "id": admin.id, "role": "USER" }),
-        )
-        .await;
+    let body = app.set_role(&user, &admin.id, "USER").await;
     assert_eq!(body["data"]["setUserRole"]["role"], "USER", "{body}");
     let body = app.gql(Some(&admin.token), ME, json!({})).await;
     assert!(body["data"]["me"]["id"].is_string(), "{body}");

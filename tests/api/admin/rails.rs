@@ -31,13 +31,7 @@ async fn the_last_active_administrator_cannot_delete_their_own_account() {
     let admin = app.admin("root").await;
     // A deactivated administrator does not count.
     let dormant = app.admin("dormant").await;
-    let body = app
-        .gql(
-            Some(&admin.token),
-            SET_USER_ACTIVE,
-            json!({ "id": dormant.id, "active": false }),
-        )
-        .await;
+    let body = app.set_active(&admin, &dormant.id, false).await;
     assert_eq!(body["data"]["setUserActive"]["isActive"], false, "{body}");
 
     let body = app
@@ -49,13 +43,7 @@ async fn the_last_active_administrator_cannot_delete_their_own_account() {
     assert_eq!(active_admins(&app, &admin.token).await, 1);
 
     // With another active administrator, it can go.
-    let body = app
-        .gql(
-            Some(&admin.token),
-            SET_USER_ACTIVE,
-            json!({ "id": dormant.id, "active": true }),
-        )
-        .await;
+    let body = app.set_active(&admin, &dormant.id, true).await;
     assert_eq!(body["data"]["setUserActive"]["isActive"], true, "{body}");
     let body = app
         .gql(Some(&admin.token), DELETE_ACCOUNT, json!({ "p": PASSWORD }))
@@ -81,12 +69,7 @@ async fn the_refusal_comes_before_a_second_factor_code_is_spent() {
     assert_eq!(code(&body), "CONFLICT", "{body}");
     assert_eq!(message(&body), LAST_ADMIN);
     // The recovery code still completes a login.
-    let challenge = app.challenge("root").await;
-    let verified = app.verify_login(&challenge, recovery).await;
-    assert!(
-        verified["data"]["verifyLogin"]["accessToken"].is_string(),
-        "{verified}"
-    );
+    app.token_with_code("root", recovery).await;
 }
 
 #[tokio::test]

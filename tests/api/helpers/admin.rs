@@ -1,5 +1,9 @@
-//! Administrators for tests, made as `taskql user promote` makes them: by the role column.
+//! Administrators for tests, made as `taskql user promote` makes them: by the role column;
+//! and the admin mutations most tests send.
 
+use serde_json::{Value, json};
+
+use super::documents::{SET_USER_ACTIVE, SET_USER_ROLE};
 use super::{TestApp, TestUser};
 
 impl TestApp {
@@ -18,5 +22,25 @@ impl TestApp {
         let user = self.user(username).await;
         self.promote(username).await;
         user
+    }
+
+    /// `setUserActive(id, active)` sent by `admin`, answering the body.
+    pub async fn set_active(&self, admin: &TestUser, id: &str, active: bool) -> Value {
+        self.gql(
+            Some(&admin.token),
+            SET_USER_ACTIVE,
+            json!({ "id": id, "active": active }),
+        )
+        .await
+    }
+
+    /// `setUserRole(id, role)` sent by `admin`, answering the body.
+    pub async fn set_role(&self, admin: &TestUser, id: &str, role: &str) -> Value {
+        self.gql(
+            Some(&admin.token),
+            SET_USER_ROLE,
+            json!({ "id": id, "role": role }),
+        )
+        .await
     }
 }

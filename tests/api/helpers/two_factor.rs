@@ -87,6 +87,16 @@ impl TestApp {
             .to_owned()
     }
 
+    /// The access token of a login of `username` completed with `code`.
+    pub async fn token_with_code(&self, username: &str, code: &str) -> String {
+        let challenge = self.challenge(username).await;
+        let verified = self.verify_login(&challenge, code).await;
+        verified["data"]["verifyLogin"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the code was refused: {verified}"))
+            .to_owned()
+    }
+
     /// `verifyLogin` with `challenge` and `code`.
     pub async fn verify_login(&self, challenge: &str, code: &str) -> Value {
         self.gql(None, VERIFY_LOGIN, json!({ "ch": challenge, "c": code }))
