@@ -60,16 +60,6 @@ impl SessionCache {
         }
     }
 
-    /// Drops what was decided for these live sessions, so their next request reads the
-    /// account again (after a change of its role made in this process).
-    pub fn recheck(&self, session_ids: &[Uuid]) {
-        if let Some(caches) = &self.0 {
-            for id in session_ids {
-                caches.decided.invalidate(id);
-            }
-        }
-    }
-
     /// Marks these sessions as revoked, after they were revoked in this process.
     pub fn forget(&self, session_ids: &[Uuid]) {
         if let Some(caches) = &self.0 {

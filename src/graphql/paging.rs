@@ -40,7 +40,7 @@ pub struct PageInfo {
 
 /// A forward page as a connection: its edges (each item with its cursor), its nodes and
 /// its `PageInfo`. `after` says whether it continues an earlier page.
-pub fn forward_page<T: Clone, N: From<T>, E>(
+pub fn forward_page<T, N: From<T> + Clone, E>(
     items: Vec<T>,
     has_next_page: bool,
     after: bool,
@@ -57,7 +57,10 @@ pub fn forward_page<T: Clone, N: From<T>, E>(
     let (edges, nodes) = items
         .into_iter()
         .zip(cursors)
-        .map(|(item, cursor)| (edge(cursor, N::from(item.clone())), N::from(item)))
+        .map(|(item, cursor)| {
+            let node = N::from(item);
+            (edge(cursor, node.clone()), node)
+        })
         .unzip();
     (edges, nodes, page_info)
 }

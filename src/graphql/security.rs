@@ -10,11 +10,11 @@ use super::{state, viewer};
 use crate::domain::SecurityEventKind;
 use crate::error::AppError;
 use crate::graphql::schema::STATEMENT_COST;
-use crate::store::security_events::{self, EventCursor, EventFilter};
+use crate::store::security_events::{self, EventCursor};
 
 /// Something that happened to an account: a login, a change of password, a second factor
 /// turned on or off, and so on. Never carries a password, token or code.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct SecurityEvent {
     /// The event's id.
@@ -135,10 +135,8 @@ impl SecurityQuery {
         let viewer = viewer(ctx)?;
         let size = paging::first(first)?;
         let cursor = event_cursor(after.as_deref())?;
-        let filter = EventFilter::of_user(viewer.user_id());
-        let page = security_events::page(&state(ctx).db, &filter, size, cursor)
-            .await?
-            .for_owner();
+        let page =
+            security_events::page_for_owner(&state(ctx).db, viewer.user_id(), size, cursor).await?;
         Ok(SecurityEventConnection::new(page, cursor.is_some()))
     }
 }

@@ -18,7 +18,7 @@ use crate::services::SignedIn;
 use crate::store::users::{self, Account};
 
 /// A taskql account. Never carries a password, a hash or a token.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct User {
     /// The account's id, a UUID.

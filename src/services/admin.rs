@@ -25,10 +25,9 @@ pub struct Administration<'a> {
 }
 
 impl Administration<'_> {
-    /// Gives account `id` the role `role`; nothing changes when it has it already. The
-    /// account's sessions read it from their next request on this replica, and within
-    /// `SESSION_CACHE_SECONDS` on the others (a demotion, on every replica at once: the
-    /// guard never keeps an administrator's session).
+    /// Gives account `id` the role `role`; nothing changes when it has it already. A
+    /// demotion holds from the account's next request on every replica (the guard never
+    /// keeps an administrator's session); a promotion within `SESSION_CACHE_SECONDS`.
     pub async fn set_role(
         &self,
         admin: &Admin,
@@ -41,8 +40,6 @@ impl Administration<'_> {
             .await?
             .ok_or(AppError::NotFound("User"))?;
         if change.changed {
-            self.session_cache
-                .recheck(&sessions::ids_of(self.db, id).await?);
             audit::by_admin(self.db, Event::RoleChanged, id, admin.user_id(), client).await;
         }
         Ok(change.account)

@@ -81,7 +81,11 @@ impl Sessions<'_> {
             now,
         )?;
         Ok(SignedIn {
-            user,
+            // As the session's start recorded it.
+            user: Account {
+                last_login_at: Some(now),
+                ..user
+            },
             session_id: session.id,
             access,
             refresh,

@@ -115,20 +115,6 @@ pub struct EventPage {
     pub has_next_page: bool,
 }
 
-impl EventPage {
-    /// The page as an account's owner reads it: an administrator's address and user agent
-    /// stay in the audit log, and the owner sees who acted but not from where.
-    pub fn for_owner(mut self) -> Self {
-        for event in &mut self.events {
-            if event.actor_id.is_some() {
-                event.ip = None;
-                event.user_agent = None;
-            }
-        }
-        self
-    }
-}
-
 /// Which events a page holds. Every field given narrows it.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
@@ -140,7 +126,7 @@ pub struct EventFilter {
 
 impl EventFilter {
     /// One account's whole history.
-    pub fn of_user(user_id: Uuid) -> Self {
+    fn of_user(user_id: Uuid) -> Self {
         Self {
             user_id: Some(user_id),
             kinds: None,
@@ -148,7 +134,8 @@ impl EventFilter {
     }
 }
 
-/// Up to `size` of the events `filter` keeps after `after`, newest first.
+/// Up to `size` of the events `filter` keeps after `after`, newest first, of every
+/// account: what administrators read.
 pub async fn page(
     db: &DatabaseConnection,
     filter: &EventFilter,
@@ -188,6 +175,25 @@ pub async fn page(
         events,
         has_next_page,
     })
+}
+
+/// Up to `size` of account `user_id`'s events after `after`, newest first, as its owner
+/// reads them: an administrator's address and user agent stay in the audit log, and the
+/// owner sees who acted but not from where.
+pub async fn page_for_owner(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+    size: u64,
+    after: Option<EventCursor>,
+) -> Result<EventPage, AppError> {
+    let mut page = page(db, &EventFilter::of_user(user_id), size, after).await?;
+    for event in &mut page.events {
+        if event.actor_id.is_some() {
+            event.ip = None;
+            event.user_agent = None;
+        }
+    }
+    Ok(page)
 }
 
 /// Deletes the events older than `before`; how many went.

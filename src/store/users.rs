@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Set, SqlErr, Statement, TransactionTrait,
+    DbBackend, EntityTrait, IsolationLevel, PaginatorTrait, QueryFilter, QuerySelect, Set, SqlErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -281,7 +282,7 @@ pub async fn set_active(
     active: bool,
 ) -> Result<Option<Activation>, AppError> {
     let now = now();
-    let txn = db.begin().await?;
+    let txn = begin_account_change(db).await?;
     if !active {
         keep_an_active_admin(&txn, id).await?;
     }
@@ -326,7 +327,7 @@ pub async fn set_role(
     id: Uuid,
     role: Role,
 ) -> Result<Option<RoleChange>, AppError> {
-    let txn = db.begin().await?;
+    let txn = begin_account_change(db).await?;
     if role != Role::Admin {
         keep_an_active_admin(&txn, id).await?;
     }
@@ -354,23 +355,38 @@ pub async fn set_role(
     Ok(change)
 }
 
+/// The transaction of a change of an account's activation, role or existence, as the
+/// last-administrator rail needs it: on SQLite a write transaction from its `BEGIN`
+/// (`IMMEDIATE`), so no other writer comes between its reads and its writes; on
+/// PostgreSQL READ COMMITTED whatever the server's default, so that each statement sees
+/// what committed before it began.
+async fn begin_account_change(db: &DatabaseConnection) -> Result<DatabaseTransaction, AppError> {
+    let options = match db.get_database_backend() {
+        DbBackend::Postgres => TransactionOptions {
+            isolation_level: Some(IsolationLevel::ReadCommitted),
+            ..TransactionOptions::default()
+        },
+        _ => TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        },
+    };
+    Ok(db.begin_with_options(options).await?)
+}
+
 /// Refuses with CONFLICT when account `target`, about to stop being an active
-/// administrator, is the only one. Its first statement is a write to the target's row, so
-/// that on SQLite the transaction holds the write lock from the start. When the target is
-/// an active administrator, on PostgreSQL it then takes one transaction-wide advisory
-/// lock before counting the others: the removals of administrators take their turns, each
-/// counting after the one before has committed, so two administrators removing each
+/// administrator, is the only one; in a transaction from [`begin_account_change`]. It
+/// first locks the target's row (`FOR UPDATE` on PostgreSQL, where a concurrent insert
+/// that references the account waits for it rather than deadlocking with a deletion).
+/// When the target is an active administrator, PostgreSQL then takes one advisory lock,
+/// held to commit, before counting the others: removals of administrators take turns,
+/// each counting after the one before has committed, so two administrators removing each
 /// other at once cannot both succeed. Removals of other accounts never wait for it.
 async fn keep_an_active_admin(txn: &DatabaseTransaction, target: Uuid) -> Result<(), AppError> {
-    let locked = Users::update_many()
-        .col_expr(user::Column::Role, Expr::col(user::Column::Role))
-        .filter(user::Column::Id.eq(target))
-        .exec_with_returning(txn)
-        .await?;
-    if !locked
-        .first()
-        .is_some_and(|user| user.role == Role::Admin && user.is_active)
-    {
+    let Some(user) = Users::find_by_id(target).lock_exclusive().one(txn).await? else {
+        return Ok(());
+    };
+    if user.role != Role::Admin || !user.is_active {
         return Ok(());
     }
     if txn.get_database_backend() == DbBackend::Postgres {
@@ -480,7 +496,7 @@ pub async fn has_password_hash(
 /// Deletes the account; its tasks and sessions go with it (ON DELETE CASCADE). Whether
 /// there was one; CONFLICT for the last active administrator.
 pub async fn delete(db: &DatabaseConnection, id: Uuid) -> Result<bool, AppError> {
-    let txn = db.begin().await?;
+    let txn = begin_account_change(db).await?;
     keep_an_active_admin(&txn, id).await?;
     let deleted = Users::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;

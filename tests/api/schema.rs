@@ -352,9 +352,9 @@ fn no_admin_field_and_no_type_it_returns_leads_to_anyones_tasks() {
             }
         }
     }
-    let fields: Vec<(&str, &str)> = reaching.iter().map(|(field, _)| *field).collect();
-    assert_eq!(fields, VIEWER_TASK_FIELDS, "{reaching:#?}");
-    for field in ["users", "user", "auditLog"] {
-        assert_eq!(path_to_tasks(&types, "Query", field), None);
-    }
+    let mut fields: Vec<(&str, &str)> = reaching.iter().map(|(field, _)| *field).collect();
+    fields.sort_unstable();
+    let mut allowed = VIEWER_TASK_FIELDS;
+    allowed.sort_unstable();
+    assert_eq!(fields, allowed, "{reaching:#?}");
 }

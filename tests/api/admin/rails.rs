@@ -1,7 +1,7 @@
 //! The rails that keep taskql administrable: the last active administrator cannot be
 //! demoted, deactivated or deleted, by any path and under any race.
 
-use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
 use crate::helpers::documents::{
@@ -87,7 +87,7 @@ async fn two_administrators_removing_each_other_at_once_leave_one() {
         let mut of_ann = removal;
         of_ann["id"] = json!(ann.id);
         // While a transaction of the test's holds both rows, both removals pass the guard
-        // and wait at the rail's first write; released, they meet the rail together.
+        // and wait at the rail's first lock; released, they meet the rail together.
         let db = app.db().await;
         let blocker = db.begin().await.unwrap();
         let postgres = db.get_database_backend() == DbBackend::Postgres;
@@ -99,7 +99,11 @@ async fn two_administrators_removing_each_other_at_once_leave_one() {
         };
         blocker.execute_unprepared(hold).await.unwrap();
         let release = async {
-            tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+            if postgres {
+                waiting_for_locks(&app, 2).await;
+            } else {
+                tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+            }
             blocker.commit().await.unwrap();
         };
         let (first, second, ()) = tokio::join!(
@@ -130,4 +134,28 @@ async fn two_administrators_removing_each_other_at_once_leave_one() {
             .await;
         assert_eq!(active_admins, 1, "{document}: {answers:?}");
     }
+}
+
+/// Returns once `count` statements on the test's PostgreSQL database wait for a lock; a
+/// bounded wait.
+async fn waiting_for_locks(app: &TestApp, count: i64) {
+    let db = app.db().await;
+    for _ in 0..200 {
+        let waiting = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        if waiting >= count {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {count} statements came to wait for a lock within 10 seconds");
 }
