@@ -7,9 +7,7 @@
 
 mod standing;
 
-pub use standing::{
-    Activation, LAST_ADMIN_MESSAGE, RoleChange, delete, ensure_not_last_admin, set_active, set_role,
-};
+pub use standing::{Activation, RoleChange, delete, ensure_not_last_admin, set_active, set_role};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};

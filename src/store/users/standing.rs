@@ -27,7 +27,7 @@ pub struct Activation {
 }
 
 /// Why the last active administrator cannot stop being one.
-pub const LAST_ADMIN_MESSAGE: &str = "This is the last active administrator account: make another account an administrator first, so that someone can still administer taskql.";
+const LAST_ADMIN_MESSAGE: &str = "This is the last active administrator account: make another account an administrator first, so that someone can still administer taskql.";
 
 /// Activates or deactivates account `id`; `None` when there is none. A change of state
 /// also ends every live session of the account, in the same transaction: deactivating
