@@ -78,17 +78,19 @@ async fn a_batch_past_the_deadline_keeps_what_finished_and_cancels_the_rest() {
 
 #[tokio::test]
 async fn a_subscription_has_no_deadline() {
-    let app = slow_app(&[]).await;
-    // Accounts are made by a replica that hashes at the default cost and has no short deadline.
-    let fast = app.replica(&[]).await;
-    let user = fast.user("socket").await;
+    // A deadline short enough for the subscription to outlive it, long enough that the
+    // mutation which makes the event finishes on a busy machine.
+    let app = spawn_app_with(&[("REQUEST_TIMEOUT_SECONDS", "0.5")]).await;
+    // The account logs in on a replica with the default deadline, hashing and all.
+    let patient = app.replica(&[]).await;
+    let user = patient.user("socket").await;
 
     let mut socket = Socket::authenticated(&app, &user.token).await;
 
-    // A subscription outlives the deadline: an event a second later still arrives.
+    // A subscription outlives the deadline: an event three deadlines later still arrives.
     let events = "subscription { taskEvents { kind task { title } } }";
     socket.subscribe("1", json!({ "query": events })).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     app.create_task(&user.token, json!({ "title": "after the deadline" }))
         .await;
     let event = socket.receive().await;
