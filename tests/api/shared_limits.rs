@@ -255,7 +255,7 @@ async fn a_redis_that_accepts_and_never_answers_leaves_requests_to_local_limits(
     let app = spawn_app_with(&[
         ("REDIS_URL", url.as_str()),
         ("REDIS_TIMEOUT_MS", "200"),
-        ("REQUEST_TIMEOUT_SECONDS", "1"),
+        ("REQUEST_TIMEOUT_SECONDS", "3"),
         ("LOGIN_ACCOUNT_FREE_FAILURES", "3"),
     ])
     .await;
