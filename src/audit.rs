@@ -10,13 +10,17 @@
 //! Events about a known account are also stored as the account's security history
 //! ([`Event::kind`]), with the client's address and user agent, and the administrator who
 //! acted: its owner reads it (while the account exists), administrators read every
-//! account's.
+//! account's. Most are stored once their change has committed, and a history that cannot
+//! be written is logged as an error; a change of an account's role, activation or
+//! existence stores its [`Entry`] in its own transaction instead, so that it never
+//! happens unrecorded.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use uuid::Uuid;
 
 use crate::client::ClientMeta;
-use crate::domain::SecurityEventKind;
+use crate::domain::{Role, SecurityEventKind};
+use crate::error::AppError;
 use crate::store::security_events;
 
 /// The `target` of every audit line.
@@ -64,8 +68,8 @@ pub enum Event {
     PasswordChanged,
     /// The account, its tasks and its sessions were deleted.
     AccountDeleted,
-    /// The account's role changed.
-    RoleChanged,
+    /// The account was given this role.
+    RoleChanged(Role),
     /// A password reset link was asked for an address (whether or not it has an account).
     PasswordResetRequested,
     /// The password was set through a reset link; every session ended.
@@ -106,7 +110,7 @@ impl Event {
             Event::AccountActivated => "account.activated",
             Event::PasswordChanged => "password.changed",
             Event::AccountDeleted => "account.deleted",
-            Event::RoleChanged => "role.changed",
+            Event::RoleChanged(_) => "role.changed",
         }
     }
 
@@ -131,7 +135,8 @@ impl Event {
             Event::AccountActivated => "account activated",
             Event::PasswordChanged => "password changed",
             Event::AccountDeleted => "account deleted",
-            Event::RoleChanged => "role changed",
+            Event::RoleChanged(Role::Admin) => "role changed: now an administrator",
+            Event::RoleChanged(Role::User) => "role changed: now a user",
             Event::PasswordResetRequested => "password reset asked for",
             Event::PasswordReset => "password reset through a mail link: every session ended",
             Event::EmailVerified => "email address verified",
@@ -168,7 +173,7 @@ impl Event {
             Event::RecoveryCodeUsed => Kind::RecoveryCodeUsed,
             Event::RecoveryCodesRegenerated => Kind::RecoveryCodesRegenerated,
             Event::AccountDeleted => Kind::AccountDeleted,
-            Event::RoleChanged => Kind::RoleChanged,
+            Event::RoleChanged(_) => Kind::RoleChanged,
             Event::Refresh => return None,
         })
     }
@@ -185,22 +190,65 @@ pub async fn account(
     record(db, event, user_id, None, client).await;
 }
 
-/// Logs `event`, done by the administrator `actor_id` to account `user_id`, and adds it
-/// to that account's history with its actor.
-pub async fn by_admin(
-    db: &impl ConnectionTrait,
+/// An event that is stored in the transaction of the change it reports, so that the change
+/// and its event commit together or not at all: what a change of an account's role,
+/// activation or existence leaves, whoever makes it.
+pub struct Entry {
     event: Event,
+    actor: Actor,
     user_id: Uuid,
-    actor_id: Uuid,
+}
+
+impl Entry {
+    /// `event`, done by the administrator `admin_id` to account `user_id`.
+    pub fn by_admin(event: Event, user_id: Uuid, admin_id: Uuid) -> Self {
+        Self {
+            event,
+            actor: Actor {
+                user: Some(user_id),
+                session: None,
+                admin: Some(admin_id),
+            },
+            user_id,
+        }
+    }
+
+    /// `event`, done by account `user_id`'s owner in session `session_id`.
+    pub fn by_owner(event: Event, user_id: Uuid, session_id: Uuid) -> Self {
+        Self {
+            event,
+            actor: Actor::owner(Some(user_id), Some(session_id)),
+            user_id,
+        }
+    }
+
+    /// `event`, done to account `user_id` on the machine (`taskql user …`): no actor.
+    pub fn on_the_machine(event: Event, user_id: Uuid) -> Self {
+        Self {
+            event,
+            actor: Actor::owner(Some(user_id), None),
+            user_id,
+        }
+    }
+}
+
+/// Stores `entry` from the client `client` describes in `txn`, commits it with the change
+/// it reports, then logs it. A history that cannot be written fails the change.
+pub async fn commit_with(
+    txn: DatabaseTransaction,
+    entry: Option<Entry>,
     client: &ClientMeta,
-) {
-    let actor = Actor {
-        user: Some(user_id),
-        session: None,
-        admin: Some(actor_id),
-    };
-    actor.log(event, client);
-    store(db, event, actor, user_id, client).await;
+) -> Result<(), AppError> {
+    if let Some(entry) = &entry
+        && let Some(event) = new_event(entry.event, entry.actor, entry.user_id, client)
+    {
+        security_events::record(&txn, event).await?;
+    }
+    txn.commit().await?;
+    if let Some(entry) = entry {
+        entry.actor.log(entry.event, client);
+    }
+    Ok(())
 }
 
 /// Logs `event` about one session of `user_id`, from the client `client` describes, and
@@ -298,22 +346,32 @@ async fn store(
     user_id: Uuid,
     client: &ClientMeta,
 ) {
-    let Some(kind) = event.kind() else {
+    let Some(new) = new_event(event, actor, user_id, client) else {
         return;
     };
-    let stored = security_events::record(
-        db,
-        security_events::NewEvent {
-            user_id,
-            actor_id: actor.admin,
-            session_id: actor.session,
-            kind,
-            client,
-            at: crate::store::now(),
-        },
-    )
-    .await;
-    if let Err(err) = stored {
+    if let Err(err) = security_events::record(db, new).await {
         tracing::error!(error = %err, event = event.name(), "cannot store a security event");
     }
+}
+
+/// The row `event` adds to account `user_id`'s history; `None` for an event the history
+/// leaves out.
+fn new_event(
+    event: Event,
+    actor: Actor,
+    user_id: Uuid,
+    client: &ClientMeta,
+) -> Option<security_events::NewEvent<'_>> {
+    Some(security_events::NewEvent {
+        user_id,
+        actor_id: actor.admin,
+        session_id: actor.session,
+        kind: event.kind()?,
+        role: match event {
+            Event::RoleChanged(role) => Some(role),
+            _ => None,
+        },
+        client,
+        at: crate::store::now(),
+    })
 }

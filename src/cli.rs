@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use sea_orm::DatabaseConnection;
 
-use crate::audit::{self, Event};
+use crate::audit::{self, Entry, Event};
 use crate::client::ClientMeta;
 use crate::config::{Config, generate_secret};
 use crate::domain::{Role, Username};
 use crate::startup::{Application, connect_and_migrate};
-use crate::store::users;
+use crate::store::users::{self, Uncommitted};
 
 /// taskql: a multi-user task API served as one GraphQL schema.
 #[derive(Debug, Parser)]
@@ -151,24 +151,30 @@ async fn manage_user(db: &DatabaseConnection, action: UserAction) -> anyhow::Res
     };
     let name = account.username.as_str();
     let client = ClientMeta::default();
-    let changed = match action {
+    match action {
         UserAction::Activate { .. } | UserAction::Deactivate { .. } => {
             let active = matches!(action, UserAction::Activate { .. });
-            let Some(activation) = users::set_active(db, account.id, active).await? else {
+            let Some(Uncommitted { txn, change }) =
+                users::set_active(db, account.id, active).await?
+            else {
                 eprintln!("error: no account is named {name}");
                 return Ok(ExitCode::FAILURE);
             };
+            let event = if active {
+                Event::AccountActivated
+            } else {
+                Event::AccountDeactivated
+            };
+            let entry = change
+                .changed
+                .then(|| Entry::on_the_machine(event, account.id));
+            audit::commit_with(txn, entry, &client).await?;
             let state = if active { "active" } else { "deactivated" };
-            match (activation.changed, activation.ended.len()) {
+            match (change.changed, change.ended.len()) {
                 (false, _) => println!("{name} was already {state}"),
                 (true, 0) => println!("{name} is now {state}"),
                 (true, ended) => println!("{name} is now {state}; {ended} session(s) ended"),
             }
-            activation.changed.then_some(if active {
-                Event::AccountActivated
-            } else {
-                Event::AccountDeactivated
-            })
         }
         UserAction::Promote { .. } | UserAction::Demote { .. } => {
             let role = if matches!(action, UserAction::Promote { .. }) {
@@ -176,10 +182,15 @@ async fn manage_user(db: &DatabaseConnection, action: UserAction) -> anyhow::Res
             } else {
                 Role::User
             };
-            let Some(change) = users::set_role(db, account.id, role).await? else {
+            let Some(Uncommitted { txn, change }) = users::set_role(db, account.id, role).await?
+            else {
                 eprintln!("error: no account is named {name}");
                 return Ok(ExitCode::FAILURE);
             };
+            let entry = change
+                .changed
+                .then(|| Entry::on_the_machine(Event::RoleChanged(role), account.id));
+            audit::commit_with(txn, entry, &client).await?;
             let role = match role {
                 Role::Admin => "an administrator",
                 Role::User => "a user",
@@ -189,11 +200,7 @@ async fn manage_user(db: &DatabaseConnection, action: UserAction) -> anyhow::Res
             } else {
                 println!("{name} was already {role}");
             }
-            change.changed.then_some(Event::RoleChanged)
         }
-    };
-    if let Some(event) = changed {
-        audit::account(db, event, Some(account.id), &client).await;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ mod m20261127_000003_create_sessions;
 mod m20261127_000004_task_listing;
 mod m20261201_000005_email;
 mod m20261202_000006_second_factor;
+mod m20261202_000007_security_event_role;
 
 /// Every migration taskql knows, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_task_listing::Migration),
             Box::new(m20261201_000005_email::Migration),
             Box::new(m20261202_000006_second_factor::Migration),
+            Box::new(m20261202_000007_security_event_role::Migration),
         ]
     }
 }

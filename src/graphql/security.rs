@@ -7,7 +7,7 @@ use super::paging::{self, PageInfo, page_size};
 use super::scalars::DateTime;
 use super::users::{CachingUserLoader, User};
 use super::{state, viewer};
-use crate::domain::SecurityEventKind;
+use crate::domain::{Role, SecurityEventKind};
 use crate::error::AppError;
 use crate::graphql::schema::STATEMENT_COST;
 use crate::store::security_events::{self, EventCursor};
@@ -21,6 +21,8 @@ pub struct SecurityEvent {
     id: ID,
     /// What happened.
     kind: SecurityEventKind,
+    /// On `ROLE_CHANGED`, the role the account was given; null for every other kind.
+    role: Option<Role>,
     /// When it happened.
     at: DateTime,
     /// The client's IP address, when the event came from a request; in the owner's own
@@ -67,6 +69,7 @@ impl From<security_events::SecurityEvent> for SecurityEvent {
         Self {
             id: ID(event.id.to_string()),
             kind: event.kind,
+            role: event.role,
             at: event.at.into(),
             ip: event.ip,
             user_agent: event.user_agent,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::sessions::{Sessions, SignedIn};
 use super::two_factor::TwoFactorSettings;
-use crate::audit::{self, Event};
+use crate::audit::{self, Entry, Event};
 use crate::auth::policy;
 use crate::auth::{Amr, PasswordHasher, Viewer};
 use crate::client::{ClientMeta, client_network};
@@ -273,16 +273,12 @@ impl Accounts<'_> {
         users::ensure_not_last_admin(self.db, user.id).await?;
         self.require_second_factor(&user, code, client).await?;
         let ended = sessions::ids_of(self.db, user.id).await?;
-        users::delete(self.db, user.id).await?;
+        // None: a deletion that raced this one went first, and did what was asked.
+        if let Some(deletion) = users::delete(self.db, user.id).await? {
+            let entry = Entry::by_owner(Event::AccountDeleted, user.id, viewer.session_id());
+            audit::commit_with(deletion.txn, Some(entry), client).await?;
+        }
         self.sessions.session_cache.forget(&ended);
-        audit::session(
-            self.db,
-            Event::AccountDeleted,
-            user.id,
-            viewer.session_id(),
-            client,
-        )
-        .await;
         Ok(())
     }
 

@@ -1,17 +1,18 @@
 //! What administrators do to other accounts: change their role, activate or deactivate
 //! them, end their sessions, delete them. Each action takes the [`Admin`] capability, is
 //! refused on the administrator's own account (the self-service mutations serve it), and
-//! lands on the audit trail with the administrator as its actor.
+//! lands on the audit trail with the administrator as its actor, in the transaction of
+//! the change: an action whose event cannot be stored does not happen.
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
 
-use crate::audit::{self, Event};
+use crate::audit::{self, Entry, Event};
 use crate::auth::{Admin, SessionCache};
 use crate::client::ClientMeta;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::store::users::{self, Account};
+use crate::store::users::{self, Account, Uncommitted};
 use crate::store::{self, sessions};
 
 /// Why the admin API refuses the administrator's own account.
@@ -36,12 +37,13 @@ impl Administration<'_> {
         client: &ClientMeta,
     ) -> Result<Account, AppError> {
         not_own(admin, id)?;
-        let change = users::set_role(self.db, id, role)
+        let Uncommitted { txn, change } = users::set_role(self.db, id, role)
             .await?
             .ok_or(AppError::NotFound("User"))?;
-        if change.changed {
-            audit::by_admin(self.db, Event::RoleChanged, id, admin.user_id(), client).await;
-        }
+        let entry = change
+            .changed
+            .then(|| Entry::by_admin(Event::RoleChanged(role), id, admin.user_id()));
+        audit::commit_with(txn, entry, client).await?;
         Ok(change.account)
     }
 
@@ -55,19 +57,20 @@ impl Administration<'_> {
         client: &ClientMeta,
     ) -> Result<Account, AppError> {
         not_own(admin, id)?;
-        let activation = users::set_active(self.db, id, active)
+        let Uncommitted { txn, change } = users::set_active(self.db, id, active)
             .await?
             .ok_or(AppError::NotFound("User"))?;
-        self.session_cache.forget(&activation.ended);
-        if activation.changed {
-            let event = if active {
-                Event::AccountActivated
-            } else {
-                Event::AccountDeactivated
-            };
-            audit::by_admin(self.db, event, id, admin.user_id(), client).await;
-        }
-        Ok(activation.account)
+        let event = if active {
+            Event::AccountActivated
+        } else {
+            Event::AccountDeactivated
+        };
+        let entry = change
+            .changed
+            .then(|| Entry::by_admin(event, id, admin.user_id()));
+        audit::commit_with(txn, entry, client).await?;
+        self.session_cache.forget(&change.ended);
+        Ok(change.account)
     }
 
     /// Ends every live session of account `id`; how many ended.
@@ -78,19 +81,14 @@ impl Administration<'_> {
         client: &ClientMeta,
     ) -> Result<u64, AppError> {
         not_own(admin, id)?;
-        if users::find(self.db, id).await?.is_none() {
+        let txn = self.db.begin().await?;
+        if users::find(&txn, id).await?.is_none() {
             return Err(AppError::NotFound("User"));
         }
-        let ended = sessions::revoke_all(self.db, id, None, store::now()).await?;
+        let ended = sessions::revoke_all(&txn, id, None, store::now()).await?;
+        let entry = Entry::by_admin(Event::AllSessionsRevoked, id, admin.user_id());
+        audit::commit_with(txn, Some(entry), client).await?;
         self.session_cache.forget(&ended);
-        audit::by_admin(
-            self.db,
-            Event::AllSessionsRevoked,
-            id,
-            admin.user_id(),
-            client,
-        )
-        .await;
         Ok(ended.len() as u64)
     }
 
@@ -103,11 +101,12 @@ impl Administration<'_> {
     ) -> Result<(), AppError> {
         not_own(admin, id)?;
         let ended = sessions::ids_of(self.db, id).await?;
-        if !users::delete(self.db, id).await? {
-            return Err(AppError::NotFound("User"));
-        }
+        let Uncommitted { txn, .. } = users::delete(self.db, id)
+            .await?
+            .ok_or(AppError::NotFound("User"))?;
+        let entry = Entry::by_admin(Event::AccountDeleted, id, admin.user_id());
+        audit::commit_with(txn, Some(entry), client).await?;
         self.session_cache.forget(&ended);
-        audit::by_admin(self.db, Event::AccountDeleted, id, admin.user_id(), client).await;
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::entities::security_event::{self, Entity as SecurityEvents};
 use crate::client::ClientMeta;
-use crate::domain::SecurityEventKind;
+use crate::domain::{Role, SecurityEventKind};
 use crate::error::AppError;
 
 /// Longest user agent kept; the rest is cut.
@@ -33,6 +33,8 @@ plain_from_model! {
         pub session_id: Option<Uuid>,
         /// What happened.
         pub kind: SecurityEventKind,
+        /// On a change of role, the role the account was given.
+        pub role: Option<Role>,
         /// The client's address.
         pub ip: Option<String>,
         /// The client's user agent.
@@ -48,6 +50,8 @@ pub struct NewEvent<'a> {
     pub actor_id: Option<Uuid>,
     pub session_id: Option<Uuid>,
     pub kind: SecurityEventKind,
+    /// On a change of role, the role the account was given.
+    pub role: Option<Role>,
     pub client: &'a ClientMeta,
     pub at: DateTime<Utc>,
 }
@@ -65,6 +69,7 @@ pub async fn record(db: &impl ConnectionTrait, event: NewEvent<'_>) -> Result<()
         actor_id: Set(event.actor_id),
         session_id: Set(event.session_id),
         kind: Set(event.kind),
+        role: Set(event.role),
         ip: Set(event.client.ip.clone()),
         user_agent: Set(user_agent),
         at: Set(event.at),
@@ -135,8 +140,9 @@ impl EventFilter {
 }
 
 /// Up to `size` of the events `filter` keeps after `after`, newest first, of every
-/// account: what administrators read.
-pub async fn page(
+/// account: what administrators read, through [`AdminStore`](super::admin::AdminStore)
+/// alone.
+pub(super) async fn page(
     db: &DatabaseConnection,
     filter: &EventFilter,
     size: u64,

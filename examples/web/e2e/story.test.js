@@ -501,6 +501,7 @@ const auditEntries = (page) =>
   page.locator('#audit-events li').evaluateAll((items) =>
     items.map((item) => ({
       kind: item.dataset.kind,
+      what: item.querySelector('strong')?.textContent ?? null,
       user: item.querySelector('.user')?.textContent ?? null,
       actor: item.querySelector('.actor')?.textContent ?? null,
     })),
@@ -649,20 +650,27 @@ test('administration: an account made administrator by the CLI lists and pages t
   await expectNewestEvent(page, { kind: 'ROLE_CHANGED', user: other, actor: admin });
   assert.equal(await errorCodeOf('{ users(first: 1) { totalCount } }', again.accessToken), 'FORBIDDEN');
 
-  // What the administrator did, with them as its actor; the CLI's changes have none.
+  // What the administrator did, with them as its actor; the CLI's changes have none. A
+  // change of role says which role it gave.
   const entries = await auditEntries(page);
   assert.deepEqual(
     entries.filter((entry) => entry.user === other && entry.actor),
-    ['ROLE_CHANGED', 'ROLE_CHANGED', 'ACCOUNT_ACTIVATED', 'ACCOUNT_DEACTIVATED'].map((kind) => ({
-      kind,
-      user: other,
-      actor: admin,
-    })),
+    [
+      ['ROLE_CHANGED', 'Made a user'],
+      ['ROLE_CHANGED', 'Made an administrator'],
+      ['ACCOUNT_ACTIVATED', 'Account activated again by an operator'],
+      ['ACCOUNT_DEACTIVATED', 'Account deactivated by an operator'],
+    ].map(([kind, what]) => ({ kind, what, user: other, actor: admin })),
     JSON.stringify(entries),
   );
   assert.deepEqual(
     entries.filter((entry) => entry.user === admin && entry.kind === 'ROLE_CHANGED'),
-    [1, 2, 3].map(() => ({ kind: 'ROLE_CHANGED', user: admin, actor: null })),
+    ['Made an administrator', 'Made a user', 'Made an administrator'].map((what) => ({
+      kind: 'ROLE_CHANGED',
+      what,
+      user: admin,
+      actor: null,
+    })),
     JSON.stringify(entries),
   );
 

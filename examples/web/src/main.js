@@ -87,7 +87,7 @@ const USERS = gql`
 const AUDIT_LOG = gql`
   query AuditLog($first: Int) {
     auditLog(first: $first) {
-      nodes { id kind at user { username } actor { username } }
+      nodes { id kind role at user { username } actor { username } }
     }
   }
 `;
@@ -139,6 +139,8 @@ const EVENT_LABELS = {
   ROLE_CHANGED: 'Role changed',
   ACCOUNT_DELETED: 'Account deleted',
 };
+/** What a change of role is called by the role it gave (`role` is set on those alone). */
+const ROLE_LABELS = { ADMIN: 'Made an administrator', USER: 'Made a user' };
 const WRONG_CODE = 'That code is not right, or was used already: try another.';
 
 const PAGES = {
@@ -734,7 +736,7 @@ async function loadAuditLog() {
       const item = document.createElement('li');
       item.dataset.kind = event.kind;
       const what = document.createElement('strong');
-      what.textContent = EVENT_LABELS[event.kind] ?? event.kind;
+      what.textContent = ROLE_LABELS[event.role] ?? EVENT_LABELS[event.kind] ?? event.kind;
       item.append(what, ' · ', timeOf(event.at));
       const who = document.createElement('span');
       who.className = 'where';

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::SecurityEventKind;
+use crate::domain::{Role, SecurityEventKind};
 
 /// A row of `security_events`: one event of an account's security history.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -12,6 +12,7 @@ pub struct Model {
     pub actor_id: Option<Uuid>,
     pub session_id: Option<Uuid>,
     pub kind: SecurityEventKind,
+    pub role: Option<Role>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub at: DateTimeUtc,

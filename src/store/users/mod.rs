@@ -7,7 +7,9 @@
 
 mod standing;
 
-pub use standing::{Activation, RoleChange, delete, ensure_not_last_admin, set_active, set_role};
+pub use standing::{
+    Activation, RoleChange, Uncommitted, delete, ensure_not_last_admin, set_active, set_role,
+};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};

@@ -15,6 +15,14 @@ use crate::error::AppError;
 use crate::store::entities::user::{self, Entity as Users};
 use crate::store::now;
 
+/// A change made in a transaction still open: committing `txn` makes it, dropping it
+/// undoes it. What reports the change is stored in `txn` first, to commit with it.
+#[must_use = "the change is undone unless its transaction is committed"]
+pub struct Uncommitted<T> {
+    pub txn: DatabaseTransaction,
+    pub change: T,
+}
+
 /// What [`set_active`] changed.
 #[derive(Debug)]
 pub struct Activation {
@@ -30,15 +38,16 @@ pub struct Activation {
 const LAST_ADMIN_MESSAGE: &str = "This is the last active administrator account: make another account an administrator first, so that someone can still administer taskql.";
 
 /// Activates or deactivates account `id`; `None` when there is none. A change of state
-/// also ends every live session of the account, in the same transaction: deactivating
-/// ends them for good, and activating ends any that began while it was inactive (a login
-/// that was checking its password as the account was deactivated), so no token issued
-/// before comes back. CONFLICT for deactivating the last active administrator.
+/// also ends every live session of the account and every login waiting for its second
+/// factor, in the same transaction: deactivating ends them for good, and activating ends
+/// any that began while it was inactive (a login that was checking its password as the
+/// account was deactivated), so neither a token issued before nor a login whose password
+/// was checked before comes back. CONFLICT for deactivating the last active administrator.
 pub async fn set_active(
     db: &DatabaseConnection,
     id: Uuid,
     active: bool,
-) -> Result<Option<Activation>, AppError> {
+) -> Result<Option<Uncommitted<Activation>>, AppError> {
     let now = now();
     let txn = begin_account_change(db).await?;
     if !active {
@@ -53,19 +62,24 @@ pub async fn set_active(
         .await?;
     let Some(user) = changed.into_iter().next() else {
         let unchanged = Users::find_by_id(id).one(&txn).await?;
-        txn.commit().await?;
-        return Ok(unchanged.map(|user| Activation {
-            account: user.into(),
-            changed: false,
-            ended: Vec::new(),
+        return Ok(unchanged.map(|user| Uncommitted {
+            txn,
+            change: Activation {
+                account: user.into(),
+                changed: false,
+                ended: Vec::new(),
+            },
         }));
     };
     let ended = crate::store::sessions::revoke_all(&txn, user.id, None, now).await?;
-    txn.commit().await?;
-    Ok(Some(Activation {
-        account: user.into(),
-        changed: true,
-        ended,
+    crate::store::second_factor::retire_challenges(&txn, user.id).await?;
+    Ok(Some(Uncommitted {
+        txn,
+        change: Activation {
+            account: user.into(),
+            changed: true,
+            ended,
+        },
     }))
 }
 
@@ -84,7 +98,7 @@ pub async fn set_role(
     db: &DatabaseConnection,
     id: Uuid,
     role: Role,
-) -> Result<Option<RoleChange>, AppError> {
+) -> Result<Option<Uncommitted<RoleChange>>, AppError> {
     let txn = begin_account_change(db).await?;
     if role != Role::Admin {
         keep_an_active_admin(&txn, id).await?;
@@ -97,20 +111,19 @@ pub async fn set_role(
         .exec_with_returning(&txn)
         .await?;
     let change = match changed.into_iter().next() {
-        Some(user) => Some(RoleChange {
+        Some(user) => RoleChange {
             account: user.into(),
             changed: true,
-        }),
-        None => Users::find_by_id(id)
-            .one(&txn)
-            .await?
-            .map(|user| RoleChange {
+        },
+        None => match Users::find_by_id(id).one(&txn).await? {
+            Some(user) => RoleChange {
                 account: user.into(),
                 changed: false,
-            }),
+            },
+            None => return Ok(None),
+        },
     };
-    txn.commit().await?;
-    Ok(change)
+    Ok(Some(Uncommitted { txn, change }))
 }
 
 /// The transaction of a change of an account's activation, role or existence, as the
@@ -187,12 +200,14 @@ pub async fn ensure_not_last_admin(db: &DatabaseConnection, id: Uuid) -> Result<
     Ok(())
 }
 
-/// Deletes the account; its tasks and sessions go with it (ON DELETE CASCADE). Whether
-/// there was one; CONFLICT for the last active administrator.
-pub async fn delete(db: &DatabaseConnection, id: Uuid) -> Result<bool, AppError> {
+/// Deletes the account; its tasks and sessions go with it (ON DELETE CASCADE). `None`
+/// when there was none; CONFLICT for the last active administrator.
+pub async fn delete(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> Result<Option<Uncommitted<()>>, AppError> {
     let txn = begin_account_change(db).await?;
     keep_an_active_admin(&txn, id).await?;
     let deleted = Users::delete_by_id(id).exec(&txn).await?;
-    txn.commit().await?;
-    Ok(deleted.rows_affected > 0)
+    Ok((deleted.rows_affected > 0).then_some(Uncommitted { txn, change: () }))
 }

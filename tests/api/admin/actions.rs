@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::helpers::documents::{
-    AUDIT_LOG, DELETE_USER, ME, REFRESH, REVOKE_USER_SESSIONS, SET_USER_ACTIVE, SET_USER_ROLE,
-    USER, USERS,
+    AUDIT_LOG, DELETE_ACCOUNT, DELETE_USER, ME, REFRESH, REVOKE_USER_SESSIONS, SET_USER_ACTIVE,
+    SET_USER_ROLE, USER, USERS,
 };
 use crate::helpers::{PASSWORD, TestApp, code, message, refresh, spawn_app, works};
 
@@ -96,6 +96,61 @@ async fn deactivation_through_the_api_ends_every_session_for_good() {
             .count(),
         1
     );
+}
+
+#[tokio::test]
+async fn a_login_waiting_for_its_second_factor_at_a_deactivation_never_completes() {
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    let user = app.user("alice").await;
+    let authenticator = app.two_factor_on(&user).await;
+    let waiting = app.challenge("alice").await;
+
+    app.set_active(&admin, &user.id, false).await;
+    app.set_active(&admin, &user.id, true).await;
+    let body = app.verify_login(&waiting, &authenticator.code(1)).await;
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    // The code was good: a login begun after the activation completes with it.
+    let token = app.token_with_code("alice", &authenticator.code(1)).await;
+    assert!(works(&app, &token).await);
+}
+
+#[tokio::test]
+async fn a_change_of_standing_whose_audit_event_cannot_be_stored_does_not_happen() {
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    let user = app.user("alice").await;
+    let id = json!({ "id": user.id });
+    app.execute("ALTER TABLE security_events RENAME TO security_events_away")
+        .await;
+    for (document, variables) in [
+        (SET_USER_ACTIVE, json!({ "id": user.id, "active": false })),
+        (SET_USER_ROLE, json!({ "id": user.id, "role": "ADMIN" })),
+        (REVOKE_USER_SESSIONS, id.clone()),
+        (DELETE_USER, id.clone()),
+    ] {
+        let body = app.gql(Some(&admin.token), document, variables).await;
+        assert_eq!(code(&body), "INTERNAL_SERVER_ERROR", "{body}");
+        assert_eq!(message(&body), "Internal server error.");
+    }
+    let body = app
+        .gql(Some(&user.token), DELETE_ACCOUNT, json!({ "p": PASSWORD }))
+        .await;
+    assert_eq!(code(&body), "INTERNAL_SERVER_ERROR", "{body}");
+    // Nothing happened: alice is still an active user, and her session still works.
+    assert!(works(&app, &user.token).await);
+    let body = app.gql(Some(&admin.token), USER, id.clone()).await;
+    assert_eq!(body["data"]["user"]["role"], "USER", "{body}");
+    assert_eq!(body["data"]["user"]["isActive"], true, "{body}");
+
+    // With the history back, the same action happens, and its event is there.
+    app.execute("ALTER TABLE security_events_away RENAME TO security_events")
+        .await;
+    let body = app.set_active(&admin, &user.id, false).await;
+    assert_eq!(body["data"]["setUserActive"]["isActive"], false, "{body}");
+    assert!(!works(&app, &user.token).await);
+    let events = audit_of(&app, &admin.token, &user.id).await;
+    assert_eq!(events[0], by("root", "ACCOUNT_DEACTIVATED"), "{events:?}");
 }
 
 #[tokio::test]
@@ -213,6 +268,32 @@ async fn a_promoted_user_is_an_administrator_on_the_next_request() {
     assert_eq!(body["data"]["setUserRole"]["role"], "USER", "{body}");
     let body = app.gql(Some(&admin.token), ME, json!({})).await;
     assert!(body["data"]["me"]["id"].is_string(), "{body}");
+
+    // The audit log says which way each role went, and only role changes carry a role.
+    let body = app
+        .gql(Some(&user.token), AUDIT_LOG, json!({ "first": 100 }))
+        .await;
+    let roles: Vec<(&str, &str, &Value)> = body["data"]["auditLog"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|event| {
+            (
+                event["kind"].as_str().unwrap(),
+                event["user"]["id"].as_str().unwrap(),
+                &event["role"],
+            )
+        })
+        .filter(|(kind, _, role)| *kind == "ROLE_CHANGED" || !role.is_null())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("ROLE_CHANGED", admin.id.as_str(), &json!("USER")),
+            ("ROLE_CHANGED", user.id.as_str(), &json!("ADMIN")),
+        ],
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::documents::USERS;
+use crate::helpers::documents::{AUDIT_LOG, USERS};
 use crate::helpers::{DATA_KEY, SECRET, code, spawn_app, stderr, stdout, taskql};
 
 #[tokio::test]
@@ -39,7 +39,7 @@ async fn the_cli_promotes_and_demotes_and_keeps_the_last_active_administrator() 
     let body = app.gql(Some(&user.token), USERS, json!({})).await;
     assert_eq!(body["data"]["users"]["totalCount"], 1, "{body}");
 
-    app.user("ingrid").await;
+    let ingrid = app.user("ingrid").await;
     assert!(
         taskql(&["user", "promote", "ingrid"], &vars)
             .status
@@ -50,6 +50,22 @@ async fn the_cli_promotes_and_demotes_and_keeps_the_last_active_administrator() 
     assert_eq!(stdout(&output), "Harriet is now a user\n");
     let body = app.gql(Some(&user.token), USERS, json!({})).await;
     assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    // Each change is on the audit log with the role it gave and no actor: the machine made it.
+    let body = app
+        .gql(
+            Some(&ingrid.token),
+            AUDIT_LOG,
+            json!({ "userId": user.id, "kinds": ["ROLE_CHANGED"] }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["auditLog"]["nodes"],
+        json!([
+            { "kind": "ROLE_CHANGED", "role": "USER", "user": { "id": user.id }, "actor": null },
+            { "kind": "ROLE_CHANGED", "role": "ADMIN", "user": { "id": user.id }, "actor": null },
+        ]),
+        "{body}"
+    );
 
     for action in ["promote", "demote"] {
         let output = taskql(&["user", action, "nobody"], &vars);

@@ -94,7 +94,7 @@ pub const USERS: &str = "query($first: Int, $after: String, $filter: UserFilter)
 pub const USER: &str =
     "query($id: ID!) { user(id: $id) { id username role isActive lastLoginAt } }";
 /// A page of every account's security events, with their accounts and actors.
-pub const AUDIT_LOG: &str = "query($first: Int, $after: String, $userId: ID, $kinds: [SecurityEventKind!]) { auditLog(first: $first, after: $after, userId: $userId, kinds: $kinds) { nodes { kind user { id } actor { id username lastLoginAt } } pageInfo { hasNextPage endCursor } } }";
+pub const AUDIT_LOG: &str = "query($first: Int, $after: String, $userId: ID, $kinds: [SecurityEventKind!]) { auditLog(first: $first, after: $after, userId: $userId, kinds: $kinds) { nodes { kind role user { id } actor { id username lastLoginAt } } pageInfo { hasNextPage endCursor } } }";
 /// Gives account `$id` the role `$role`.
 pub const SET_USER_ROLE: &str =
     "mutation($id: ID!, $role: Role!) { setUserRole(id: $id, role: $role) { id role } }";
