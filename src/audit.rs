@@ -83,6 +83,15 @@ pub enum Event {
 }
 
 impl Event {
+    /// The account was activated (`true`) or deactivated.
+    pub fn activation(active: bool) -> Self {
+        if active {
+            Event::AccountActivated
+        } else {
+            Event::AccountDeactivated
+        }
+    }
+
     /// The value of the `event` field.
     pub fn name(self) -> &'static str {
         match self {

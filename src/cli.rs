@@ -160,14 +160,9 @@ async fn manage_user(db: &DatabaseConnection, action: UserAction) -> anyhow::Res
                 eprintln!("error: no account is named {name}");
                 return Ok(ExitCode::FAILURE);
             };
-            let event = if active {
-                Event::AccountActivated
-            } else {
-                Event::AccountDeactivated
-            };
             let entry = change
                 .changed
-                .then(|| Entry::on_the_machine(event, account.id));
+                .then(|| Entry::on_the_machine(Event::activation(active), account.id));
             audit::commit_with(txn, entry, &client).await?;
             let state = if active { "active" } else { "deactivated" };
             match (change.changed, change.ended.len()) {

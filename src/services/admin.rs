@@ -60,14 +60,9 @@ impl Administration<'_> {
         let Uncommitted { txn, change } = users::set_active(self.db, id, active)
             .await?
             .ok_or(AppError::NotFound("User"))?;
-        let event = if active {
-            Event::AccountActivated
-        } else {
-            Event::AccountDeactivated
-        };
         let entry = change
             .changed
-            .then(|| Entry::by_admin(event, id, admin.user_id()));
+            .then(|| Entry::by_admin(Event::activation(active), id, admin.user_id()));
         audit::commit_with(txn, entry, client).await?;
         self.session_cache.forget(&change.ended);
         Ok(change.account)
